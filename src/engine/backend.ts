@@ -1,0 +1,112 @@
+import { tf } from './tf.js';
+
+/** Backends a user can ask for. `auto` picks the fastest one that loads. */
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** What {@link selectBackend} did: the active backend and every package it tried. */
+export interface BackendInfo {
+  /** tfjs backend name now active (`tensorflow`, `wasm` or `cpu`). */
+  backend: string;
+  /** npm package that provides it. */
+  package: string;
+  /** What was asked for. */
+  requested: BackendChoice;
+  /** Packages tried before, with the reason each was skipped. */
+  tried: { package: string; error: string }[];
+  /** tfjs version in use. */
+  tfjsVersion: string;
+}
+
+interface Candidate {
+  backend: string;
+  pkg: string;
+  load: () => Promise<unknown>;
+}
+
+// The native packages are optional peers: they are imported by a computed name so that
+// TypeScript and bundlers do not require them to be installed.
+const importOptional = (name: string): Promise<unknown> => import(name);
+
+const CANDIDATES: Record<Exclude<BackendChoice, 'auto'>, Candidate[]> = {
+  tensorflow: [
+    { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', load: () => importOptional('@tensorflow/tfjs-node-gpu') },
+    { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', load: () => importOptional('@tensorflow/tfjs-node') },
+  ],
+  wasm: [{ backend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', load: () => import('@tensorflow/tfjs-backend-wasm') }],
+  cpu: [{ backend: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', load: async () => undefined }],
+};
+
+const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow', 'wasm', 'cpu'];
+
+let current: BackendInfo | undefined;
+
+/** Error raised when a requested backend cannot be loaded. */
+export class BackendUnavailableError extends Error {
+  constructor(
+    readonly requested: BackendChoice,
+    readonly tried: { package: string; error: string }[],
+  ) {
+    super(
+      `backend '${requested}' is not available: ` +
+        tried.map((t) => `${t.package}: ${t.error}`).join('; ') +
+        (requested === 'tensorflow'
+          ? '. Install one of them with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (CUDA GPU) or `npm install @tensorflow/tfjs-node@4.22.0`.'
+          : ''),
+    );
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+/**
+ * Selects and initialises the compute backend.
+ *
+ * `auto` tries, in order: `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node` (native TensorFlow,
+ * optional peer dependencies), `@tensorflow/tfjs-backend-wasm`, then the pure-JS cpu backend.
+ * A named choice loads only that backend and throws {@link BackendUnavailableError} if it cannot.
+ * Calling it again with the same choice is a no-op.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from 'polynas';
+ * const info = await selectBackend('auto');
+ * console.log(info.backend); // 'wasm' on a machine without tfjs-node
+ * ```
+ */
+export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
+    throw new Error(`backend: unknown choice '${String(choice)}'; known: ${BACKEND_CHOICES.join(', ')}`);
+  }
+  if (current && (current.requested === choice || current.backend === choice)) return current;
+  const order = choice === 'auto' ? AUTO_ORDER : [choice];
+  const tried: { package: string; error: string }[] = [];
+  for (const family of order) {
+    for (const cand of CANDIDATES[family]) {
+      try {
+        await cand.load();
+        const ok = await tf.setBackend(cand.backend);
+        if (!ok) throw new Error(`tf.setBackend('${cand.backend}') returned false`);
+        await tf.ready();
+        current = { backend: tf.getBackend(), package: cand.pkg, requested: choice, tried, tfjsVersion: tf.version.tfjs };
+        return current;
+      } catch (err) {
+        tried.push({ package: cand.pkg, error: shortError(err) });
+      }
+    }
+  }
+  throw new BackendUnavailableError(choice, tried);
+}
+
+/** The backend chosen by the last {@link selectBackend} call, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
+function shortError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code;
+    const first = err.message.split('\n')[0] ?? '';
+    return code ? `${code}: ${first}` : first;
+  }
+  return String(err);
+}

@@ -1,0 +1,228 @@
+import { tf } from '../engine/tf.js';
+import { conv2d, depthwiseConv2d } from '../engine/conv.js';
+import { InitRng, kaimingNormal, uniform } from './init.js';
+import { Module } from './module.js';
+
+/** Options of {@link Conv2d}. Defaults: stride 1, pad ⌊k/2⌋, groups 1, no bias. */
+export interface Conv2dOptions {
+  stride?: number;
+  pad?: number;
+  /** `1` dense, `inChannels` (= outChannels) depthwise; other divisors run as grouped convolutions. */
+  groups?: number;
+  bias?: boolean;
+  rng: InitRng;
+}
+
+/**
+ * 2-D convolution over NHWC tensors with PyTorch-style symmetric padding; weight `[k,k,in/groups,out]`
+ * (depthwise: `[k,k,C,1]`), Kaiming-normal (fan-out) init.
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv2d(3, 16, 3, { rng: new InitRng(0) });
+ * conv.forward(tf.zeros([2, 32, 32, 3])).shape; // [2, 32, 32, 16]
+ * ```
+ */
+export class Conv2d extends Module {
+  readonly weight: tf.Variable;
+  readonly bias?: tf.Variable;
+  readonly stride: number;
+  readonly pad: number;
+  readonly groups: number;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernel: number,
+    opts: Conv2dOptions,
+  ) {
+    super();
+    this.stride = opts.stride ?? 1;
+    this.pad = opts.pad ?? Math.floor(kernel / 2);
+    this.groups = opts.groups ?? 1;
+    const g = this.groups;
+    if (inChannels % g !== 0 || outChannels % g !== 0) {
+      throw new Error(`Conv2d: groups=${g} must divide inChannels=${inChannels} and outChannels=${outChannels}`);
+    }
+    const depthwise = g > 1 && g === inChannels && g === outChannels;
+    const shape = depthwise ? [kernel, kernel, inChannels, 1] : [kernel, kernel, inChannels / g, outChannels];
+    this.weight = this.param('weight', kaimingNormal(shape, (kernel * kernel * outChannels) / g, opts.rng));
+    if (opts.bias) this.bias = this.param('bias', tf.zeros([outChannels]));
+  }
+
+  get depthwise(): boolean {
+    return this.groups > 1 && this.groups === this.inChannels && this.groups === this.outChannels;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const x4 = x as tf.Tensor4D;
+    const w = this.weight as unknown as tf.Tensor4D;
+    const geo = { stride: this.stride, pad: this.pad };
+    let y: tf.Tensor4D;
+    if (this.groups === 1) y = conv2d(x4, w, geo);
+    else if (this.depthwise) y = depthwiseConv2d(x4, w, geo);
+    else {
+      const xs = tf.split(x4, this.groups, 3) as tf.Tensor4D[];
+      const ws = tf.split(w, this.groups, 3) as tf.Tensor4D[];
+      y = tf.concat(xs.map((xi, i) => conv2d(xi, ws[i]!, geo)), 3);
+    }
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}
+
+/**
+ * Batch normalisation over the channel axis of NHWC tensors. Training mode normalises with the batch
+ * statistics and updates the running statistics as PyTorch does:
+ * `running ← (1 − momentum)·running + momentum·batch`, with the unbiased batch variance (n/(n−1)).
+ * Eval mode normalises with the running statistics.
+ *
+ * @example
+ * ```ts
+ * const bn = new BatchNorm2d(16);
+ * bn.eval().forward(tf.zeros([1, 4, 4, 16]));
+ * ```
+ */
+export class BatchNorm2d extends Module {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+
+  constructor(
+    readonly channels: number,
+    readonly momentum = 0.1,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    this.gamma = this.param('weight', tf.ones([channels]));
+    this.beta = this.param('bias', tf.zeros([channels]));
+    this.runningMean = this.buffer('running_mean', tf.zeros([channels]));
+    this.runningVar = this.buffer('running_var', tf.ones([channels]));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (!this.training) {
+      const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, this.eps)));
+      return tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.beta);
+    }
+    const axes = [0, 1, 2];
+    const mean = tf.mean(x, axes);
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), axes);
+    this.updateRunningStats(mean, variance, x.size / this.channels);
+    const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(variance, this.eps)));
+    return tf.add(tf.mul(centered, scale), this.beta);
+  }
+
+  private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+    const m = this.momentum;
+    const unbiased = n > 1 ? n / (n - 1) : 1;
+    tf.tidy(() => {
+      const bm = tf.stopGradient(mean);
+      const bv = tf.mul(tf.stopGradient(variance), unbiased);
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(bm, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(bv, m)));
+    });
+  }
+}
+
+/**
+ * Fully connected layer `y = x·W + b`, weight `[in, out]`, PyTorch's default init U(±1/√in).
+ *
+ * @example
+ * ```ts
+ * new Linear(64, 10, { rng: new InitRng(0) }).forward(tf.zeros([2, 64])).shape; // [2, 10]
+ * ```
+ */
+export class Linear extends Module {
+  readonly weight: tf.Variable;
+  readonly bias?: tf.Variable;
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; rng: InitRng },
+  ) {
+    super();
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.param('weight', uniform([inFeatures, outFeatures], bound, opts.rng));
+    if (opts.bias ?? true) this.bias = this.param('bias', uniform([outFeatures], bound, opts.rng));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    const y = tf.matMul(x as tf.Tensor2D, this.weight as unknown as tf.Tensor2D);
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}
+
+/** Element-wise ReLU: one secure comparison per element under 2PC. */
+export class ReLU extends Module {
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.relu(x);
+  }
+  reluCount(perSampleShape: readonly number[]): number {
+    return perSampleShape.reduce((a, b) => a * b, 1);
+  }
+}
+
+/** Max pooling with a square window; padded positions never win. */
+export class MaxPool2d extends Module {
+  constructor(
+    readonly kernel: number,
+    readonly stride = kernel,
+    readonly pad = 0,
+  ) {
+    super();
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.maxPool(x as tf.Tensor4D, this.kernel, this.stride, this.pad);
+  }
+}
+
+/** Average pooling with a square window (padded positions are excluded from the mean). */
+export class AvgPool2d extends Module {
+  constructor(
+    readonly kernel: number,
+    readonly stride = kernel,
+    readonly pad = 0,
+  ) {
+    super();
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.avgPool(x as tf.Tensor4D, this.kernel, this.stride, this.pad);
+  }
+}
+
+/** Global average pooling `[B,H,W,C] → [B,C]`. */
+export class GlobalAvgPool extends Module {
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.mean(x, [1, 2]);
+  }
+}
+
+/** `[B,…] → [B, prod(…)]`. */
+export class Flatten extends Module {
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.reshape(x, [x.shape[0]!, -1]);
+  }
+}
+
+/** Applies its children in order; children are named '0', '1', …. */
+export class Sequential extends Module {
+  private readonly layers: Module[] = [];
+  constructor(...layers: Module[]) {
+    super();
+    for (const l of layers) this.push(l);
+  }
+  push(layer: Module): this {
+    this.module(String(this.layers.length), layer);
+    this.layers.push(layer);
+    return this;
+  }
+  get length(): number {
+    return this.layers.length;
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    let y = x;
+    for (const [, l] of this.namedChildren()) y = l.forward(y);
+    return y;
+  }
+}

@@ -1,0 +1,83 @@
+import { tf } from '../engine/tf.js';
+import { Module } from './module.js';
+import { AvgPool2d, MaxPool2d, ReLU } from './layers.js';
+
+/** Kinds of searchable sites a backbone exposes. */
+export const SITE_KINDS = ['activation', 'pool'] as const;
+export type SiteKind = (typeof SITE_KINDS)[number];
+
+/** An operator placed at a site may report how many ReLUs (secure comparisons) it evaluates. */
+export interface ReluCounting {
+  reluCount(perSampleShape: readonly number[]): number;
+}
+
+function countsRelus(m: Module): m is Module & ReluCounting {
+  return typeof (m as Partial<ReluCounting>).reluCount === 'function';
+}
+
+/**
+ * A named, addressable place in a backbone where an activation (ReLU) or a pooling operator sits.
+ * Search spaces target sites by their dotted path; the site records the per-sample shape of its
+ * input on every forward pass so that ReLU counts and latencies of candidates are exact.
+ */
+export abstract class Site extends Module {
+  abstract readonly kind: SiteKind;
+  /** Per-sample input shape `[H, W, C]` (or `[F]`) seen on the last forward pass. */
+  inputShape?: number[];
+  private current: Module;
+
+  constructor(
+    op: Module,
+    /** True for the stem activation, which ReLU counts may leave out (SNL counting). */
+    readonly stem = false,
+  ) {
+    super();
+    this.current = this.module('op', op);
+  }
+
+  /** The operator now at this site. */
+  get op(): Module {
+    return this.current;
+  }
+
+  /** Puts another operator at this site (the previous one is returned, not disposed). */
+  setOp(op: Module): Module {
+    const prev = this.current;
+    this.replaceChild('op', op);
+    this.current = op;
+    op.train(this.training);
+    return prev;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    this.inputShape = x.shape.slice(1);
+    return this.current.forward(x);
+  }
+
+  /** ReLUs the current operator evaluates per sample (needs a traced input shape). */
+  reluCount(): number {
+    if (!this.inputShape) throw new Error('site has no recorded input shape: trace the network first');
+    return countsRelus(this.current) ? this.current.reluCount(this.inputShape) : 0;
+  }
+}
+
+/** An activation site; ReLU by default. */
+export class ActivationSite extends Site {
+  readonly kind = 'activation' as const;
+  constructor(opts: { stem?: boolean; op?: Module } = {}) {
+    super(opts.op ?? new ReLU(), opts.stem ?? false);
+  }
+}
+
+/** A pooling site; MaxPool by default. */
+export class PoolSite extends Site {
+  readonly kind = 'pool' as const;
+  constructor(
+    readonly kernel: number,
+    readonly stride = kernel,
+    readonly pad = 0,
+    type: 'max' | 'avg' = 'max',
+  ) {
+    super(type === 'max' ? new MaxPool2d(kernel, stride, pad) : new AvgPool2d(kernel, stride, pad));
+  }
+}
