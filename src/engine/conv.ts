@@ -27,10 +27,6 @@ function useStockKernels(): boolean {
   return tf.getBackend() === 'tensorflow';
 }
 
-function outSize(inSize: number, k: number, stride: number, pad: number): number {
-  return Math.floor((inSize + 2 * pad - k) / stride) + 1;
-}
-
 function checkGeometry(name: string, k: number, g: ConvGeometry): void {
   if (!Number.isInteger(g.stride) || g.stride < 1) throw new Error(`${name}: stride must be a positive integer, got ${g.stride}`);
   if (!Number.isInteger(g.pad) || g.pad < 0 || g.pad > k - 1) {
@@ -98,14 +94,12 @@ export function conv2d(x: Tensor4D, w: Tensor4D, g: ConvGeometry): Tensor4D {
   }
   const pads = padSpec(g.pad, g.pad, g.pad, g.pad);
   if (useStockKernels()) return tf.conv2d(x, w, g.stride, pads);
-  const f = tf.customGrad((xi: tf.Tensor, wi: tf.Tensor, save: tf.GradSaveFunc) => {
-    const x4 = xi as Tensor4D;
-    const w4 = wi as Tensor4D;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x4, w4, save] = args as [Tensor4D, Tensor4D, tf.GradSaveFunc];
     save([x4, w4]);
     return {
       value: tf.conv2d(x4, w4, g.stride, pads),
-      gradFunc: (dyIn: tf.Tensor, saved: tf.Tensor[]) => {
-        const dy = dyIn as Tensor4D;
+      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [Tensor4D, Tensor4D];
         return [conv2dInputGrad(dy, xs.shape, ws, g), conv2dFilterGrad(xs, dy, ws.shape, g)];
       },
@@ -160,14 +154,12 @@ export function depthwiseConv2d(x: Tensor4D, w: Tensor4D, g: ConvGeometry): Tens
   if (x.shape[3] !== c) throw new Error(`depthwiseConv2d: input has ${x.shape[3]} channels but the filter expects ${c}`);
   const pads = padSpec(g.pad, g.pad, g.pad, g.pad);
   if (useStockKernels()) return tf.depthwiseConv2d(x, w, g.stride, pads);
-  const f = tf.customGrad((xi: tf.Tensor, wi: tf.Tensor, save: tf.GradSaveFunc) => {
-    const x4 = xi as Tensor4D;
-    const w4 = wi as Tensor4D;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x4, w4, save] = args as [Tensor4D, Tensor4D, tf.GradSaveFunc];
     save([x4, w4]);
     return {
       value: tf.depthwiseConv2d(x4, w4, g.stride, pads),
-      gradFunc: (dyIn: tf.Tensor, saved: tf.Tensor[]) => {
-        const dy = dyIn as Tensor4D;
+      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [Tensor4D, Tensor4D];
         const flipped = tf.reverse(ws, [0, 1]) as Tensor4D;
         const dx = inputGrad(dy, xs.shape[1], xs.shape[2], kh, kw, g, (src, p) => tf.depthwiseConv2d(src, flipped, 1, p));

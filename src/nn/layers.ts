@@ -117,11 +117,10 @@ export class BatchNorm2d extends Module {
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
     const m = this.momentum;
     const unbiased = n > 1 ? n / (n - 1) : 1;
+    // These ops do not lie on the path to the loss, so a gradient tape never differentiates them.
     tf.tidy(() => {
-      const bm = tf.stopGradient(mean);
-      const bv = tf.mul(tf.stopGradient(variance), unbiased);
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(bm, m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(bv, m)));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m * unbiased)));
     });
   }
 }

@@ -1,0 +1,3 @@
+export { tf } from './tf.js';
+export { selectBackend, currentBackend, BACKEND_CHOICES, BackendUnavailableError, type BackendChoice, type BackendInfo } from './backend.js';
+export { conv2d, depthwiseConv2d, conv2dInputGrad, conv2dFilterGrad, type ConvGeometry } from './conv.js';

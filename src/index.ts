@@ -1,0 +1,10 @@
+/**
+ * polynas: polynomial neural architecture search for two-party-computation private inference.
+ *
+ * @packageDocumentation
+ */
+export * from './engine/index.js';
+export * from './nn/index.js';
+export * from './backbones/index.js';
+export * from './data/index.js';
+export * from './train/index.js';

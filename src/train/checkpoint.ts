@@ -1,0 +1,86 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { TensorState } from '../nn/module.js';
+
+const MAGIC = 'PNASCKP1';
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same folder, fsync, then rename, so that a
+ * reader sees either the old file or the new one, never a torn write.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/** A checkpoint: JSON-serialisable metadata plus named float32 tensors. */
+export interface Checkpoint<M = unknown> {
+  meta: M;
+  tensors: Record<string, TensorState>;
+}
+
+/**
+ * Serialises a checkpoint into one self-describing file: magic `PNASCKP1`, a 4-byte little-endian
+ * header length, a JSON header (metadata and a tensor index), then the float32 data.
+ */
+export function encodeCheckpoint<M>(ckpt: Checkpoint<M>): Uint8Array {
+  const index: { key: string; shape: number[]; offset: number; length: number }[] = [];
+  let offset = 0;
+  for (const [key, t] of Object.entries(ckpt.tensors)) {
+    index.push({ key, shape: t.shape, offset, length: t.values.length });
+    offset += t.values.length;
+  }
+  const header = Buffer.from(JSON.stringify({ meta: ckpt.meta, index }), 'utf8');
+  const pre = 8 + 4 + header.length;
+  const pad = (4 - (pre % 4)) % 4;
+  const out = new Uint8Array(pre + pad + offset * 4);
+  out.set(Buffer.from(MAGIC, 'latin1'), 0);
+  new DataView(out.buffer).setUint32(8, header.length + pad, true);
+  out.set(header, 12);
+  out.fill(0x20, pre, pre + pad); // spaces keep the header valid JSON
+  const data = new Float32Array(out.buffer, pre + pad, offset);
+  for (const e of index) data.set(ckpt.tensors[e.key]!.values, e.offset);
+  return out;
+}
+
+/** Parses a file written by {@link encodeCheckpoint}. */
+export function decodeCheckpoint<M>(buf: Uint8Array, source = 'checkpoint'): Checkpoint<M> {
+  if (buf.length < 12 || Buffer.from(buf.subarray(0, 8)).toString('latin1') !== MAGIC) {
+    throw new Error(`${source}: not a polynas checkpoint (bad magic)`);
+  }
+  const copy = new Uint8Array(buf); // aligned copy
+  const hlen = new DataView(copy.buffer).getUint32(8, true);
+  if (12 + hlen > copy.length) throw new Error(`${source}: truncated header`);
+  const header = JSON.parse(Buffer.from(copy.subarray(12, 12 + hlen)).toString('utf8')) as {
+    meta: M;
+    index: { key: string; shape: number[]; offset: number; length: number }[];
+  };
+  const base = 12 + hlen;
+  const total = header.index.reduce((a, e) => Math.max(a, e.offset + e.length), 0);
+  if (base + total * 4 > copy.length) throw new Error(`${source}: truncated tensor data`);
+  const data = new Float32Array(copy.buffer, base, total);
+  const tensors: Record<string, TensorState> = {};
+  for (const e of header.index) tensors[e.key] = { shape: e.shape, values: data.slice(e.offset, e.offset + e.length) };
+  return { meta: header.meta, tensors };
+}
+
+/** Writes a checkpoint file atomically. */
+export function saveCheckpoint<M>(path: string, ckpt: Checkpoint<M>): void {
+  writeFileAtomic(path, encodeCheckpoint(ckpt));
+}
+
+/** Reads a checkpoint file, or returns undefined when it does not exist. */
+export function loadCheckpoint<M>(path: string): Checkpoint<M> | undefined {
+  if (!existsSync(path)) return undefined;
+  return decodeCheckpoint<M>(readFileSync(path), path);
+}

@@ -1,0 +1,179 @@
+import { tf } from '../engine/tf.js';
+import type { TensorState } from '../nn/module.js';
+
+/** A trainable variable with its stable path (the key of optimizer state in checkpoints). */
+export type NamedVariable = [path: string, variable: tf.Variable];
+
+/** Gradients keyed by `variable.name`, as returned by `tf.variableGrads`. */
+export type GradMap = Record<string, tf.Tensor>;
+
+/** Common interface of polynas optimizers. */
+export interface Optimizer {
+  /** Applies one update with learning rate `lr`. Gradients are not disposed. */
+  step(grads: GradMap, lr: number): void;
+  /** Slot variables and counters, for checkpoints. */
+  state(): { step: number; slots: Record<string, TensorState> };
+  loadState(s: { step: number; slots: Record<string, TensorState> }): void;
+  dispose(): void;
+}
+
+/** SGD settings. Defaults: momentum 0.9, no Nesterov, weight decay 0 (L2, added to the gradient). */
+export interface SgdConfig {
+  type: 'sgd';
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/** Adam settings. Defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0, L2 (decoupled: false). */
+export interface AdamConfig {
+  type: 'adam';
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** AdamW: decay the weights directly instead of adding `wd·w` to the gradient. */
+  decoupled?: boolean;
+}
+
+export type OptimizerConfig = SgdConfig | AdamConfig;
+
+abstract class SlotOptimizer implements Optimizer {
+  protected t = 0;
+  protected readonly slots = new Map<string, tf.Variable>();
+
+  constructor(protected readonly params: NamedVariable[]) {}
+
+  protected slot(path: string, like: tf.Variable, kind: string): tf.Variable {
+    const key = `${path}#${kind}`;
+    let v = this.slots.get(key);
+    if (!v) {
+      v = tf.variable(tf.zerosLike(like), false);
+      this.slots.set(key, v);
+    }
+    return v;
+  }
+
+  abstract step(grads: GradMap, lr: number): void;
+
+  protected gradOf(grads: GradMap, v: tf.Variable): tf.Tensor | undefined {
+    return grads[v.name];
+  }
+
+  state(): { step: number; slots: Record<string, TensorState> } {
+    const slots: Record<string, TensorState> = {};
+    for (const [k, v] of this.slots) slots[k] = { shape: [...v.shape], values: v.dataSync() as Float32Array };
+    return { step: this.t, slots };
+  }
+
+  loadState(s: { step: number; slots: Record<string, TensorState> }): void {
+    this.t = s.step;
+    const byPath = new Map(this.params);
+    for (const [key, st] of Object.entries(s.slots)) {
+      const path = key.slice(0, key.lastIndexOf('#'));
+      const like = byPath.get(path);
+      if (!like) throw new Error(`optimizer state: no parameter '${path}'`);
+      if (st.shape.join(',') !== like.shape.join(',')) throw new Error(`optimizer state: '${key}' has shape [${st.shape}], expected [${like.shape}]`);
+      const v = this.slot(path, like, key.slice(key.lastIndexOf('#') + 1));
+      tf.tidy(() => v.assign(tf.tensor(st.values, st.shape)));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.slots.values()) v.dispose();
+    this.slots.clear();
+  }
+}
+
+/**
+ * Stochastic gradient descent with PyTorch semantics: `g ← g + wd·w`, `b ← μ·b + g`,
+ * Nesterov: `g ← g + μ·b`, else `g ← b`; `w ← w − lr·g`.
+ *
+ * @example
+ * ```ts
+ * const opt = new Sgd(model.namedParameters('weight'), { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+ * ```
+ */
+export class Sgd extends SlotOptimizer {
+  private readonly momentum: number;
+  private readonly nesterov: boolean;
+  private readonly wd: number;
+  constructor(params: NamedVariable[], cfg: SgdConfig) {
+    super(params);
+    this.momentum = cfg.momentum ?? 0.9;
+    this.nesterov = cfg.nesterov ?? false;
+    this.wd = cfg.weightDecay ?? 0;
+    if (this.nesterov && this.momentum <= 0) throw new Error('sgd: nesterov needs momentum > 0');
+  }
+  step(grads: GradMap, lr: number): void {
+    this.t++;
+    tf.tidy(() => {
+      for (const [path, v] of this.params) {
+        const g0 = this.gradOf(grads, v);
+        if (!g0) continue;
+        let g = this.wd ? tf.add(g0, tf.mul(v, this.wd)) : g0;
+        if (this.momentum > 0) {
+          const buf = this.slot(path, v, 'momentum');
+          // The buffer starts at zero, so the first step sets it to g as PyTorch does.
+          const next = tf.add(tf.mul(buf, this.momentum), g);
+          buf.assign(next);
+          g = this.nesterov ? tf.add(g, tf.mul(next, this.momentum)) : next;
+        }
+        v.assign(tf.sub(v, tf.mul(g, lr)));
+      }
+    });
+  }
+}
+
+/**
+ * Adam / AdamW with bias correction (PyTorch semantics).
+ *
+ * @example
+ * ```ts
+ * const opt = new Adam(model.namedParameters('arch'), { type: 'adam', beta1: 0.5, weightDecay: 1e-3 });
+ * ```
+ */
+export class Adam extends SlotOptimizer {
+  private readonly b1: number;
+  private readonly b2: number;
+  private readonly eps: number;
+  private readonly wd: number;
+  private readonly decoupled: boolean;
+  constructor(params: NamedVariable[], cfg: AdamConfig) {
+    super(params);
+    this.b1 = cfg.beta1 ?? 0.9;
+    this.b2 = cfg.beta2 ?? 0.999;
+    this.eps = cfg.eps ?? 1e-8;
+    this.wd = cfg.weightDecay ?? 0;
+    this.decoupled = cfg.decoupled ?? false;
+  }
+  step(grads: GradMap, lr: number): void {
+    this.t++;
+    const c1 = 1 - this.b1 ** this.t;
+    const c2 = 1 - this.b2 ** this.t;
+    tf.tidy(() => {
+      for (const [path, v] of this.params) {
+        const g0 = this.gradOf(grads, v);
+        if (!g0) continue;
+        const g = this.wd && !this.decoupled ? tf.add(g0, tf.mul(v, this.wd)) : g0;
+        const m = this.slot(path, v, 'm');
+        const s = this.slot(path, v, 'v');
+        m.assign(tf.add(tf.mul(m, this.b1), tf.mul(g, 1 - this.b1)));
+        s.assign(tf.add(tf.mul(s, this.b2), tf.mul(tf.square(g), 1 - this.b2)));
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(s, c2)), this.eps));
+        const base = this.wd && this.decoupled ? tf.mul(v, 1 - lr * this.wd) : v;
+        v.assign(tf.sub(base, tf.mul(update, lr)));
+      }
+    });
+  }
+}
+
+/** Builds an optimizer from its config. */
+export function createOptimizer(params: NamedVariable[], cfg: OptimizerConfig): Optimizer {
+  switch (cfg.type) {
+    case 'sgd':
+      return new Sgd(params, cfg);
+    case 'adam':
+      return new Adam(params, cfg);
+  }
+}

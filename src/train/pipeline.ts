@@ -1,0 +1,179 @@
+import { createBackbone } from '../backbones/registry.js';
+import type { Backbone } from '../backbones/backbone.js';
+import { selectBackend, type BackendChoice } from '../engine/backend.js';
+import { loadDataset } from '../data/datasets.js';
+import { subset, type DatasetSplits } from '../data/dataset.js';
+import { channelStats, seededPermutation, type Normalization } from '../data/loader.js';
+import type { DownloadOptions } from '../data/download.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { join } from 'node:path';
+import type { TrainRecipe } from './recipe.js';
+import { hasCheckpoint, openRunDir, runMetadata } from './run-dir.js';
+import { fit, type TrainHooks, type TrainResult, type TrainConfig } from './trainer.js';
+
+/** Options of {@link runTraining}. */
+export interface RunTrainingOptions {
+  /** Run folder: recipe, metadata, log, metrics, checkpoint, weights, summary. */
+  outDir: string;
+  /** Continue from the folder's checkpoint. Without it, a folder with a checkpoint is an error. */
+  resume?: boolean;
+  /** Overrides the recipe's backend. */
+  backend?: BackendChoice;
+  hooks?: TrainHooks;
+  download?: DownloadOptions;
+}
+
+/** Metadata stored with exported weights, enough to rebuild the network. */
+export interface WeightsMeta {
+  kind: 'polynas-weights';
+  backbone: string;
+  numClasses: number;
+  inputShape: [number, number, number];
+  normalization: Normalization;
+  seed: number;
+}
+
+/** What {@link runTraining} returns. */
+export interface TrainingRun extends TrainResult {
+  outDir: string;
+  backend: string;
+  model: Backbone;
+  normalization: Normalization;
+}
+
+/** Loads the recipe's dataset and applies `trainLimit`. */
+export async function loadRecipeData(recipe: TrainRecipe, download?: DownloadOptions): Promise<DatasetSplits> {
+  const ds = recipe.dataset;
+  const splits = await loadDataset(
+    { name: ds.name, ...(ds.dir ? { dir: ds.dir } : {}), ...(ds.download !== undefined ? { download: ds.download } : {}) },
+    download,
+  );
+  if (ds.trainLimit && ds.trainLimit < splits.train.labels.length) {
+    const idx = seededPermutation(splits.train.labels.length, recipe.seed, 'train-limit').slice(0, ds.trainLimit).sort();
+    splits.train = subset(splits.train, idx, `${splits.train.name}[:${ds.trainLimit}]`);
+  }
+  return splits;
+}
+
+/** The trainer settings a recipe describes (warm-up epochs become steps). */
+export function trainConfigOf(recipe: TrainRecipe, trainSize: number): TrainConfig {
+  const t = recipe.train;
+  const perEpoch = Math.floor(trainSize / t.batchSize);
+  return {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    optimizer: t.optimizer,
+    schedule: {
+      type: t.schedule.type,
+      lr: t.schedule.lr,
+      ...(t.schedule.minLr !== undefined ? { minLr: t.schedule.minLr } : {}),
+      warmupSteps: Math.round((t.schedule.warmupEpochs ?? 0) * perEpoch),
+    },
+    ...(t.clipNorm !== undefined ? { clipNorm: t.clipNorm } : {}),
+    ...(t.augment ? { augment: t.augment } : {}),
+    ...(t.labelSmoothing !== undefined ? { labelSmoothing: t.labelSmoothing } : {}),
+    ...(t.checkpointEverySteps !== undefined ? { checkpointEverySteps: t.checkpointEverySteps } : {}),
+    seed: recipe.seed,
+  };
+}
+
+/**
+ * Trains the network a recipe describes, end to end:
+ *
+ * ```
+ * recipe ─> backend ─> dataset (+ normalisation) ─> backbone ─> fit (checkpoints, log) ─> weights + summary
+ * ```
+ *
+ * @example
+ * ```ts
+ * const run = await runTraining(loadTrainRecipe('experiments/quickstart-lenet-mnist.json'), { outDir: 'runs/q' });
+ * console.log(run.final?.top1);
+ * ```
+ */
+export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
+  const run = openRunDir(opts.outDir);
+  if (hasCheckpoint(opts.outDir) && !opts.resume) {
+    throw new Error(`${opts.outDir} already holds a checkpoint: pass --resume to continue that run, or choose another --out`);
+  }
+  const backend = await selectBackend(opts.backend ?? recipe.backend);
+  const data = await loadRecipeData(recipe, opts.download);
+  const norm = recipe.dataset.normalization ?? channelStats(data.train);
+  if (norm.mean.length !== data.train.shape[2]) {
+    throw new Error(`dataset.normalization has ${norm.mean.length} channels but '${data.train.name}' has ${data.train.shape[2]}`);
+  }
+  const seed = recipe.backbone.seed ?? recipe.seed;
+  const model = createBackbone(recipe.backbone.name, { numClasses: data.train.numClasses, inputShape: data.train.shape, seed });
+  const config = trainConfigOf(recipe, data.train.labels.length);
+  run.writeJson('recipe.json', recipe);
+  run.writeJson('meta.json', runMetadata(backend, recipe.seed, {
+    recipe: recipe.name, backbone: recipe.backbone.name, parameters: model.parameterCount(),
+    relus: model.reluCount().total, train: data.train.name, trainSize: data.train.labels.length,
+    test: data.test.name, testSize: data.test.labels.length, normalization: norm,
+  }));
+  run.log({ type: 'start', recipe: recipe.name, backend: backend.backend, resume: !!opts.resume });
+  const userHooks = opts.hooks ?? {};
+  const hooks: TrainHooks = {
+    ...userHooks,
+    onLog: (r) => {
+      run.log(r);
+      userHooks.onLog?.(r);
+    },
+    onEpoch: (e, history) => {
+      userHooks.onEpoch?.(e, history);
+      run.writeCsv('metrics.csv', history.map(metricRow));
+    },
+  };
+  const out = await fit(model, { ...data, norm }, config, { checkpointPath: run.path('checkpoint.bin'), resume: !!opts.resume, hooks });
+  run.writeCsv('metrics.csv', out.history.map(metricRow));
+  if (out.completed) {
+    const meta: WeightsMeta = {
+      kind: 'polynas-weights', backbone: recipe.backbone.name, numClasses: data.train.numClasses,
+      inputShape: data.train.shape, normalization: norm, seed,
+    };
+    saveCheckpoint(run.path('model.weights.bin'), { meta, tensors: model.stateDict() });
+    run.writeJson('result.json', { final: out.final, epochs: out.history.length, steps: out.steps, trainSeconds: out.trainSeconds, backend: backend.backend });
+    run.writeText('summary.md', summary(recipe, backend.backend, out, model));
+  }
+  run.log({ type: out.completed ? 'end' : 'paused', final: out.final, steps: out.steps });
+  return { ...out, outDir: opts.outDir, backend: backend.backend, model, normalization: norm };
+}
+
+function metricRow(e: { epoch: number; trainLoss: number; test: { top1: number; top5: number; loss: number }; lr: number; seconds: number }) {
+  return {
+    epoch: e.epoch + 1, train_loss: e.trainLoss.toFixed(5), test_top1: e.test.top1.toFixed(5), test_top5: e.test.top5.toFixed(5),
+    test_loss: e.test.loss.toFixed(5), lr: e.lr.toPrecision(6), seconds: e.seconds.toFixed(2),
+  };
+}
+
+function summary(recipe: TrainRecipe, backend: string, r: TrainResult, model: Backbone): string {
+  const f = r.final!;
+  return [
+    `# ${recipe.name}`,
+    '',
+    `- backbone: ${recipe.backbone.name} (${model.parameterCount().toLocaleString('en-US')} parameters, ${model.reluCount().total.toLocaleString('en-US')} ReLUs)`,
+    `- dataset: ${recipe.dataset.name}`,
+    `- backend: ${backend}`,
+    `- epochs: ${r.history.length}, steps: ${r.steps}, training time: ${r.trainSeconds.toFixed(1)} s`,
+    `- test top-1: ${(f.top1 * 100).toFixed(2)} %, top-5: ${(f.top5 * 100).toFixed(2)} %, loss ${f.loss.toFixed(4)}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Rebuilds a trained network from a `model.weights.bin` file (or a run folder holding one).
+ *
+ * @example
+ * ```ts
+ * const { model, meta } = loadTrainedModel('runs/quickstart');
+ * ```
+ */
+export function loadTrainedModel(pathOrDir: string): { model: Backbone; meta: WeightsMeta } {
+  const file = pathOrDir.endsWith('.bin') ? pathOrDir : join(pathOrDir, 'model.weights.bin');
+  const ckpt = loadCheckpoint<WeightsMeta>(file);
+  if (!ckpt) throw new Error(`${file}: no such weights file`);
+  if (ckpt.meta.kind !== 'polynas-weights') throw new Error(`${file}: not a polynas weights file`);
+  const m = ckpt.meta;
+  const model = createBackbone(m.backbone, { numClasses: m.numClasses, inputShape: m.inputShape, seed: m.seed });
+  model.loadStateDict(ckpt.tensors);
+  return { model, meta: m };
+}

