@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { tf } from './tf.js';
 
 /** Backends a user can ask for. `auto` picks the fastest one that loads. */
@@ -24,9 +25,13 @@ interface Candidate {
   load: () => Promise<unknown>;
 }
 
-// The native packages are optional peers: they are imported by a computed name so that
-// TypeScript and bundlers do not require them to be installed.
-const importOptional = (name: string): Promise<unknown> => import(name);
+// The native packages are optional peers: they are resolved first (a plain MODULE_NOT_FOUND when
+// absent) and imported by a computed name so that TypeScript and bundlers do not require them.
+const requireHere = createRequire(import.meta.url);
+const importOptional = (name: string): Promise<unknown> => {
+  requireHere.resolve(name);
+  return import(name);
+};
 
 const CANDIDATES: Record<Exclude<BackendChoice, 'auto'>, Candidate[]> = {
   tensorflow: [

@@ -1,3 +1,4 @@
 export { tf } from './tf.js';
 export { selectBackend, currentBackend, BACKEND_CHOICES, BackendUnavailableError, type BackendChoice, type BackendInfo } from './backend.js';
 export { conv2d, depthwiseConv2d, conv2dInputGrad, conv2dFilterGrad, type ConvGeometry } from './conv.js';
+export { maxPool2d } from './pool.js';

@@ -1,5 +1,6 @@
 import { tf } from '../engine/tf.js';
 import { conv2d, depthwiseConv2d } from '../engine/conv.js';
+import { maxPool2d } from '../engine/pool.js';
 import { InitRng, kaimingNormal, uniform } from './init.js';
 import { Module } from './module.js';
 
@@ -172,7 +173,7 @@ export class MaxPool2d extends Module {
     super();
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.maxPool(x as tf.Tensor4D, this.kernel, this.stride, this.pad);
+    return maxPool2d(x as tf.Tensor4D, this.kernel, this.stride, this.pad);
   }
 }
 

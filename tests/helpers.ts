@@ -1,0 +1,47 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { tf } from '../src/engine/tf.js';
+
+/** The shared CIFAR-10 subset: `$POLYNAS_CIFAR10_DIR`, else `../shared/datasets/cifar10-subset` beside the repo. */
+export function cifarSubsetDir(): string {
+  const dir = process.env.POLYNAS_CIFAR10_DIR ?? resolve(__dirname, '..', '..', 'shared', 'datasets', 'cifar10-subset');
+  if (!existsSync(join(dir, 'test_batch.bin'))) throw new Error(`CIFAR-10 subset not found at ${dir}; set POLYNAS_CIFAR10_DIR`);
+  return dir;
+}
+
+/** Fashion-MNIST IDX files: `$POLYNAS_FASHION_MNIST_DIR`, else where Debian's dataset-fashion-mnist put them. */
+export function fashionMnistDir(): string {
+  let dir = process.env.POLYNAS_FASHION_MNIST_DIR;
+  if (!dir) {
+    const files = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], { encoding: 'utf8' }).split('\n');
+    const f = files.find((l) => l.endsWith('t10k-labels-idx1-ubyte.gz'));
+    if (!f) throw new Error('dataset-fashion-mnist is not installed (apt-get install -y dataset-fashion-mnist)');
+    dir = f.slice(0, f.lastIndexOf('/'));
+  }
+  return dir;
+}
+
+export function tempDir(prefix = 'polynas-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Max |a−b| / max|a| over two arrays. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    m = Math.max(m, Math.abs(a[i]! - b[i]!));
+    n = Math.max(n, Math.abs(a[i]!));
+  }
+  return m / Math.max(n, 1e-30);
+}
+
+/** Runs `fn` and returns how many tensors it left allocated. */
+export function leakedTensors(fn: () => void): number {
+  const before = tf.memory().numTensors;
+  fn();
+  return tf.memory().numTensors - before;
+}
