@@ -37,6 +37,7 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
       throw err ?? new UsageError(msg);
     })
     .help()
+    .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110));
   try {
     await cli.parseAsync();

@@ -1,0 +1,79 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { tempDir } from '../helpers.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
+}
+
+const tinyRecipe = {
+  name: 'tiny',
+  seed: 2,
+  dataset: { name: 'mnist', trainLimit: 256 },
+  backbone: { name: 'lenet5' },
+  train: { epochs: 1, batchSize: 64, optimizer: { type: 'sgd', momentum: 0.9 }, schedule: { type: 'cosine', lr: 0.05 } },
+};
+
+describe('polynas CLI', () => {
+  it('--help lists the train command; train --help shows examples', async () => {
+    const c = capture();
+    const logs: string[] = [];
+    const orig = console.log;
+    console.log = (s: string) => logs.push(String(s));
+    try {
+      expect(await runCli(['--help'], c.io)).toBe(0);
+      expect(await runCli(['train', '--help'], c.io)).toBe(0);
+    } finally {
+      console.log = orig;
+    }
+    expect(logs[0]).toContain('polynas train');
+    expect(logs[1]).toContain('--resume');
+    expect(logs[1]).toContain('Examples:');
+  });
+
+  it('train runs a recipe end to end and fills the run folder', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(tinyRecipe));
+    const c = capture();
+    const code = await runCli(['train', '--recipe', join(dir, 'tiny.json'), '--out', join(dir, 'run')], c.io);
+    expect(code).toBe(0);
+    expect(c.out.join('\n')).toMatch(/test top-1 \d+\.\d\d %/);
+    for (const f of ['recipe.json', 'meta.json', 'log.jsonl', 'metrics.csv', 'checkpoint.bin', 'model.weights.bin', 'summary.md', 'result.json']) {
+      expect(existsSync(join(dir, 'run', f)), f).toBe(true);
+    }
+    const meta = JSON.parse(readFileSync(join(dir, 'run', 'meta.json'), 'utf8'));
+    expect(meta.backend).toBe('wasm');
+    expect(meta.seed).toBe(2);
+    expect(meta.trainSize).toBe(256);
+    expect(readFileSync(join(dir, 'run', 'metrics.csv'), 'utf8').split('\n')[0]).toBe('epoch,train_loss,test_top1,test_top5,test_loss,lr,seconds');
+    const log = readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((r) => r.type === 'step')).toHaveLength(4);
+
+    // The folder now holds a checkpoint: a second run must ask for --resume.
+    const again = capture();
+    expect(await runCli(['train', '--recipe', join(dir, 'tiny.json'), '--out', join(dir, 'run')], again.io)).toBe(1);
+    expect(again.err.join('\n')).toContain('already holds a checkpoint: pass --resume');
+  });
+
+  it('a bad recipe gives one clear message and exit code 1; --verbose adds the stack', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...tinyRecipe, backbone: { name: 'resnet19' } }));
+    const c = capture();
+    expect(await runCli(['train', '--recipe', join(dir, 'bad.json'), '--out', join(dir, 'r')], c.io)).toBe(1);
+    expect(c.err.join('\n')).toContain("polynas: error: unknown backbone 'resnet19'; known:");
+    expect(c.err.join('\n')).not.toContain('    at ');
+    const v = capture();
+    await runCli(['train', '--recipe', join(dir, 'bad.json'), '--out', join(dir, 'r2'), '--verbose'], v.io);
+    expect(v.err.join('\n')).toContain('    at ');
+  });
+
+  it('an unknown command or option is a usage error (exit 2)', async () => {
+    const c = capture();
+    expect(await runCli(['trian'], c.io)).toBe(2);
+    expect(c.err.join('\n')).toMatch(/Did you mean train|Unknown argument/);
+  });
+});
