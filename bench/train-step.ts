@@ -28,7 +28,7 @@ for (const name of values.nets!.split(',')) {
   const net = createBackbone(name, { numClasses: 10, seed: 0 });
   const [h, w, c] = net.inputShape;
   const x = tf.randomNormal([batch, h, w, c], 0, 1, 'float32', 1);
-  const y = tf.randomUniformInt([batch], 0, 10, { seed: 2 });
+  const y = tf.randomUniformInt([batch], 0, 10, 2);
   const params = net.namedParameters('weight');
   const vars = params.map(([, v]) => v);
   const opt = createOptimizer(params, { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 });

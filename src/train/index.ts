@@ -14,5 +14,5 @@ export {
   type TrainRecipeInput,
   type RecipeIssue,
 } from './recipe.js';
-export { openRunDir, runMetadata, POLYNAS_VERSION, type RunDir } from './run-dir.js';
+export { openRunDir, runMetadata, lockRunDir, POLYNAS_VERSION, type RunDir } from './run-dir.js';
 export { runTraining, loadTrainedModel, loadRecipeData, trainConfigOf, type RunTrainingOptions, type TrainingRun, type WeightsMeta } from './pipeline.js';

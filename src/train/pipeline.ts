@@ -8,7 +8,7 @@ import type { DownloadOptions } from '../data/download.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { join } from 'node:path';
 import type { TrainRecipe } from './recipe.js';
-import { hasCheckpoint, openRunDir, runMetadata } from './run-dir.js';
+import { hasCheckpoint, lockRunDir, openRunDir, runMetadata } from './run-dir.js';
 import { fit, type TrainHooks, type TrainResult, type TrainConfig } from './trainer.js';
 
 /** Options of {@link runTraining}. */
@@ -91,10 +91,19 @@ export function trainConfigOf(recipe: TrainRecipe, trainSize: number): TrainConf
  * ```
  */
 export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
-  const run = openRunDir(opts.outDir);
   if (hasCheckpoint(opts.outDir) && !opts.resume) {
     throw new Error(`${opts.outDir} already holds a checkpoint: pass --resume to continue that run, or choose another --out`);
   }
+  const release = lockRunDir(opts.outDir);
+  try {
+    return await trainInRunDir(recipe, opts);
+  } finally {
+    release();
+  }
+}
+
+async function trainInRunDir(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
+  const run = openRunDir(opts.outDir);
   const backend = await selectBackend(opts.backend ?? recipe.backend);
   const data = await loadRecipeData(recipe, opts.download);
   const norm = recipe.dataset.normalization ?? channelStats(data.train);

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
@@ -61,4 +61,39 @@ export function runMetadata(backend: BackendInfo, seed: number, extra: Record<st
 /** True when a run folder holds a checkpoint. */
 export function hasCheckpoint(dir: string, name = 'checkpoint.bin'): boolean {
   return existsSync(join(dir, name));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the run folder's lock (`run.lock`, holding this process id) so that two runs never write
+ * the same folder at once. A lock left by a process that no longer exists (a killed run) is taken
+ * over. Returns the release function.
+ */
+export function lockRunDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'run.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+        throw new Error(`${dir} is in use by another polynas run (process ${pid}); wait for it or choose another --out`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`${dir}: cannot take the run lock ${file}`);
 }

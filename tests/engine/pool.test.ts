@@ -3,7 +3,7 @@ import { tf } from '../../src/engine/tf.js';
 import { maxPool2d } from '../../src/engine/pool.js';
 import { relErr } from '../helpers.js';
 
-async function cpuGrad(x: number[], shape: number[], k: number, s: number, pad: number, r: number[]) {
+async function cpuGrad(x: number[], shape: [number, number, number, number], k: number, s: number, pad: number, r: number[]) {
   await tf.setBackend('cpu');
   try {
     return tf.tidy(() => {
@@ -18,7 +18,7 @@ async function cpuGrad(x: number[], shape: number[], k: number, s: number, pad: 
 }
 
 describe('maxPool2d with composed gradient', () => {
-  const configs = [
+  const configs: { shape: [number, number, number, number]; k: number; s: number; pad: number }[] = [
     { shape: [2, 4, 4, 3], k: 2, s: 2, pad: 0 },
     { shape: [2, 5, 5, 2], k: 3, s: 2, pad: 1 },
     { shape: [1, 7, 6, 2], k: 3, s: 1, pad: 1 },

@@ -82,3 +82,20 @@ describe('interrupted training resumes to the same result', () => {
     second.dispose();
   });
 });
+
+describe('run folder lock', () => {
+  it('refuses a second live run in the same folder and takes over a stale lock', async () => {
+    const { lockRunDir } = await import('../../src/train/run-dir.js');
+    const dir = tempDir();
+    const release = lockRunDir(dir);
+    // Another live process (the test's parent) holding the lock:
+    writeFileSync(join(dir, 'run.lock'), String(process.ppid));
+    expect(() => lockRunDir(dir)).toThrow(`${dir} is in use by another polynas run (process ${process.ppid})`);
+    // A lock left by a process that no longer exists is taken over.
+    writeFileSync(join(dir, 'run.lock'), '2147483646');
+    const again = lockRunDir(dir);
+    again();
+    release();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
