@@ -229,6 +229,8 @@ export async function fit(
         trainSeconds += dt / 1000;
         hooks.onStep?.({ epoch, batch: b, batches: perEpoch, step, totalSteps, loss, lr, imagesPerSec: (batch.n * 1000) / dt, ...(gradNorm !== undefined ? { gradNorm } : {}) });
         hooks.onLog?.({ type: 'step', epoch, batch: b, step, loss, lr, ms: dt, ...(gradNorm !== undefined ? { gradNorm } : {}) });
+        // Yield to the event loop so that signals (Ctrl-C) and timers are handled between steps.
+        await new Promise<void>((r) => setImmediate(r));
         const stopping = hooks.signal?.aborted ?? false;
         if (b < perEpoch && (stopping || (every > 0 && step % every === 0))) save(epoch, b, step, lossSum, steps, history, trainSeconds);
         if (stopping && b < perEpoch) {
