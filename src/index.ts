@@ -8,3 +8,6 @@ export * from './nn/index.js';
 export * from './backbones/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './latency/index.js';
+export { ValidationError, parseWith, type ValidationIssue } from './util/validate.js';
+export * from './export/index.js';

@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { POLYNAS_VERSION } from '../train/run-dir.js';
 import type { CliContext } from './common.js';
 import { trainCommand } from './train.js';
+import { latencyCommand } from './latency.js';
 
 /**
  * Runs the polynas CLI on `args` and resolves to the exit code. Library errors become one clear
@@ -30,6 +31,7 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
     .usage('$0 <command> [options]\n\nPolynomial neural architecture search for 2PC private inference.')
     .option('verbose', { type: 'boolean', describe: 'Show stack traces of errors' })
     .command(trainCommand(ctx))
+    .command(latencyCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()
     .recommendCommands()

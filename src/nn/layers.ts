@@ -67,7 +67,7 @@ export class Conv2d extends Module {
       const ws = tf.split(w, this.groups, 3) as tf.Tensor4D[];
       y = tf.concat(xs.map((xi, i) => conv2d(xi, ws[i]!, geo)), 3);
     }
-    return this.bias ? tf.add(y, this.bias) : y;
+    return this.recorded(x, this.bias ? tf.add(y, this.bias) : y);
   }
 }
 
@@ -104,7 +104,7 @@ export class BatchNorm2d extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     if (!this.training) {
       const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, this.eps)));
-      return tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.beta);
+      return this.recorded(x, tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.beta));
     }
     const axes = [0, 1, 2];
     const mean = tf.mean(x, axes);
@@ -112,7 +112,7 @@ export class BatchNorm2d extends Module {
     const variance = tf.mean(tf.square(centered), axes);
     this.updateRunningStats(mean, variance, x.size / this.channels);
     const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(variance, this.eps)));
-    return tf.add(tf.mul(centered, scale), this.beta);
+    return this.recorded(x, tf.add(tf.mul(centered, scale), this.beta));
   }
 
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
@@ -149,7 +149,7 @@ export class Linear extends Module {
   }
   forward(x: tf.Tensor): tf.Tensor {
     const y = tf.matMul(x as tf.Tensor2D, this.weight as unknown as tf.Tensor2D);
-    return this.bias ? tf.add(y, this.bias) : y;
+    return this.recorded(x, this.bias ? tf.add(y, this.bias) : y);
   }
 }
 
@@ -173,7 +173,7 @@ export class MaxPool2d extends Module {
     super();
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return maxPool2d(x as tf.Tensor4D, this.kernel, this.stride, this.pad);
+    return this.recorded(x, maxPool2d(x as tf.Tensor4D, this.kernel, this.stride, this.pad));
   }
 }
 
@@ -187,14 +187,14 @@ export class AvgPool2d extends Module {
     super();
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.avgPool(x as tf.Tensor4D, this.kernel, this.stride, this.pad);
+    return this.recorded(x, tf.avgPool(x as tf.Tensor4D, this.kernel, this.stride, this.pad));
   }
 }
 
 /** Global average pooling `[B,H,W,C] → [B,C]`. */
 export class GlobalAvgPool extends Module {
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.mean(x, [1, 2]);
+    return this.recorded(x, tf.mean(x, [1, 2]));
   }
 }
 

@@ -37,8 +37,16 @@ export abstract class Module {
   private readonly paramMap = new Map<string, ParamEntry>();
   private readonly bufferMap = new Map<string, tf.Variable>();
   private isTraining = true;
+  /** Per-sample input and output shapes of the last forward pass (set by layers that record them). */
+  lastShapes?: { input: number[]; output: number[] };
 
   abstract forward(x: tf.Tensor): tf.Tensor;
+
+  /** Records the per-sample shapes of a forward pass and returns `y` (used by cost-bearing layers). */
+  protected recorded(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
+    this.lastShapes = { input: x.shape.slice(1), output: y.shape.slice(1) };
+    return y;
+  }
 
   /** Registers a child module under `name`; returns it. */
   protected module<M extends Module>(name: string, child: M): M {

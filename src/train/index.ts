@@ -12,7 +12,6 @@ export {
   RecipeError,
   type TrainRecipe,
   type TrainRecipeInput,
-  type RecipeIssue,
 } from './recipe.js';
 export { openRunDir, runMetadata, lockRunDir, POLYNAS_VERSION, type RunDir } from './run-dir.js';
 export { runTraining, loadTrainedModel, loadRecipeData, trainConfigOf, type RunTrainingOptions, type TrainingRun, type WeightsMeta } from './pipeline.js';

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { DATASET_NAMES } from '../data/datasets.js';
+import { describeIssues, ValidationError, type ValidationIssue } from '../util/validate.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -85,31 +86,12 @@ export const TrainRecipeSchema = z.strictObject({
 export type TrainRecipe = z.infer<typeof TrainRecipeSchema>;
 export type TrainRecipeInput = z.input<typeof TrainRecipeSchema>;
 
-/** One validation problem: JSON path, code and message. */
-export interface RecipeIssue {
-  path: string;
-  code: string;
-  message: string;
-}
-
 /** Raised with every problem of a recipe at once. */
-export class RecipeError extends Error {
-  constructor(
-    readonly source: string,
-    readonly issues: RecipeIssue[],
-  ) {
-    super(`${source}: ${issues.length} problem${issues.length > 1 ? 's' : ''}:\n` + issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'));
+export class RecipeError extends ValidationError {
+  constructor(source: string, issues: ValidationIssue[]) {
+    super(source, issues);
     this.name = 'RecipeError';
   }
-}
-
-function valueAt(obj: unknown, path: PropertyKey[]): unknown {
-  let cur: unknown = obj;
-  for (const k of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return cur;
 }
 
 /**
@@ -123,13 +105,7 @@ function valueAt(obj: unknown, path: PropertyKey[]): unknown {
 export function parseTrainRecipe(input: unknown, source = 'recipe'): TrainRecipe {
   const r = TrainRecipeSchema.safeParse(input);
   if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => {
-    const path = i.path.length ? i.path.map(String).join('.') : '(root)';
-    const bad = valueAt(input, i.path);
-    const shown = bad === undefined ? '' : ` (got ${JSON.stringify(bad)})`;
-    return { path, code: i.code, message: `${i.message}${shown}` };
-  });
-  throw new RecipeError(source, issues);
+  throw new RecipeError(source, describeIssues(input, r.error.issues));
 }
 
 /** Reads and validates a recipe file; `dataset.dir` is resolved against the file's folder. */

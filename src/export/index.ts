@@ -1,0 +1,1 @@
+export { ArchitectureSchema, loadArchitecture, architectureNetwork, uniformArchitecture, type Architecture } from './architecture.js';

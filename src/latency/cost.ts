@@ -1,0 +1,180 @@
+import { evaluate as evalExpr } from 'mathjs';
+import type { CostLayer } from './network.js';
+import type { LatencyTable, NetworkSetting, OpCostModel } from './schema.js';
+
+const TO_MS = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3 } as const;
+
+/** Cost of one layer under one table and network setting. */
+export interface LayerCost {
+  path: string;
+  op: string;
+  /** The size the cost scaled with. */
+  n: number;
+  /** Time in ms, or in relative units for a dimensionless table. */
+  time: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** Bytes in both directions (including those a table gives only as a total). */
+  bytes: number;
+  rounds: number;
+  /** False when the table does not model this operator (it then costs nothing). */
+  modelled: boolean;
+  note?: string;
+}
+
+/** Predicted cost of a whole network. */
+export interface NetworkCost {
+  table: string;
+  network?: NetworkSetting;
+  /** `ms`, or `relative` for a dimensionless table. */
+  unit: 'ms' | 'relative';
+  total: number;
+  /** Same as `total` when `unit` is `ms`, else null. */
+  totalMs: number | null;
+  commBytes: number;
+  rounds: number;
+  perLayer: LayerCost[];
+  /** Operators of this network that the table does not model, with how many layers use them. */
+  unmodelled: Record<string, number>;
+}
+
+/**
+ * Resolves the network setting for a table: the named profile (default: the table's first), with
+ * `bandwidthMbps` / `rttMs` overrides applied. Linear-fit tables need none.
+ */
+export function resolveNetwork(table: LatencyTable, opts: { network?: string; bandwidthMbps?: number; rttMs?: number } = {}): NetworkSetting | undefined {
+  const profiles = table.networks ?? [];
+  let base: NetworkSetting | undefined;
+  if (opts.network) {
+    base = profiles.find((p) => p.name === opts.network);
+    if (!base) throw new Error(`table '${table.id}' has no network '${opts.network}'; known: ${profiles.map((p) => p.name).join(', ') || '(none)'}`);
+  } else base = profiles[0];
+  if (!base && opts.bandwidthMbps === undefined && opts.rttMs === undefined) return undefined;
+  const out: NetworkSetting = { ...(base ?? { name: 'custom', rttMs: 0 }) };
+  if (opts.bandwidthMbps !== undefined) {
+    out.bandwidthMbps = opts.bandwidthMbps;
+    delete out.upMbps;
+    delete out.downMbps;
+    out.name = `${out.name}+bw`;
+  }
+  if (opts.rttMs !== undefined) {
+    out.rttMs = opts.rttMs;
+    out.name = `${out.name}+rtt`;
+  }
+  return out;
+}
+
+function seconds(bytes: number, mbps: number | undefined, what: string, table: string): number {
+  if (bytes === 0) return 0;
+  if (!mbps) throw new Error(`table '${table}': ${what} traffic needs a bandwidth; give a network profile or --bandwidth`);
+  return (bytes * 8) / (mbps * 1e6);
+}
+
+function needNetwork(net: NetworkSetting | undefined, table: string): NetworkSetting {
+  if (!net) throw new Error(`table '${table}' is analytic: it needs a network setting (the table lists none; pass --bandwidth and --rtt)`);
+  return net;
+}
+
+/**
+ * Cost of one layer: linear fits give `a·n + b` in table units; analytic entries give
+ * `rounds·RTT + bytes/bandwidth + compute·n + fixed` (a `bytesTotal` on an asymmetric link is split
+ * evenly between the two directions); composed entries sum their terms.
+ */
+export function layerCost(layer: CostLayer, table: LatencyTable, network?: NetworkSetting): LayerCost {
+  const entry = table.ops[layer.op];
+  const base = { path: layer.path, op: layer.op, bytesUp: 0, bytesDown: 0, bytes: 0, rounds: 0, time: 0 };
+  if (!entry) return { ...base, n: layer.sizes.outElements, modelled: false, note: `not modelled by '${table.id}'` };
+  return { ...base, ...opCost(entry, layer, table, network, [layer.op]), path: layer.path, op: layer.op };
+}
+
+function opCost(entry: OpCostModel, layer: CostLayer, table: LatencyTable, network: NetworkSetting | undefined, stack: string[]): Omit<LayerCost, 'path' | 'op'> {
+  const zero = { bytesUp: 0, bytesDown: 0, bytes: 0, rounds: 0, time: 0 };
+  switch (entry.model) {
+    case 'unavailable':
+      return { ...zero, n: layer.sizes.outElements, modelled: false, note: entry.reason };
+    case 'linear': {
+      const n = layer.sizes[entry.per];
+      const raw = entry.a * n + entry.b;
+      const time = table.units.time === 'dimensionless' ? raw : raw * TO_MS[table.units.time];
+      return { ...zero, n, time, modelled: true };
+    }
+    case 'analytic': {
+      const n = layer.sizes[entry.per];
+      if (n === 0) return { ...zero, n, modelled: true };
+      const net = needNetwork(network, table.id);
+      const total = (entry.bytesTotal ?? 0) * n;
+      let up = (entry.bytesUp ?? 0) * n;
+      let down = (entry.bytesDown ?? 0) * n;
+      let commS: number;
+      if (net.bandwidthMbps) commS = seconds(total + up + down, net.bandwidthMbps, 'symmetric', table.id);
+      else {
+        up += total / 2;
+        down += total / 2;
+        commS = seconds(up, net.upMbps, 'client→server', table.id) + seconds(down, net.downMbps, 'server→client', table.id);
+      }
+      const rounds = entry.rounds ?? 0;
+      const s = rounds * (net.rttMs / 1e3) + commS + (entry.computeSecondsPerUnit ?? 0) * n + (entry.fixedSecondsPerCall ?? 0);
+      const bytes = total + (entry.bytesUp ?? 0) * n + (entry.bytesDown ?? 0) * n;
+      return { n, time: s * 1e3, bytesUp: net.bandwidthMbps ? (entry.bytesUp ?? 0) * n : up, bytesDown: net.bandwidthMbps ? (entry.bytesDown ?? 0) * n : down, bytes, rounds, modelled: true };
+    }
+    case 'composed': {
+      const acc = { ...zero, n: 0, modelled: true } as Omit<LayerCost, 'path' | 'op'>;
+      const scope = { k: layer.kernel ?? 1, s: layer.stride ?? 1, cin: layer.cin ?? 0, cout: layer.cout ?? 0 };
+      for (const t of entry.terms) {
+        if (stack.includes(t.op)) throw new Error(`table '${table.id}': composed operator cycle ${[...stack, t.op].join(' → ')}`);
+        const sub = table.ops[t.op];
+        if (!sub) throw new Error(`table '${table.id}': composed term '${t.op}' of '${stack[stack.length - 1]}' is not in the table`);
+        const mult = Number(evalExpr(t.multiplier, scope));
+        if (!Number.isFinite(mult) || mult < 0) throw new Error(`table '${table.id}': multiplier '${t.multiplier}' gives ${mult} for ${JSON.stringify(scope)}`);
+        const n = layer.sizes[t.per];
+        const subLayer: CostLayer = { ...layer, op: t.op, sizes: Object.fromEntries(Object.keys(layer.sizes).map((k) => [k, n * mult])) as CostLayer['sizes'] };
+        const c = opCost(sub, subLayer, table, network, [...stack, t.op]);
+        // One invocation of the sub-operator on n·mult elements: its rounds repeat only when sequential.
+        const extraRounds = t.sequentialRounds ? c.rounds * (mult - 1) : 0;
+        const rtt = network ? network.rttMs : 0;
+        acc.time += c.time + extraRounds * rtt;
+        acc.bytes += c.bytes;
+        acc.bytesUp += c.bytesUp;
+        acc.bytesDown += c.bytesDown;
+        acc.rounds += c.rounds + extraRounds;
+        acc.n = Math.max(acc.n, n);
+        if (!c.modelled) {
+          acc.modelled = false;
+          acc.note = `${t.op}: ${c.note ?? 'not modelled'}`;
+        }
+      }
+      return acc;
+    }
+  }
+}
+
+/**
+ * Predicted 2PC cost of a discretized network: the sum of its layers' costs under one table and one
+ * network setting, times `(1 − overlapFactor)`.
+ *
+ * @example
+ * ```ts
+ * const cost = networkCost(costLayers(net), loadLatencyTable('crypten-2pc-dealer'), { network: 'WAN' });
+ * console.log(cost.totalMs, cost.commBytes, cost.rounds);
+ * ```
+ */
+export function networkCost(layers: CostLayer[], table: LatencyTable, opts: { network?: string; bandwidthMbps?: number; rttMs?: number } = {}): NetworkCost {
+  const network = resolveNetwork(table, opts);
+  const perLayer = layers.map((l) => layerCost(l, table, network));
+  const keep = 1 - table.overlapFactor;
+  const total = perLayer.reduce((a, c) => a + c.time, 0) * keep;
+  const unmodelled: Record<string, number> = {};
+  for (const c of perLayer) if (!c.modelled) unmodelled[c.op] = (unmodelled[c.op] ?? 0) + 1;
+  const unit = table.units.time === 'dimensionless' ? 'relative' : 'ms';
+  return {
+    table: table.id,
+    ...(network ? { network } : {}),
+    unit,
+    total,
+    totalMs: unit === 'ms' ? total : null,
+    commBytes: perLayer.reduce((a, c) => a + c.bytes, 0),
+    rounds: perLayer.reduce((a, c) => a + c.rounds, 0),
+    perLayer,
+    unmodelled,
+  };
+}

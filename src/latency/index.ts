@@ -1,0 +1,14 @@
+export {
+  LatencyTableSchema,
+  latencyTableJsonSchema,
+  SIZE_VARS,
+  TIME_UNITS,
+  type LatencyTable,
+  type OpCostModel,
+  type NetworkSetting,
+  type SizeVar,
+} from './schema.js';
+export { loadLatencyTable, parseLatencyTable, shippedTableIds, SHIPPED_TABLES_DIR } from './tables.js';
+export { costLayers, type CostLayer, type SiteChoice, type CostOp } from './network.js';
+export { layerCost, networkCost, resolveNetwork, type LayerCost, type NetworkCost } from './cost.js';
+export { candidateCosts, costPerElement, expectedCost, type GateCost } from './expected.js';

@@ -1,0 +1,60 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseWith, type ValidationIssue } from '../util/validate.js';
+import { LatencyTableSchema, type LatencyTable } from './schema.js';
+
+/** Folder of the latency tables shipped with polynas. */
+export const SHIPPED_TABLES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'latency-tables');
+
+function crossChecks(t: LatencyTable): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const [op, e] of Object.entries(t.ops)) {
+    if (e.model !== 'composed') continue;
+    e.terms.forEach((term, i) => {
+      if (!t.ops[term.op]) issues.push({ path: `ops.${op}.terms.${i}.op`, code: 'unknown_op', message: `'${term.op}' is not an operator of this table (known: ${Object.keys(t.ops).join(', ')})` });
+    });
+  }
+  const analytic = Object.values(t.ops).some((e) => e.model === 'analytic');
+  if (analytic && t.units.time === 'dimensionless') {
+    issues.push({ path: 'units.time', code: 'invalid_value', message: "analytic entries compute seconds, so the table cannot be 'dimensionless'" });
+  }
+  return issues;
+}
+
+/** Validates a latency table object, reporting every problem with its path. */
+export function parseLatencyTable(input: unknown, source = 'latency table'): LatencyTable {
+  return parseWith(LatencyTableSchema, input, source, crossChecks);
+}
+
+/** Ids of the shipped tables. */
+export function shippedTableIds(): string[] {
+  if (!existsSync(SHIPPED_TABLES_DIR)) return [];
+  return readdirSync(SHIPPED_TABLES_DIR)
+    .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
+}
+
+/**
+ * Loads a latency table by shipped id (e.g. `pasnet-dac2023-code`) or from a JSON file path.
+ *
+ * @example
+ * ```ts
+ * const table = loadLatencyTable('cheetah-approxrelu-r50');
+ * ```
+ */
+export function loadLatencyTable(idOrPath: string): LatencyTable {
+  const shipped = join(SHIPPED_TABLES_DIR, `${idOrPath}.json`);
+  const file = existsSync(idOrPath) ? idOrPath : existsSync(shipped) ? shipped : undefined;
+  if (!file) throw new Error(`latency table '${idOrPath}' is neither a file nor a shipped table; shipped: ${shippedTableIds().join(', ')}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: cannot read latency table (${(e as Error).message})`);
+  }
+  const table = parseLatencyTable(json, file);
+  if (file === shipped && table.id !== idOrPath) throw new Error(`${file}: id '${table.id}' differs from the file name`);
+  return table;
+}

@@ -1,0 +1,46 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { tempDir } from '../helpers.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
+}
+
+describe('polynas latency', () => {
+  it('prints a per-layer table and the total for a backbone under one table', async () => {
+    const c = capture();
+    expect(await runCli(['latency', '--backbone', 'resnet20', '--table', 'crypten-2pc-dealer', '--network', 'WAN'], c.io)).toBe(0);
+    const text = c.out.join('\n');
+    expect(text).toContain('resnet20 : 188,416 ReLUs per sample (stem included)');
+    expect(text).toMatch(/stem_act\s+relu\s+16384/);
+    expect(text).toMatch(/^total\s+/m);
+    expect(c.err.join('\n')).toContain('not modelled by a table cost nothing');
+  });
+
+  it('--compare lists every table under each of its networks; --json gives the full result', async () => {
+    const c = capture();
+    expect(await runCli(['latency', '--backbone', 'resnet20', '--all', 'x2act', '--compare', '--table', 'crypten-2pc-dealer,delphi-gc-epyc7502'], c.io)).toBe(0);
+    expect(c.out.filter((l) => /^(crypten|delphi)/.test(l))).toHaveLength(5);
+    const j = capture();
+    await runCli(['latency', '--backbone', 'resnet20', '--table', 'pasnet-dac2023-code', '--json'], j.io);
+    const r = JSON.parse(j.out.join('\n'));
+    expect(r.relus).toBe(188_416);
+    expect(r.results[0].unit).toBe('relative');
+  });
+
+  it('reads an architecture file and reports a bad one clearly', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ backbone: 'resnet20', sites: { 'stages.0.0.act1': { op: 'x2act' } } }));
+    const c = capture();
+    expect(await runCli(['latency', join(dir, 'a.json'), '--table', 'pasnet-dac2023-code'], c.io)).toBe(0);
+    expect(c.out.join('\n')).toContain('172,032 ReLUs');
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ backbone: 'resnet20', sites: { 'stages.0.0.act1': { op: 'tanh' } } }));
+    const b = capture();
+    expect(await runCli(['latency', join(dir, 'b.json')], b.io)).toBe(1);
+    expect(b.err.join('\n')).toMatch(/sites\.stages\.0\.0\.act1\.op: .*\(got "tanh"\)/);
+  });
+});
