@@ -11,3 +11,4 @@ export * from './train/index.js';
 export * from './latency/index.js';
 export { ValidationError, parseWith, type ValidationIssue } from './util/validate.js';
 export * from './export/index.js';
+export * from './ops/index.js';

@@ -1,0 +1,87 @@
+import { tf } from '../engine/tf.js';
+import { Module } from '../nn/module.js';
+import { dapaCoefficients } from './dapa.js';
+
+/** Options of {@link ChannelPoly}. */
+export interface ChannelPolyOptions {
+  /** Degree 1–4. Default 2. */
+  degree?: number;
+  /** Scale applied to the x² (and higher) terms inside the forward pass (AutoReP's x²-scale). Default 1. */
+  squareScale?: number;
+  /** Clip every coefficient to [−clip, clip] in the forward pass (off when absent). */
+  clip?: number;
+}
+
+/**
+ * Channel-wise polynomial activation (AutoReP): `Σ_k c_k[ch]·x^k`, coefficients `[degree+1, C]`,
+ * initialised to the ReLU-like line c1 = 1 until {@link ChannelPoly.initDapa} fits them to the
+ * BatchNorm statistics of the site.
+ *
+ * @example
+ * ```ts
+ * const p = new ChannelPoly(16, { degree: 2 });
+ * p.initDapa(runningMean, runningVar);
+ * ```
+ */
+export class ChannelPoly extends Module {
+  readonly coeffs: tf.Variable;
+  readonly degree: number;
+  readonly squareScale: number;
+  readonly clip?: number;
+
+  constructor(
+    readonly channels: number,
+    opts: ChannelPolyOptions = {},
+  ) {
+    super();
+    this.degree = opts.degree ?? 2;
+    if (!Number.isInteger(this.degree) || this.degree < 1 || this.degree > 4) throw new Error(`poly: degree must be 1–4, got ${this.degree}`);
+    this.squareScale = opts.squareScale ?? 1;
+    if (opts.clip !== undefined) this.clip = opts.clip;
+    const init = Array.from({ length: this.degree + 1 }, (_, k) => new Array<number>(channels).fill(k === 1 ? 1 : 0));
+    this.coeffs = this.param('coeffs', tf.tensor2d(init));
+  }
+
+  /**
+   * DaPa initialisation: per channel, the L2-optimal fit of ReLU under N(μ, σ²) with μ, σ² from
+   * the BatchNorm running statistics feeding the site (σ = √var). `damping` multiplies coefficient k
+   * by `damping[k]` (the reference code uses c0/5 and c2/10).
+   */
+  initDapa(mean: ArrayLike<number>, variance: ArrayLike<number>, damping?: number[]): void {
+    if (mean.length !== this.channels || variance.length !== this.channels) {
+      throw new Error(`poly.initDapa: ${mean.length} means / ${variance.length} variances for ${this.channels} channels`);
+    }
+    const rows = Array.from({ length: this.degree + 1 }, () => new Array<number>(this.channels).fill(0));
+    for (let c = 0; c < this.channels; c++) {
+      const co = dapaCoefficients(mean[c]!, Math.sqrt(Math.max(variance[c]!, 1e-12)), this.degree);
+      co.forEach((v, k) => (rows[k]![c] = v * (damping?.[k] ?? 1) / (k >= 2 ? this.squareScale : 1)));
+    }
+    tf.tidy(() => this.coeffs.assign(tf.tensor2d(rows)));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const c = this.clip !== undefined ? tf.clipByValue(this.coeffs, -this.clip, this.clip) : this.coeffs;
+    const rows = tf.unstack(c);
+    // c0 + c1·x + s·(c2·x² + … + cd·x^d), the bracket by Horner's rule.
+    const linear = tf.add(rows[0]!, tf.mul(rows[1]!, x));
+    if (this.degree === 1) return linear;
+    let inner: tf.Tensor = rows[this.degree]!;
+    for (let k = this.degree - 1; k >= 2; k--) inner = tf.add(tf.mul(inner, x), rows[k]!);
+    const high = tf.mul(inner, tf.square(x));
+    return tf.add(linear, this.squareScale === 1 ? high : tf.mul(high, this.squareScale));
+  }
+
+  costOp(): string {
+    return `poly${this.degree}`;
+  }
+}
+
+/** Identity activation (SNL's linearised sites). */
+export class Identity extends Module {
+  forward(x: tf.Tensor): tf.Tensor {
+    return x;
+  }
+  costOp(): string {
+    return 'identity';
+  }
+}
