@@ -12,3 +12,6 @@ export * from './latency/index.js';
 export { ValidationError, parseWith, type ValidationIssue } from './util/validate.js';
 export * from './export/index.js';
 export * from './ops/index.js';
+export * from './space/index.js';
+export * from './supernet/index.js';
+export * from './search/index.js';

@@ -35,6 +35,12 @@ export interface CostOp {
   costOp(): string;
 }
 
+/** A site operator that keeps ReLUs on part of its elements (a mask gate). */
+export interface MaskedOp {
+  reluCount(): number;
+  altCostOp(): string;
+}
+
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function sizes(input: readonly number[], output: readonly number[], macs = 0, params = 0): Record<SizeVar, number> {
@@ -72,7 +78,8 @@ export function costLayers(net: Backbone, choices: Record<string, SiteChoice> = 
     if (m instanceof Site) {
       const input = m.inputShape;
       if (!input) continue;
-      const choice = choices[path];
+      const masked = m.op as Module & Partial<MaskedOp>;
+      const choice = choices[path] ?? (typeof masked.altCostOp === 'function' && typeof masked.reluCount === 'function' ? { op: masked.altCostOp(), keptRelus: masked.reluCount() } : undefined);
       const op = choice?.op ?? siteOp(m);
       if (m instanceof ActivationSite) {
         const n = prod(input);

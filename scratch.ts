@@ -1,0 +1,18 @@
+import { selectBackend, loadTrainedModel, loadDataset, parseSearchSpace, buildMaskSupernet, autorepSearch, keptRelus, fit, evaluate, resolveBudget } from './src/index.js';
+await selectBackend('wasm');
+const { model: teacher, meta } = loadTrainedModel('/tmp/q2');
+const { model: net } = loadTrainedModel('/tmp/q2');
+const { train, test } = await loadDataset({ name: 'mnist' });
+const data = { train, test, norm: meta.normalization };
+console.log('teacher', evaluate(teacher, test, { norm: meta.normalization }).top1);
+const space = parseSearchSpace({ name: 'lenet5-pixel', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel', includeStem: true } });
+const { gates } = buildMaskSupernet(net as any, space, { seed: 0 });
+const total = gates.reduce((a, g) => a + g.gate.siteSize(), 0);
+const B = resolveBudget(Number(process.argv[2] ?? 0.05), total);
+console.log('gates', gates.length, 'total', total, 'budget', B, 'kept', keptRelus(gates));
+teacher.eval();
+const t0 = performance.now();
+const r = await autorepSearch(net, gates, data, { epochs: 3, batchSize: 64, budget: B, seed: 0 }, { teacher, hooks: { onEpoch: (e) => console.log('epoch', e.epoch, 'count', e.count, 'target', e.target.toFixed(0), 'lambda', e.lambda, 'loss', e.loss.toFixed(3), 'acc', e.test.top1) } });
+console.log('before', r.countBeforeProjection, 'after', r.countAfterProjection, 'projected acc', r.projectedTest.top1, ((performance.now()-t0)/1000).toFixed(1), 's');
+const ft = await fit(net, data, { epochs: 2, batchSize: 64, seed: 0, clipNorm: 5, optimizer: { type: 'adam' }, schedule: { type: 'cosine', lr: 1e-3 } }, { distill: { teacher } });
+console.log('finetuned', ft.final?.top1, 'count', keptRelus(gates));

@@ -1,0 +1,170 @@
+import { tf } from '../engine/tf.js';
+import type { Module } from '../nn/module.js';
+import { batchCount, batches } from '../data/loader.js';
+import type { TrainData } from '../train/trainer.js';
+import { crossEntropy, distillationLoss } from '../train/losses.js';
+import { evaluate, type EvalResult } from '../train/metrics.js';
+import { Adam } from '../train/optim.js';
+import { learningRate } from '../train/schedule.js';
+import type { PlacedGate } from '../supernet/build.js';
+import { projectToBudget } from './budget.js';
+
+/** Settings of an AutoReP mask search (defaults from the AutoReP CIFAR scripts where they exist). */
+export interface AutorepConfig {
+  epochs: number;
+  batchSize: number;
+  /** Absolute ReLU budget B (per sample). */
+  budget: number;
+  /** Adam learning rate of the weights, cosine-decayed to `minLr`. Default 1e-3 → 1e-5. */
+  lr?: number;
+  minLr?: number;
+  /**
+   * Adam learning rate of α_aux (constant). Default max(lr, 2/annealSteps): Adam moves each α by about its
+   * learning rate per step, so this lets an α initialised in U(0,1) cross the hysteresis band within
+   * the annealing phase however short the search is.
+   */
+  alphaLr?: number;
+  /** Initial weight λ of the budget hinge; adapted every 10 steps (×1.2 while the count overshoots the target). Default 5. */
+  lambda?: number;
+  /**
+   * Fraction of the search over which the target count is annealed linearly from all ReLUs down
+   * to B (then held at B), so no hand-tuned λ per budget is needed. Default 0.6.
+   */
+  annealFraction?: number;
+  /** Distillation temperature (AutoReP: 4) and weight (1). */
+  temperature?: number;
+  distillWeight?: number;
+  /** Re-fit polynomial coefficients by DaPa every this many steps, until step `dapaUntil` (AutoReP: 10, 508). */
+  dapaEvery?: number;
+  dapaUntil?: number;
+  dapaDamping?: number[];
+  seed: number;
+}
+
+export interface SearchEpoch {
+  epoch: number;
+  /** Kept ReLUs per sample under the current masks. */
+  count: number;
+  target: number;
+  lambda: number;
+  loss: number;
+  test: EvalResult;
+  seconds: number;
+}
+
+export interface AutorepResult {
+  history: SearchEpoch[];
+  /** ReLUs kept at the end of the search, before and after the exact projection onto B. */
+  countBeforeProjection: number;
+  countAfterProjection: number;
+  /** Test metrics right after projection (before finetuning). */
+  projectedTest: EvalResult;
+}
+
+export interface SearchHooks {
+  onStep?(e: { epoch: number; step: number; totalSteps: number; loss: number; count: number; target: number }): void;
+  onEpoch?(e: SearchEpoch): void;
+  onLog?(r: Record<string, unknown>): void;
+}
+
+/** Current kept-ReLU count over all gates. */
+export function keptRelus(gates: readonly PlacedGate[]): number {
+  return gates.reduce((a, g) => a + g.gate.reluCount(), 0);
+}
+
+/**
+ * AutoReP search (Peng et al., ICCV'23): masks with hysteresis and a straight-through gradient,
+ * trained jointly with the weights under `CE + KD + λ·max(0, Σm − target)/N`, polynomials
+ * DaPa-initialised from the site statistics. polynas differs from the paper in two ways that
+ * remove hand tuning: the target is annealed from N to B over the search, and λ adapts to the gap;
+ * at the end the masks are projected exactly onto the budget (count ≤ B) and frozen.
+ */
+export async function autorepSearch(
+  net: Module,
+  gates: readonly PlacedGate[],
+  data: TrainData,
+  config: AutorepConfig,
+  opts: { teacher?: Module; hooks?: SearchHooks } = {},
+): Promise<AutorepResult> {
+  const hooks = opts.hooks ?? {};
+  const { train, test, norm } = data;
+  const [h, w, c] = train.shape;
+  const total = gates.reduce((a, g) => a + g.gate.siteSize(), 0);
+  const B = config.budget;
+  const perEpoch = batchCount(train.labels.length, config.batchSize, true);
+  const totalSteps = perEpoch * config.epochs;
+  const annealSteps = Math.max(1, Math.round((config.annealFraction ?? 0.6) * totalSteps));
+  const weights = net.namedParameters('weight');
+  const alphas = net.namedParameters('arch');
+  const vars = [...weights, ...alphas].map(([, v]) => v);
+  const opt = new Adam(weights, { type: 'adam' });
+  const alphaOpt = new Adam(alphas, { type: 'adam' });
+  const lr0 = config.lr ?? 1e-3;
+  const schedule = { type: 'cosine' as const, lr: lr0, minLr: config.minLr ?? 1e-5 };
+  const alphaLr = config.alphaLr ?? Math.max(lr0, 2 / annealSteps);
+  const T = config.temperature ?? 4;
+  let lambda = config.lambda ?? 5;
+  const history: SearchEpoch[] = [];
+  let step = 0;
+  net.train();
+  try {
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      const t0 = performance.now();
+      let lossSum = 0;
+      let target = total;
+      for (const batch of batches(train, { batchSize: config.batchSize, norm, shuffle: true, seed: config.seed, epoch, dropLast: true, augment: { cropPad: h >= 32 ? 4 : 0, flip: h >= 32 } })) {
+        target = B + (total - B) * Math.max(0, 1 - step / annealSteps);
+        if (config.dapaEvery !== 0 && step % (config.dapaEvery ?? 10) === 0 && step <= (config.dapaUntil ?? 500)) {
+          for (const g of gates) g.gate.refreshDapa(config.dapaDamping);
+        }
+        const lr = learningRate(schedule, step, totalSteps);
+        const lam = lambda;
+        const tgt = target;
+        const lossT = tf.tidy(() => {
+          const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
+          const y = tf.tensor1d(batch.y, 'int32');
+          const teacherLogits = opts.teacher ? opts.teacher.forward(x) : undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = net.forward(x);
+            let loss: tf.Tensor = crossEntropy(logits, y);
+            if (teacherLogits) loss = tf.add(loss, tf.mul(distillationLoss(logits, teacherLogits, T), config.distillWeight ?? 1));
+            const kept = tf.addN(gates.map((g) => g.gate.expectedRelus()));
+            const hinge = tf.relu(tf.div(tf.sub(kept, tgt), total));
+            return tf.add(loss, tf.mul(hinge, lam)) as tf.Scalar;
+          }, vars);
+          // Weight step and architecture step (AutoReP trains both jointly on the same batch).
+          opt.step(grads, lr);
+          alphaOpt.step(grads, alphaLr);
+          return value;
+        });
+        const loss = lossT.dataSync()[0]!;
+        lossT.dispose();
+        if (!Number.isFinite(loss)) throw new Error(`search diverged: loss ${loss} at epoch ${epoch}, step ${step}`);
+        lossSum += loss;
+        step++;
+        await new Promise<void>((r) => setImmediate(r));
+        if (step % 10 === 0 || step === totalSteps) {
+          // λ follows the gap every 10 steps: ×1.2 while the count overshoots the target by > 2 %.
+          const count = keptRelus(gates);
+          if (count > target * 1.02) lambda *= 1.2;
+          else if (count < target * 0.98) lambda = Math.max(config.lambda ?? 5, lambda / 1.2);
+          hooks.onStep?.({ epoch, step, totalSteps, loss, count, target });
+        }
+      }
+      const count = keptRelus(gates);
+      const ev: SearchEpoch = { epoch, count, target, lambda, loss: lossSum / perEpoch, test: evaluate(net, test, { norm }), seconds: (performance.now() - t0) / 1000 };
+      history.push(ev);
+      hooks.onEpoch?.(ev);
+      hooks.onLog?.({ type: 'search-epoch', ...ev });
+    }
+  } finally {
+    opt.dispose();
+    alphaOpt.dispose();
+  }
+  const countBeforeProjection = keptRelus(gates);
+  const { keep, count } = projectToBudget(gates.map((g) => g.gate), B);
+  gates.forEach((g, i) => g.gate.freeze(keep[i]!));
+  const projectedTest = evaluate(net, test, { norm });
+  hooks.onLog?.({ type: 'projection', before: countBeforeProjection, after: count, budget: B, test: projectedTest });
+  return { history, countBeforeProjection, countAfterProjection: count, projectedTest };
+}

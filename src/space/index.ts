@@ -1,0 +1,16 @@
+export {
+  SearchSpaceSchema,
+  parseSearchSpace,
+  loadSearchSpace,
+  searchSpaceJsonSchema,
+  matchSitePattern,
+  selectSites,
+  ACTIVATION_OPS,
+  POOL_OPS,
+  GRANULARITIES,
+  type SearchSpace,
+  type SiteSelectionSpec,
+  type ActivationOp,
+  type PoolOp,
+  type Granularity,
+} from './schema.js';

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseWith } from '../util/validate.js';
+
+/** Candidate operators of an activation site. */
+export const ACTIVATION_OPS = ['relu', 'x2act', 'poly1', 'poly2', 'poly3', 'poly4', 'identity'] as const;
+/** Candidate operators of a pooling site. */
+export const POOL_OPS = ['maxpool', 'avgpool'] as const;
+/** Which elements share one decision: the whole site, one channel, or one pixel (element). */
+export const GRANULARITIES = ['layer', 'channel', 'pixel'] as const;
+
+export type ActivationOp = (typeof ACTIVATION_OPS)[number];
+export type PoolOp = (typeof POOL_OPS)[number];
+export type Granularity = (typeof GRANULARITIES)[number];
+
+/**
+ * Which sites a section applies to: `"all"`, or glob patterns over site paths (`*` matches within one
+ * path segment, `**` across segments), minus `exclude` patterns.
+ */
+const SiteSelection = z.union([
+  z.literal('all'),
+  z.strictObject({
+    include: z.array(z.string().min(1)).min(1),
+    exclude: z.array(z.string().min(1)).optional(),
+  }),
+]);
+
+/** Options of the polynomial candidates. */
+const PolyOptions = z.strictObject({
+  /** DaPa initialisation from the BatchNorm statistics before the site (default true). */
+  dapa: z.boolean().default(true),
+  /** Multipliers of the DaPa coefficients c0…cd (the reference code damps c0 by 1/5 and c2 by 1/10). */
+  damping: z.array(z.number()).optional(),
+  /** Scale on the terms of degree ≥ 2. Default 1. */
+  squareScale: z.number().positive().default(1),
+  /** Clip coefficients to [−clip, clip]. */
+  clip: z.number().positive().optional(),
+});
+
+const X2actOptions = z.strictObject({
+  granularity: z.enum(['layer', 'channel']).default('layer'),
+  scale: z
+    .union([z.strictObject({ rule: z.literal('constant'), value: z.number().positive() }), z.strictObject({ rule: z.literal('feature-size'), c: z.number().positive() })])
+    .default({ rule: 'constant', value: 1 }),
+});
+
+/**
+ * A search space: which sites of a backbone are searchable, the candidate operators per activation
+ * and pooling site, and the decision granularity. One schema gives validation, type and JSON Schema.
+ */
+export const SearchSpaceSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  /** Registered backbone name. */
+  backbone: z.string().min(1),
+  activation: z
+    .strictObject({
+      sites: SiteSelection.default('all'),
+      /** Candidates; `relu` plus at least one cheap operator. */
+      candidates: z.array(z.enum(ACTIVATION_OPS)).min(2),
+      /** Default `layer`. Pixel and channel decisions need exactly two candidates, one of them `relu`. */
+      granularity: z.enum(GRANULARITIES).default('layer'),
+      /** Include the stem activation (default false, the SNL/AutoReP convention). */
+      includeStem: z.boolean().default(false),
+      poly: PolyOptions.default({ dapa: true, squareScale: 1 }),
+      x2act: X2actOptions.default({ granularity: 'layer', scale: { rule: 'constant', value: 1 } }),
+    })
+    .optional(),
+  pool: z
+    .strictObject({
+      sites: SiteSelection.default('all'),
+      candidates: z.array(z.enum(POOL_OPS)).min(2),
+    })
+    .optional(),
+});
+
+export type SearchSpace = z.infer<typeof SearchSpaceSchema>;
+export type SiteSelectionSpec = z.infer<typeof SiteSelection>;
+
+function crossChecks(s: SearchSpace) {
+  const issues = [];
+  const a = s.activation;
+  if (a) {
+    if (new Set(a.candidates).size !== a.candidates.length) issues.push({ path: 'activation.candidates', code: 'duplicate', message: `candidates repeat an operator: ${a.candidates.join(', ')}` });
+    if (a.granularity !== 'layer' && (a.candidates.length !== 2 || !a.candidates.includes('relu'))) {
+      issues.push({ path: 'activation.granularity', code: 'invalid_value', message: `'${a.granularity}' decisions choose per element between relu and one other operator; candidates are ${JSON.stringify(a.candidates)}` });
+    }
+  }
+  if (!s.activation && !s.pool) issues.push({ path: '(root)', code: 'invalid_value', message: 'a space needs an activation or a pool section' });
+  return issues;
+}
+
+/** Validates a search space, reporting every problem with its JSON path. */
+export function parseSearchSpace(input: unknown, source = 'search space'): SearchSpace {
+  return parseWith(SearchSpaceSchema, input, source, crossChecks);
+}
+
+/** Reads and validates a search-space file. */
+export function loadSearchSpace(path: string): SearchSpace {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read search space (${(e as Error).message})`);
+  }
+  return parseSearchSpace(json, path);
+}
+
+/** JSON Schema of search spaces. */
+export function searchSpaceJsonSchema(): unknown {
+  return z.toJSONSchema(SearchSpaceSchema, { io: 'input' });
+}
+
+/** Glob match of a dotted site path: `*` within one segment, `**` across segments. */
+export function matchSitePattern(pattern: string, path: string): boolean {
+  const re = pattern
+    .split('**')
+    .map((part) => part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*'))
+    .join('.*');
+  return new RegExp(`^${re}$`).test(path);
+}
+
+/** The site paths a selection picks out of `paths`; a pattern that matches nothing is an error. */
+export function selectSites(selection: SiteSelectionSpec, paths: string[], where: string): string[] {
+  if (selection === 'all') return paths;
+  for (const p of selection.include) {
+    if (!paths.some((x) => matchSitePattern(p, x))) throw new Error(`${where}.include: pattern '${p}' matches no site; sites: ${paths.slice(0, 8).join(', ')}${paths.length > 8 ? ', …' : ''}`);
+  }
+  return paths.filter((x) => selection.include.some((p) => matchSitePattern(p, x)) && !(selection.exclude ?? []).some((p) => matchSitePattern(p, x)));
+}

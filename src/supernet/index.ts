@@ -1,0 +1,2 @@
+export { MaskGate, type MaskGateOptions } from './mask-gate.js';
+export { buildMaskSupernet, buildActivationOp, type PlacedGate } from './build.js';

@@ -1,0 +1,163 @@
+import seedrandom from 'seedrandom';
+import { tf } from '../engine/tf.js';
+import { Module } from '../nn/module.js';
+import { ReLU } from '../nn/layers.js';
+import type { Granularity } from '../space/schema.js';
+import { ChannelPoly } from '../ops/poly.js';
+
+/** Options of {@link MaskGate}. */
+export interface MaskGateOptions {
+  granularity: Granularity;
+  /** Hysteresis half-width t (AutoReP: 0.003). */
+  threshold?: number;
+  /** Seed of the U(0,1) initialisation of α_aux. */
+  seed: number;
+}
+
+/**
+ * AutoReP's per-element choice between ReLU and a cheap operator (a polynomial) at one site.
+ *
+ * - α_aux (architecture variable, one per decision: pixel `[H,W,C]`, channel `[C]`, layer `[1]`),
+ *   initialised U(0,1); the binary mask m (a buffer) starts at 1.
+ * - Before each training forward, hysteresis: where m = 1, m ← [α_aux > −t]; where m = 0,
+ *   m ← [α_aux > t], so a decision flips only once α_aux crosses the band.
+ * - Output `m·ReLU(x) + (1 − m)·op(x)`. Gradient to α_aux: softplus(α_aux)·∂L/∂m (straight-through).
+ * - The gate also keeps running per-channel statistics of its input (a BatchNorm without affine
+ *   parameters) from which a polynomial operator is DaPa-initialised.
+ */
+export class MaskGate extends Module {
+  readonly alpha: tf.Variable;
+  readonly mask: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  readonly relu: ReLU;
+  readonly alt: Module;
+  readonly granularity: Granularity;
+  readonly threshold: number;
+  /** Per-sample input shape `[H,W,C]` (or `[F]`). */
+  readonly siteShape: number[];
+  private frozen = false;
+
+  constructor(alt: Module, siteShape: readonly number[], opts: MaskGateOptions) {
+    super();
+    this.siteShape = [...siteShape];
+    this.granularity = opts.granularity;
+    this.threshold = opts.threshold ?? 0.003;
+    const c = siteShape[siteShape.length - 1]!;
+    const shape = this.decisionShape();
+    const rand = seedrandom(`polynas-mask-${opts.seed}`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    this.alpha = this.param('alpha_aux', tf.tensor(Float32Array.from({ length: n }, () => rand()), shape), 'arch');
+    this.mask = this.buffer('mask', tf.ones(shape));
+    this.runningMean = this.buffer('running_mean', tf.zeros([c]));
+    this.runningVar = this.buffer('running_var', tf.ones([c]));
+    this.relu = this.module('relu', new ReLU());
+    this.alt = this.module('alt', alt);
+  }
+
+  /** Shape of the decision tensor. */
+  decisionShape(): number[] {
+    if (this.granularity === 'pixel') return [...this.siteShape];
+    if (this.granularity === 'channel') return [this.siteShape[this.siteShape.length - 1]!];
+    return [1];
+  }
+
+  /** Elements of the site governed by one decision. */
+  unitSize(): number {
+    const total = this.siteShape.reduce((a, b) => a * b, 1);
+    return total / this.decisionShape().reduce((a, b) => a * b, 1);
+  }
+
+  /** Elements per sample at this site. */
+  siteSize(): number {
+    return this.siteShape.reduce((a, b) => a * b, 1);
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  /** The mask with a straight-through gradient to α_aux: value m, gradient softplus(α)·dy. */
+  steMask(): tf.Tensor {
+    const mask = this.mask;
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [a, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([a]);
+      return { value: tf.mul(mask, tf.onesLike(a)), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.softplus(saved[0]!)) };
+    });
+    return f(this.alpha);
+  }
+
+  /** Hysteresis update of the mask from α_aux (AutoReP). */
+  updateMask(): void {
+    if (this.frozen) return;
+    const t = this.threshold;
+    // m·[α > −t] + (1 − m)·[α > t] in float arithmetic: a boolean tf.where over the mask corrupted
+    // the tfjs-wasm 4.22 heap ("memory access out of bounds"), so no boolean tensors here.
+    tf.tidy(() => {
+      const keep = tf.step(tf.add(this.alpha, t));
+      const restore = tf.step(tf.sub(this.alpha, t));
+      this.mask.assign(tf.add(tf.mul(this.mask, keep), tf.mul(tf.sub(1, this.mask), restore)));
+    });
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (this.training && !this.frozen) {
+      this.updateMask();
+      this.updateStats(x);
+    }
+    const m = this.frozen || !this.training ? this.mask : this.steMask();
+    const mb = this.granularity === 'pixel' ? tf.expandDims(m, 0) : m;
+    const a = this.alt.forward(x);
+    return tf.add(a, tf.mul(mb, tf.sub(this.relu.forward(x), a)));
+  }
+
+  private updateStats(x: tf.Tensor): void {
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, axes);
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 0.9), tf.mul(mean, 0.1)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 0.9), tf.mul(variance, 0.1)));
+    });
+  }
+
+  /** Re-fits a polynomial operator to ReLU under the running statistics of the site input (DaPa). */
+  refreshDapa(damping?: number[]): void {
+    if (this.alt instanceof ChannelPoly) this.alt.initDapa(this.runningMean.dataSync(), this.runningVar.dataSync(), damping);
+  }
+
+  /** Σ m·unit (differentiable through the straight-through mask in training mode). */
+  expectedRelus(): tf.Scalar {
+    return tf.tidy(() => tf.mul(tf.sum(this.steMask()), this.unitSize()) as tf.Scalar);
+  }
+
+  /** ReLUs per sample under the current binary mask. */
+  reluCount(): number {
+    return tf.tidy(() => tf.sum(this.mask).dataSync()[0]!) * this.unitSize();
+  }
+
+  /** Decision scores: higher keeps the ReLU (α_aux). */
+  scores(): Float32Array {
+    return this.alpha.dataSync() as Float32Array;
+  }
+
+  /** Fixes the mask (1 = keep the ReLU) for finetuning and export; α_aux no longer matters. */
+  freeze(keep: ArrayLike<number>): void {
+    const n = this.decisionShape().reduce((a, b) => a * b, 1);
+    if (keep.length !== n) throw new Error(`MaskGate.freeze: ${keep.length} decisions for ${n}`);
+    tf.tidy(() => this.mask.assign(tf.tensor(Float32Array.from(keep), this.decisionShape())));
+    this.frozen = true;
+  }
+
+  /** Unfreezes (hysteresis resumes). */
+  unfreeze(): void {
+    this.frozen = false;
+  }
+
+  /** Latency-table id of the cheap operator. */
+  altCostOp(): string {
+    const a = this.alt as Module & { costOp?: () => string };
+    return a.costOp ? a.costOp() : 'identity';
+  }
+
+}
