@@ -37,6 +37,7 @@ export function maxPool2d(x: Tensor4D, k: number, s: number, pad: number): Tenso
 
 function maxPoolInputGrad(x: Tensor4D, y: Tensor4D, dy: Tensor4D, k: number, s: number, pad: number): Tensor4D {
   const [b, h, w, c] = x.shape;
+  if (k === s && pad === 0 && h % k === 0 && w % k === 0) return tiledMaxPoolInputGrad(x, y, dy, k);
   const [, oh, ow] = y.shape;
   const hp = h + 2 * pad;
   const wp = w + 2 * pad;
@@ -52,6 +53,24 @@ function maxPoolInputGrad(x: Tensor4D, y: Tensor4D, dy: Tensor4D, k: number, s: 
     }
   }
   return (pad > 0 ? tf.slice(dxp, [0, pad, pad, 0], [b, h, w, c]) : dxp) as Tensor4D;
+}
+
+/**
+ * Non-overlapping windows that tile the input (k = s, no padding, sizes divisible by k), with
+ * whole-tensor kernels only: the window maxima and `dy` are upsampled by nearest-neighbour resizing;
+ * among the positions equal to their window's maximum, the one with the lowest in-window rank
+ * (row-major, as the stock kernels choose) is found by a max-pool over negated ranks.
+ */
+function tiledMaxPoolInputGrad(x: Tensor4D, y: Tensor4D, dy: Tensor4D, k: number): Tensor4D {
+  const [, h, w] = x.shape;
+  const up = (t: Tensor4D) => tf.image.resizeNearestNeighbor(t, [h, w]);
+  const isMax = tf.cast(tf.equal(x, up(y)), 'float32');
+  const rank = tf.tensor4d(Float32Array.from({ length: h * w }, (_, p) => (Math.floor(p / w) % k) * k + ((p % w) % k)), [1, h, w, 1]);
+  const big = k * k;
+  const score = tf.add(tf.mul(isMax, tf.sub(rank, big)), big) as Tensor4D; // rank where max, k² elsewhere
+  const first = tf.neg(tf.maxPool(tf.neg(score) as Tensor4D, k, k, 0)) as Tensor4D;
+  const hit = tf.cast(tf.equal(score, up(first)), 'float32');
+  return tf.mul(hit, up(dy)) as Tensor4D;
 }
 
 /** Transpose of the strided slice starting at (i, j): places `v[oy,ox]` at `(i + s·oy, j + s·ox)`. */
