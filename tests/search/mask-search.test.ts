@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { createBackbone } from '../../src/backbones/registry.js';
+import { ChannelPoly } from '../../src/ops/poly.js';
+import { MaskGate } from '../../src/supernet/mask-gate.js';
+import { buildMaskSupernet } from '../../src/supernet/build.js';
+import { parseSearchSpace, matchSitePattern } from '../../src/space/schema.js';
+import { projectToBudget, resolveBudget } from '../../src/search/budget.js';
+import { costLayers } from '../../src/latency/network.js';
+import { ValidationError } from '../../src/util/validate.js';
+
+const gate = (granularity: 'pixel' | 'channel' | 'layer', shape = [2, 2, 3]) =>
+  new MaskGate(new ChannelPoly(shape[shape.length - 1]!, { degree: 2 }), shape, { granularity, seed: 1 });
+
+describe('search spaces', () => {
+  it('validate with every problem at once; an unknown operator lists the known ones', () => {
+    let err: unknown;
+    try {
+      parseSearchSpace({ name: 's', backbone: 'resnet20', activation: { candidates: ['relu', 'gelu'], granularity: 'voxel' } }, 'space.json');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/activation\.candidates\.1: .*"relu".*"x2act".*"poly2".*\(got "gelu"\)/);
+    expect(msg).toMatch(/activation\.granularity: .*\(got "voxel"\)/);
+    expect(() => parseSearchSpace({ name: 's', backbone: 'resnet20', activation: { candidates: ['relu', 'x2act', 'poly2'], granularity: 'pixel' } })).toThrow(/'pixel' decisions choose per element between relu and one other operator/);
+  });
+
+  it('select sites by glob: * within a segment, ** across', () => {
+    expect(matchSitePattern('stages.0.*.act1', 'stages.0.2.act1')).toBe(true);
+    expect(matchSitePattern('stages.0.*', 'stages.0.2.act1')).toBe(false);
+    expect(matchSitePattern('stages.0.**', 'stages.0.2.act1')).toBe(true);
+  });
+});
+
+describe('AutoReP mask gate', () => {
+  it('hysteresis: a ReLU leaves only below −t and returns only above +t', () => {
+    const g = gate('channel');
+    tf.tidy(() => g.alpha.assign(tf.tensor1d([-0.002, -0.004, 0.5])));
+    g.updateMask();
+    expect(Array.from(g.mask.dataSync())).toEqual([1, 0, 1]);
+    tf.tidy(() => g.alpha.assign(tf.tensor1d([-0.002, 0.002, 0.5])));
+    g.updateMask();
+    expect(Array.from(g.mask.dataSync())).toEqual([1, 0, 1]); // 0.002 < t: stays removed
+    tf.tidy(() => g.alpha.assign(tf.tensor1d([-0.002, 0.004, 0.5])));
+    g.updateMask();
+    expect(Array.from(g.mask.dataSync())).toEqual([1, 1, 1]);
+    g.dispose();
+  });
+
+  it('straight-through gradient: ∂L/∂α = softplus(α)·∂L/∂m', () => {
+    const g = gate('pixel');
+    const r = tf.randomNormal([2, 2, 3], 0, 1, 'float32', 3);
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(g.steMask(), r)) as tf.Scalar, [g.alpha]);
+    const expected = tf.mul(tf.softplus(g.alpha), r).dataSync();
+    const got = grads[g.alpha.name]!.dataSync();
+    Array.from(expected).forEach((e, i) => expect(got[i]).toBeCloseTo(e, 5));
+    g.dispose();
+  });
+
+  it('outputs m·ReLU(x) + (1 − m)·poly(x) per element', () => {
+    const g = gate('pixel', [1, 2, 1]);
+    g.freeze([1, 0]);
+    tf.tidy(() => (g.alt as ChannelPoly).coeffs.assign(tf.tensor2d([[1], [2], [3]])));
+    const y = tf.tidy(() => g.forward(tf.tensor4d([-1, -1], [1, 1, 2, 1])).dataSync());
+    expect(Array.from(y)).toEqual([0, 1 - 2 + 3]);
+    g.dispose();
+  });
+
+  it('counts ReLUs by granularity', () => {
+    const g = gate('channel', [4, 4, 3]);
+    g.freeze([1, 0, 1]);
+    expect(g.reluCount()).toBe(2 * 16);
+    expect(g.unitSize()).toBe(16);
+    g.dispose();
+  });
+});
+
+describe('exact budgets', () => {
+  it('projection keeps the highest scores and never exceeds the budget, for any granularity mix', () => {
+    const a = gate('pixel', [2, 2, 2]); // 8 units of 1
+    const b = gate('channel', [2, 2, 3]); // 3 units of 4
+    tf.tidy(() => {
+      a.alpha.assign(tf.tensor3d([0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.4], [2, 2, 2]));
+      b.alpha.assign(tf.tensor1d([0.95, 0.5, 0.05]));
+    });
+    for (const B of [0, 1, 3, 4, 5, 9, 13, 20]) {
+      const { keep, count } = projectToBudget([a, b], B);
+      const kept = keep[0]!.reduce((s, v) => s + v, 0) + 4 * keep[1]!.reduce((s, v) => s + v, 0);
+      expect(count).toBe(kept);
+      expect(count).toBeLessThanOrEqual(B);
+    }
+    // B = 5: channel 0 (score 0.95, 4 ReLUs) then pixel 0.9 → 5 exactly.
+    const p = projectToBudget([a, b], 5);
+    expect(Array.from(p.keep[1]!)).toEqual([1, 0, 0]);
+    expect(Array.from(p.keep[0]!)).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(resolveBudget(0.05, 6508)).toBe(325);
+    expect(resolveBudget(1000, 6508)).toBe(1000);
+    expect(() => resolveBudget(7000, 6508)).toThrow('budget 7000 exceeds the 6508 searchable ReLUs');
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a supernet frozen to a projection has exactly that many ReLUs in its count and its cost layers', () => {
+    const net = createBackbone('resnet20', { numClasses: 10 });
+    const space = parseSearchSpace({ name: 'r20', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } });
+    const { gates } = buildMaskSupernet(net, space, { seed: 0 });
+    expect(gates).toHaveLength(18); // 19 sites minus the stem
+    const B = resolveBudget(0.05, gates.reduce((s, g) => s + g.gate.siteSize(), 0));
+    const { keep, count } = projectToBudget(gates.map((g) => g.gate), B);
+    gates.forEach((g, i) => g.gate.freeze(keep[i]!));
+    expect(count).toBeLessThanOrEqual(B);
+    expect(count).toBeGreaterThan(B - 1); // pixel units fill the budget exactly
+    expect(net.reluCount().total).toBe(count);
+    const relus = costLayers(net).filter((l) => l.op === 'relu' && l.path !== 'stem_act').reduce((a, l) => a + l.sizes.outElements, 0);
+    expect(relus).toBe(count);
+    net.dispose();
+  });
+
+  it('a search step through the supernet leaks no tensors', () => {
+    const net = createBackbone('lenet5', { numClasses: 10 });
+    const { gates } = buildMaskSupernet(net, parseSearchSpace({ name: 'l', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { seed: 0 });
+    const x = tf.randomNormal([4, 28, 28, 1]);
+    const vars = [...net.weightVariables(), ...net.archVariables()];
+    const step = () =>
+      tf.tidy(() => {
+        const { value } = tf.variableGrads(() => tf.add(tf.sum(net.forward(x)), tf.addN(gates.map((g) => g.gate.expectedRelus()))) as tf.Scalar, vars);
+        return value;
+      }).dispose();
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    net.dispose();
+  });
+});
