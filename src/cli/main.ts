@@ -7,6 +7,7 @@ import { POLYNAS_VERSION } from '../train/run-dir.js';
 import type { CliContext } from './common.js';
 import { trainCommand } from './train.js';
 import { latencyCommand } from './latency.js';
+import { searchCommand } from './search.js';
 
 /**
  * Runs the polynas CLI on `args` and resolves to the exit code. Library errors become one clear
@@ -31,6 +32,7 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
     .usage('$0 <command> [options]\n\nPolynomial neural architecture search for 2PC private inference.')
     .option('verbose', { type: 'boolean', describe: 'Show stack traces of errors' })
     .command(trainCommand(ctx))
+    .command(searchCommand(ctx))
     .command(latencyCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { BACKEND_CHOICES } from '../engine/backend.js';
+import { BackboneSection, DatasetSection, TrainSection } from '../train/recipe.js';
+import { SearchSpaceSchema } from '../space/schema.js';
+import { parseWith } from '../util/validate.js';
+
+const AutorepSection = z.strictObject({
+  strategy: z.literal('autorep'),
+  /** ReLU budget: a count (≥ 1) or a fraction (< 1) of the searchable ReLUs. */
+  budget: z.number().positive(),
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  lr: z.number().positive().optional(),
+  minLr: z.number().min(0).optional(),
+  alphaLr: z.number().positive().optional(),
+  lambda: z.number().positive().optional(),
+  annealFraction: z.number().gt(0).max(1).optional(),
+  temperature: z.number().positive().optional(),
+  distillWeight: z.number().min(0).optional(),
+  dapaEvery: z.number().int().min(0).optional(),
+  dapaUntil: z.number().int().min(0).optional(),
+  dapaDamping: z.array(z.number()).optional(),
+  threshold: z.number().positive().optional(),
+});
+
+/**
+ * A search recipe: teacher (trained here or loaded), search space, strategy settings, finetuning and
+ * the latency table of the export. Paths resolve against the recipe file.
+ */
+export const SearchRecipeSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  seed: z.number().int().nonnegative().default(0),
+  backend: z.enum(BACKEND_CHOICES).default('auto'),
+  dataset: DatasetSection,
+  backbone: BackboneSection,
+  /** The all-ReLU teacher: `weights` (a run folder or weights file) or `train` settings. */
+  teacher: z.union([z.strictObject({ weights: z.string().min(1) }), z.strictObject({ train: TrainSection })]),
+  /** A search-space file or an inline space. */
+  space: z.union([z.string().min(1), SearchSpaceSchema]),
+  search: AutorepSection,
+  /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
+  finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
+  latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: 'pasnet-dac2023-code' }),
+});
+
+export type SearchRecipe = z.infer<typeof SearchRecipeSchema>;
+
+/** Validates a search recipe, reporting every problem with its path. */
+export function parseSearchRecipe(input: unknown, source = 'search recipe'): SearchRecipe {
+  return parseWith(SearchRecipeSchema, input, source);
+}
+
+/** Reads a search recipe; relative paths (dataset, teacher weights, space, table file) resolve against it. */
+export function loadSearchRecipe(path: string): SearchRecipe {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read recipe (${(e as Error).message})`);
+  }
+  const r = parseSearchRecipe(json, path);
+  const base = dirname(path);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  if (r.dataset.dir) r.dataset.dir = abs(r.dataset.dir);
+  if ('weights' in r.teacher) r.teacher.weights = abs(r.teacher.weights);
+  if (typeof r.space === 'string') r.space = abs(r.space);
+  if (r.latency.table.endsWith('.json')) r.latency.table = abs(r.latency.table);
+  return r;
+}

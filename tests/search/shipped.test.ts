@@ -1,0 +1,69 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createBackbone } from '../../src/backbones/registry.js';
+import { loadSearchSpace, searchSpaceJsonSchema } from '../../src/space/schema.js';
+import { buildMaskSupernet } from '../../src/supernet/build.js';
+import { loadSearchRecipe } from '../../src/search/recipe.js';
+import { runCli } from '../../src/cli/main.js';
+import { tempDir } from '../helpers.js';
+
+const root = join(__dirname, '..', '..');
+
+describe('shipped search spaces and search recipes', () => {
+  const spaces = readdirSync(join(root, 'search-spaces')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'));
+
+  it('the JSON Schema file is current', () => {
+    const onDisk = JSON.parse(readFileSync(join(root, 'search-spaces', 'search-space.schema.json'), 'utf8'));
+    expect(onDisk).toEqual(JSON.parse(JSON.stringify(searchSpaceJsonSchema())));
+  });
+
+  for (const f of spaces) {
+    it(`${f} builds a supernet on its backbone`, () => {
+      const space = loadSearchSpace(join(root, 'search-spaces', f));
+      expect(space.name).toBe(f.replace(/\.json$/, ''));
+      const net = createBackbone(space.backbone, { numClasses: 10 });
+      const { gates } = buildMaskSupernet(net, space, { seed: 0 });
+      const sites = net.sites().filter((s) => s.site.kind === 'activation' && !s.site.stem);
+      expect(gates).toHaveLength(sites.length);
+      net.dispose();
+    });
+  }
+
+  it('every search recipe validates and points at existing files', () => {
+    const files = readdirSync(join(root, 'experiments')).filter((f) => f.startsWith('search-') && f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const f of files) {
+      const r = loadSearchRecipe(join(root, 'experiments', f));
+      expect(r.name).toBe(f.replace(/\.json$/, ''));
+      if (typeof r.space === 'string') expect(existsSync(r.space)).toBe(true);
+    }
+  });
+});
+
+describe('polynas search (end to end on real digits)', () => {
+  it('trains a teacher, searches, meets the budget exactly, finetunes and exports; a resumed run restores the search', async () => {
+    const dir = tempDir();
+    const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'search-lenet5-mnist.json'), 'utf8'));
+    recipe.dataset.trainLimit = 640;
+    recipe.teacher.train.epochs = 1;
+    recipe.search.epochs = 1;
+    recipe.finetune.epochs = 1;
+    recipe.space = join(root, 'search-spaces', 'lenet5-pixel.json');
+    writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false };
+    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run'), '--budget', '300'], io)).toBe(0);
+    expect(out.join('\n')).toMatch(/budget 300: \d+ ReLUs before projection, 300 exported/);
+    const arch = JSON.parse(readFileSync(join(dir, 'run', 'architecture.json'), 'utf8'));
+    expect(arch.relus.total).toBe(300);
+    expect(arch.latency.table).toBe('crypten-2pc-dealer');
+    for (const f of ['summary.md', 'log.jsonl', 'meta.json', 'search.bin', 'architecture.weights.bin', 'teacher/model.weights.bin']) expect(existsSync(join(dir, 'run', f)), f).toBe(true);
+    const again: string[] = [];
+    const errs: string[] = [];
+    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run'), '--budget', '300', '--resume'], { out: (l) => again.push(l), print: (l) => errs.push(l), tty: false })).toBe(0);
+    expect(errs).toContain('== search (restored)');
+    expect(again.join('\n')).toContain('300 exported');
+  });
+});
