@@ -1,4 +1,9 @@
-import type { MaskGate } from '../supernet/mask-gate.js';
+/** What the exact projection needs of a gate (mask gates and DARTS gates both provide it). */
+export interface BudgetGate {
+  scores(): Float32Array;
+  unitSize(): number;
+  freeze(keep: ArrayLike<number>): void;
+}
 
 /**
  * Absolute ReLU budget: values ≥ 1 are counts, values in (0, 1) a fraction of `total` (rounded down).
@@ -29,7 +34,7 @@ export interface Projection {
  * gates.forEach((g, i) => g.gate.freeze(keep[i]!));
  * ```
  */
-export function projectToBudget(gates: readonly MaskGate[], budget: number): Projection {
+export function projectToBudget(gates: readonly BudgetGate[], budget: number): Projection {
   const units: { g: number; u: number; score: number; size: number }[] = [];
   gates.forEach((gate, g) => {
     const s = gate.scores();

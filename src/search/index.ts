@@ -2,3 +2,4 @@ export { resolveBudget, projectToBudget, type Projection } from './budget.js';
 export { autorepSearch, keptRelus, type AutorepConfig, type AutorepResult, type SearchEpoch, type SearchHooks } from './autorep.js';
 export { SearchRecipeSchema, parseSearchRecipe, loadSearchRecipe, type SearchRecipe } from './recipe.js';
 export { runSearchRecipe, type RunSearchOptions, type SearchRun } from './pipeline.js';
+export { buildDartsSupernet, dartsSearch, hessianVectorProduct, type DartsConfig, type DartsResult, type DartsEpoch, type PlacedDartsGate } from './darts.js';

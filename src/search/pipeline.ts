@@ -112,7 +112,8 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
       ...(s.lambda !== undefined ? { lambda: s.lambda } : {}), ...(s.annealFraction !== undefined ? { annealFraction: s.annealFraction } : {}),
       ...(s.temperature !== undefined ? { temperature: s.temperature } : {}), ...(s.distillWeight !== undefined ? { distillWeight: s.distillWeight } : {}),
       ...(s.dapaEvery !== undefined ? { dapaEvery: s.dapaEvery } : {}), ...(s.dapaUntil !== undefined ? { dapaUntil: s.dapaUntil } : {}),
-      ...(s.dapaDamping ? { dapaDamping: s.dapaDamping } : {}),
+      ...(s.dapaDamping ?? space.activation?.poly.damping ? { dapaDamping: (s.dapaDamping ?? space.activation?.poly.damping)! } : {}),
+      ...(space.activation?.poly.dapa === false ? { dapaEvery: 0 } : {}),
     }, { teacher, hooks: { ...opts.hooks?.search, onLog: (r) => run.log(r) } });
     countBefore = r.countBeforeProjection;
     projected = r.projectedTest;

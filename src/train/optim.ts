@@ -105,6 +105,11 @@ export class Sgd extends SlotOptimizer {
     this.wd = cfg.weightDecay ?? 0;
     if (this.nesterov && this.momentum <= 0) throw new Error('sgd: nesterov needs momentum > 0');
   }
+  /** The momentum buffer of a parameter (undefined before its first step). */
+  momentumBuffer(path: string): tf.Variable | undefined {
+    return this.slots.get(`${path}#momentum`);
+  }
+
   step(grads: GradMap, lr: number): void {
     this.t++;
     tf.tidy(() => {

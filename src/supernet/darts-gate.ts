@@ -1,0 +1,109 @@
+import { tf } from '../engine/tf.js';
+import { Module } from '../nn/module.js';
+
+/**
+ * A DARTS mixed operation (PASNet GateAct / GatePool): architecture parameters θ (one per candidate,
+ * initialised to 0) and output `Σ_k softmax(θ)_k · op_k(x)`. Discretized by argmax (or by the budget
+ * projection), after which only the chosen candidate runs.
+ */
+export class DartsGate extends Module {
+  readonly theta: tf.Variable;
+  readonly ops: Module[];
+  /** Per-sample input shape at the site. */
+  readonly siteShape: number[];
+  private chosen: number | undefined;
+
+  constructor(
+    readonly names: readonly string[],
+    ops: Module[],
+    siteShape: readonly number[],
+  ) {
+    super();
+    if (names.length !== ops.length || ops.length < 2) throw new Error(`DartsGate: ${names.length} names for ${ops.length} candidates (need ≥ 2)`);
+    this.siteShape = [...siteShape];
+    this.theta = this.param('theta', tf.zeros([ops.length]), 'arch');
+    this.ops = ops.map((op, i) => this.module(`op${i}`, op));
+  }
+
+  /** softmax(θ). */
+  probs(): tf.Tensor1D {
+    return tf.softmax(this.theta as unknown as tf.Tensor1D);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (this.chosen !== undefined) return this.ops[this.chosen]!.forward(x);
+    const p = tf.unstack(this.probs());
+    return tf.addN(this.ops.map((op, k) => tf.mul(op.forward(x), p[k]!)));
+  }
+
+  get isFrozen(): boolean {
+    return this.chosen !== undefined;
+  }
+
+  /** The chosen candidate's name (after discretization), else the current argmax. */
+  choice(): string {
+    if (this.chosen !== undefined) return this.names[this.chosen]!;
+    return this.names[tf.tidy(() => tf.argMax(this.theta).dataSync()[0]!)]!;
+  }
+
+  /** Fixes the candidate (by name). */
+  choose(name: string): void {
+    const i = this.names.indexOf(name);
+    if (i < 0) throw new Error(`DartsGate: no candidate '${name}'; candidates: ${this.names.join(', ')}`);
+    this.chosen = i;
+  }
+
+  private reluIndex(): number {
+    return this.names.indexOf('relu');
+  }
+
+  siteSize(): number {
+    return this.siteShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** A layer gate decides for the whole site at once. */
+  unitSize(): number {
+    return this.siteSize();
+  }
+
+  /** softmax(θ)_relu · N (differentiable). */
+  expectedRelus(): tf.Scalar {
+    const r = this.reluIndex();
+    if (r < 0 || this.chosen !== undefined) return tf.scalar(this.reluCount());
+    return tf.tidy(() => tf.mul(tf.sum(tf.slice(this.probs(), [r], [1])), this.siteSize()) as tf.Scalar);
+  }
+
+  reluCount(): number {
+    const r = this.reluIndex();
+    if (r < 0) return 0;
+    return this.choice() === 'relu' ? this.siteSize() : 0;
+  }
+
+  /** Budget score: θ_relu − max of the other θ (keep the ReLU where it wins by most). */
+  scores(): Float32Array {
+    const t = this.theta.dataSync();
+    const r = this.reluIndex();
+    if (r < 0) return new Float32Array(1).fill(-Infinity);
+    let other = -Infinity;
+    t.forEach((v, i) => i !== r && (other = Math.max(other, v)));
+    return Float32Array.of(t[r]! - other);
+  }
+
+  /** Budget projection: keep[0] = 1 keeps ReLU, else the best non-ReLU candidate. */
+  freeze(keep: ArrayLike<number>): void {
+    const r = this.reluIndex();
+    if (r >= 0 && keep[0]) {
+      this.chosen = r;
+      return;
+    }
+    const t = this.theta.dataSync();
+    let best = -1;
+    t.forEach((v, i) => i !== r && (best < 0 || v > t[best]!) && (best = i));
+    this.chosen = best;
+  }
+
+  /** Latency-table id of the chosen candidate. */
+  costOp(): string {
+    return this.choice();
+  }
+}
