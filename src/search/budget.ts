@@ -26,7 +26,8 @@ export interface Projection {
 /**
  * Exact budget projection: keeps the decision units with the highest scores while the kept ReLU
  * count stays ≤ `budget` (a unit that does not fit is skipped and smaller ones are still tried), so
- * the discretized network never exceeds the budget. Ties break by gate, then unit order.
+ * the discretized network never exceeds the budget. Ties break by gate, then unit order; a unit
+ * scored −∞ is never kept.
  *
  * @example
  * ```ts
@@ -39,7 +40,7 @@ export function projectToBudget(gates: readonly BudgetGate[], budget: number): P
   gates.forEach((gate, g) => {
     const s = gate.scores();
     const size = gate.unitSize();
-    for (let u = 0; u < s.length; u++) units.push({ g, u, score: s[u]!, size });
+    for (let u = 0; u < s.length; u++) if (s[u]! > -Infinity) units.push({ g, u, score: s[u]!, size });
   });
   units.sort((a, b) => b.score - a.score || a.g - b.g || a.u - b.u);
   const keep = gates.map((gate) => new Uint8Array(gate.scores().length));

@@ -3,3 +3,4 @@ export { autorepSearch, keptRelus, type AutorepConfig, type AutorepResult, type 
 export { SearchRecipeSchema, parseSearchRecipe, loadSearchRecipe, type SearchRecipe } from './recipe.js';
 export { runSearchRecipe, type RunSearchOptions, type SearchRun } from './pipeline.js';
 export { buildDartsSupernet, dartsSearch, hessianVectorProduct, type DartsConfig, type DartsResult, type DartsEpoch, type PlacedDartsGate } from './darts.js';
+export { snlSearch, type SnlConfig, type SnlResult } from './snl.js';

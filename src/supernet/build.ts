@@ -39,7 +39,7 @@ export function buildActivationOp(op: ActivationOp, siteShape: readonly number[]
  * const { gates } = buildMaskSupernet(createBackbone('resnet20', { numClasses: 10 }), space, { seed: 0 });
  * ```
  */
-export function buildMaskSupernet(net: Backbone, space: SearchSpace, opts: { seed: number; threshold?: number }): { net: Backbone; gates: PlacedGate[] } {
+export function buildMaskSupernet(net: Backbone, space: SearchSpace, opts: { seed: number; threshold?: number; mode?: 'hysteresis' | 'continuous' }): { net: Backbone; gates: PlacedGate[] } {
   if (space.backbone !== net.arch) throw new Error(`search space '${space.name}' is for backbone '${space.backbone}', not '${net.arch}'`);
   const act = space.activation;
   if (!act) throw new Error(`search space '${space.name}': the mask strategies need an activation section`);
@@ -55,7 +55,7 @@ export function buildMaskSupernet(net: Backbone, space: SearchSpace, opts: { see
   sites.forEach(({ path, site }, i) => {
     if (!chosen.has(path)) return;
     const shape = site.inputShape!;
-    const gate = new MaskGate(buildActivationOp(alt, shape, act), shape, { granularity: act.granularity, seed: opts.seed * 1000 + i, ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}) });
+    const gate = new MaskGate(buildActivationOp(alt, shape, act), shape, { granularity: act.granularity, seed: opts.seed * 1000 + i, ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}), ...(opts.mode ? { mode: opts.mode } : {}) });
     site.setOp(gate).dispose();
     gates.push({ path, gate });
   });

@@ -12,6 +12,12 @@ export interface MaskGateOptions {
   threshold?: number;
   /** Seed of the U(0,1) initialisation of α_aux. */
   seed: number;
+  /**
+   * `hysteresis` (AutoReP): a binary mask driven by α through the hysteresis band, with a
+   * straight-through gradient. `continuous` (SNL): the output mixes with α itself,
+   * `α·ReLU(x) + (1 − α)·op(x)`, α initialised to 1; a decision counts as a ReLU while α > 0.01.
+   */
+  mode?: 'hysteresis' | 'continuous';
 }
 
 /**
@@ -34,6 +40,7 @@ export class MaskGate extends Module {
   readonly alt: Module;
   readonly granularity: Granularity;
   readonly threshold: number;
+  readonly mode: 'hysteresis' | 'continuous';
   /** Per-sample input shape `[H,W,C]` (or `[F]`). */
   readonly siteShape: number[];
   private frozen = false;
@@ -43,11 +50,13 @@ export class MaskGate extends Module {
     this.siteShape = [...siteShape];
     this.granularity = opts.granularity;
     this.threshold = opts.threshold ?? 0.003;
+    this.mode = opts.mode ?? 'hysteresis';
     const c = siteShape[siteShape.length - 1]!;
     const shape = this.decisionShape();
     const rand = seedrandom(`polynas-mask-${opts.seed}`);
     const n = shape.reduce((a, b) => a * b, 1);
-    this.alpha = this.param('alpha_aux', tf.tensor(Float32Array.from({ length: n }, () => rand()), shape), 'arch');
+    const init = this.mode === 'continuous' ? () => 1 : () => rand();
+    this.alpha = this.param('alpha_aux', tf.tensor(Float32Array.from({ length: n }, init), shape), 'arch');
     this.mask = this.buffer('mask', tf.ones(shape));
     this.runningMean = this.buffer('running_mean', tf.zeros([c]));
     this.runningVar = this.buffer('running_var', tf.ones([c]));
@@ -102,11 +111,12 @@ export class MaskGate extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    const continuous = this.mode === 'continuous' && !this.frozen;
     if (this.training && !this.frozen) {
-      this.updateMask();
+      if (!continuous) this.updateMask();
       this.updateStats(x);
     }
-    const m = this.frozen || !this.training ? this.mask : this.steMask();
+    const m = continuous ? this.alpha : this.frozen || !this.training ? this.mask : this.steMask();
     const mb = this.granularity === 'pixel' ? tf.expandDims(m, 0) : m;
     const a = this.alt.forward(x);
     return tf.add(a, tf.mul(mb, tf.sub(this.relu.forward(x), a)));
@@ -126,13 +136,18 @@ export class MaskGate extends Module {
     if (this.alt instanceof ChannelPoly) this.alt.initDapa(this.runningMean.dataSync(), this.runningVar.dataSync(), damping);
   }
 
-  /** Σ m·unit (differentiable through the straight-through mask in training mode). */
+  /**
+   * Differentiable ReLU measure: Σ m·unit through the straight-through mask (hysteresis), or the
+   * L1 norm Σ|α|·unit (continuous, SNL).
+   */
   expectedRelus(): tf.Scalar {
+    if (this.mode === 'continuous' && !this.frozen) return tf.tidy(() => tf.mul(tf.sum(tf.abs(this.alpha)), this.unitSize()) as tf.Scalar);
     return tf.tidy(() => tf.mul(tf.sum(this.steMask()), this.unitSize()) as tf.Scalar);
   }
 
-  /** ReLUs per sample under the current binary mask. */
+  /** ReLUs per sample: the binary mask, or #(α > 0.01) for a continuous gate not yet frozen. */
   reluCount(): number {
+    if (this.mode === 'continuous' && !this.frozen) return tf.tidy(() => tf.sum(tf.step(tf.sub(this.alpha, 0.01))).dataSync()[0]!) * this.unitSize();
     return tf.tidy(() => tf.sum(this.mask).dataSync()[0]!) * this.unitSize();
   }
 

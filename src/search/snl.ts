@@ -1,0 +1,89 @@
+import { tf } from '../engine/tf.js';
+import type { Module } from '../nn/module.js';
+import { batches } from '../data/loader.js';
+import type { TrainData } from '../train/trainer.js';
+import { crossEntropy, distillationLoss } from '../train/losses.js';
+import { evaluate, type EvalResult } from '../train/metrics.js';
+import { Adam } from '../train/optim.js';
+import type { PlacedGate } from '../supernet/build.js';
+import { keptRelus } from './autorep.js';
+import { projectToBudget } from './budget.js';
+
+/** Settings of an SNL search (Cho et al., ICML'22). */
+export interface SnlConfig {
+  /** Maximum epochs; the search stops as soon as the count reaches the budget. */
+  epochs: number;
+  batchSize: number;
+  budget: number;
+  /** Adam learning rate of weights and α. Default 1e-3. */
+  lr?: number;
+  /** Initial λ of the L1 term λ·Σ|α|/N; ×1.1 after an epoch in which the count did not improve. Default 1. */
+  lambda?: number;
+  temperature?: number;
+  distillWeight?: number;
+  seed: number;
+}
+
+export interface SnlResult {
+  history: { epoch: number; count: number; lambda: number; test: EvalResult }[];
+  countBeforeProjection: number;
+  countAfterProjection: number;
+  projectedTest: EvalResult;
+}
+
+/**
+ * SNL: continuous α per pixel or channel (gates in `continuous` mode), loss
+ * `CE + KD + λ·Σ|α|/N`; after each epoch the count #(α > 0.01) is taken, λ grows by 1.1 when the
+ * count did not improve, and the search stops once count ≤ B. Then α is frozen to [α > 0.01] and
+ * projected exactly onto the budget (highest α kept).
+ */
+export async function snlSearch(net: Module, gates: readonly PlacedGate[], data: TrainData, config: SnlConfig, opts: { teacher?: Module } = {}): Promise<SnlResult> {
+  for (const g of gates) if (g.gate.mode !== 'continuous') throw new Error(`snl: gate '${g.path}' is not in continuous mode (build the supernet with mode 'continuous')`);
+  const { train, test, norm } = data;
+  const [h, w, c] = train.shape;
+  const total = gates.reduce((a, g) => a + g.gate.siteSize(), 0);
+  const params = [...net.namedParameters('weight'), ...net.namedParameters('arch')];
+  const vars = params.map(([, v]) => v);
+  const opt = new Adam(params, { type: 'adam' });
+  let lambda = config.lambda ?? 1;
+  let best = Infinity;
+  const history: SnlResult['history'] = [];
+  net.train();
+  try {
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      const lam = lambda;
+      for (const batch of batches(train, { batchSize: config.batchSize, norm, shuffle: true, seed: config.seed, epoch, dropLast: true })) {
+        tf.tidy(() => {
+          const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
+          const y = tf.tensor1d(batch.y, 'int32');
+          const t = opts.teacher ? opts.teacher.forward(x) : undefined;
+          const { grads } = tf.variableGrads(() => {
+            const logits = net.forward(x);
+            let loss: tf.Tensor = crossEntropy(logits, y);
+            if (t) loss = tf.add(loss, tf.mul(distillationLoss(logits, t, config.temperature ?? 4), config.distillWeight ?? 1));
+            const l1 = tf.div(tf.addN(gates.map((g) => g.gate.expectedRelus())), total);
+            return tf.add(loss, tf.mul(l1, lam)) as tf.Scalar;
+          }, vars);
+          opt.step(grads, config.lr ?? 1e-3);
+        });
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      const count = keptRelus(gates);
+      if (count >= best) lambda *= 1.1;
+      best = Math.min(best, count);
+      history.push({ epoch, count, lambda, test: evaluate(net, test, { norm }) });
+      if (count <= config.budget) break;
+    }
+  } finally {
+    opt.dispose();
+  }
+  const countBeforeProjection = keptRelus(gates);
+  // Freeze to [α > 0.01] by projecting the α scores, the budget bounding the count exactly.
+  const thresholded = gates.map((g) => g.gate.scores().map((a) => (a > 0.01 ? a : -Infinity)));
+  const { keep, count } = projectToBudget(
+    gates.map((g, i) => ({ scores: () => Float32Array.from(thresholded[i]!), unitSize: () => g.gate.unitSize(), freeze: (k: ArrayLike<number>) => g.gate.freeze(k) })),
+    config.budget,
+  );
+  gates.forEach((g, i) => g.gate.freeze(keep[i]!));
+  return { history, countBeforeProjection, countAfterProjection: count, projectedTest: evaluate(net, test, { norm }) };
+}
