@@ -22,6 +22,9 @@ const { values } = parseArgs({
     'finetune-epochs': { type: 'string', default: '2' },
     granularity: { type: 'string', default: 'pixel' },
     op: { type: 'string', default: 'poly2' },
+    lr: { type: 'string', default: '3e-4' },
+    'alpha-lr': { type: 'string' },
+    damping: { type: 'string', default: '0.2,1,0.1' },
   },
 });
 if (!values.teacher) throw new Error('--teacher <run folder with model.weights.bin> is required');
@@ -41,7 +44,7 @@ for (const b of values.budgets!.split(',').map(Number)) {
   const total = gates.reduce((a, g) => a + g.gate.siteSize(), 0);
   const B = resolveBudget(b, total);
   const t0 = performance.now();
-  const r = await autorepSearch(net, gates, data, { epochs: Number(values['search-epochs']), batchSize: 64, budget: B, seed: 0 }, {
+  const r = await autorepSearch(net, gates, data, { epochs: Number(values['search-epochs']), batchSize: 64, budget: B, seed: 0, lr: Number(values.lr), dapaDamping: values.damping!.split(',').map(Number), ...(values['alpha-lr'] ? { alphaLr: Number(values['alpha-lr']) } : {}) }, {
     teacher,
     hooks: { onEpoch: (e) => console.error(`  [B=${B}] search epoch ${e.epoch + 1}: count ${e.count}, target ${e.target.toFixed(0)}, λ ${e.lambda.toFixed(1)}, top-1 ${(e.test.top1 * 100).toFixed(2)} %`) },
   });
