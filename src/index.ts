@@ -9,7 +9,7 @@ export * from './backbones/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
 export * from './latency/index.js';
-export { ValidationError, parseWith, type ValidationIssue } from './util/validate.js';
+export { ValidationError, parseWith, readJsonFile, type ValidationIssue } from './util/validate.js';
 export * from './export/index.js';
 export * from './ops/index.js';
 export * from './space/index.js';

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/backbone.js';
-import { parseWith } from '../util/validate.js';
+import { parseWith, readJsonFile } from '../util/validate.js';
 import type { SiteChoice } from '../latency/network.js';
 
 /**
@@ -31,12 +30,7 @@ export type Architecture = z.infer<typeof ArchitectureSchema>;
 
 /** Reads and validates an architecture JSON file. */
 export function loadArchitecture(path: string): Architecture {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read architecture (${(e as Error).message})`);
-  }
+  const json = readJsonFile(path, 'architecture');
   return parseWith(ArchitectureSchema, json, path);
 }
 

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseWith, type ValidationIssue } from '../util/validate.js';
+import { parseWith, type ValidationIssue, readJsonFile } from '../util/validate.js';
 import { LatencyTableSchema, type LatencyTable } from './schema.js';
 
 /** Folder of the latency tables shipped with polynas. */
@@ -48,12 +48,7 @@ export function loadLatencyTable(idOrPath: string): LatencyTable {
   const shipped = join(SHIPPED_TABLES_DIR, `${idOrPath}.json`);
   const file = existsSync(idOrPath) ? idOrPath : existsSync(shipped) ? shipped : undefined;
   if (!file) throw new Error(`latency table '${idOrPath}' is neither a file nor a shipped table; shipped: ${shippedTableIds().join(', ')}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: cannot read latency table (${(e as Error).message})`);
-  }
+  const json = readJsonFile(file, 'latency table');
   const table = parseLatencyTable(json, file);
   if (file === shipped && table.id !== idOrPath) throw new Error(`${file}: id '${table.id}' differs from the file name`);
   return table;

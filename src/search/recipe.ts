@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { BackboneSection, DatasetSection, TrainSection } from '../train/recipe.js';
 import { SearchSpaceSchema } from '../space/schema.js';
-import { parseWith } from '../util/validate.js';
+import { parseWith, readJsonFile } from '../util/validate.js';
 
 const AutorepSection = z.strictObject({
   strategy: z.literal('autorep'),
@@ -55,12 +54,7 @@ export function parseSearchRecipe(input: unknown, source = 'search recipe'): Sea
 
 /** Reads a search recipe; relative paths (dataset, teacher weights, space, table file) resolve against it. */
 export function loadSearchRecipe(path: string): SearchRecipe {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read recipe (${(e as Error).message})`);
-  }
+  const json = readJsonFile(path, 'recipe');
   const r = parseSearchRecipe(json, path);
   const base = dirname(path);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseWith } from '../util/validate.js';
+import { parseWith, readJsonFile } from '../util/validate.js';
 
 /** Candidate operators of an activation site. */
 export const ACTIVATION_OPS = ['relu', 'x2act', 'poly1', 'poly2', 'poly3', 'poly4', 'identity'] as const;
@@ -98,12 +97,7 @@ export function parseSearchSpace(input: unknown, source = 'search space'): Searc
 
 /** Reads and validates a search-space file. */
 export function loadSearchSpace(path: string): SearchSpace {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read search space (${(e as Error).message})`);
-  }
+  const json = readJsonFile(path, 'search space');
   return parseSearchSpace(json, path);
 }
 

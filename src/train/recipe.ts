@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { describeIssues, ValidationError, type ValidationIssue } from '../util/validate.js';
+import { describeIssues, ValidationError, type ValidationIssue, readJsonFile } from '../util/validate.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -110,12 +109,7 @@ export function parseTrainRecipe(input: unknown, source = 'recipe'): TrainRecipe
 
 /** Reads and validates a recipe file; `dataset.dir` is resolved against the file's folder. */
 export function loadTrainRecipe(path: string): TrainRecipe {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read recipe (${(e as Error).message})`);
-  }
+  const json = readJsonFile(path, 'recipe');
   const recipe = parseTrainRecipe(json, path);
   if (recipe.dataset.dir && !isAbsolute(recipe.dataset.dir)) recipe.dataset.dir = resolve(dirname(path), recipe.dataset.dir);
   return recipe;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 
 /** One validation problem: JSON path, code and message (naming the bad value). */
@@ -51,4 +52,13 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, source
   const more = extra(r.data);
   if (more.length) throw new ValidationError(source, more);
   return r.data;
+}
+
+/** Reads a JSON file, naming the file and what it should hold in the error. */
+export function readJsonFile(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read ${what} (${(e as Error).message})`);
+  }
 }
