@@ -15,6 +15,7 @@ import { lockRunDir, openRunDir, runMetadata } from '../train/run-dir.js';
 import { fit, type TrainHooks } from '../train/trainer.js';
 import { autorepSearch, type SearchHooks } from './autorep.js';
 import { resolveBudget } from './budget.js';
+import { snlSearch } from './snl.js';
 import type { SearchRecipe } from './recipe.js';
 
 export interface RunSearchOptions {
@@ -42,7 +43,7 @@ export interface SearchRun {
  * Runs a search recipe end to end:
  *
  * ```
- * teacher (train or load) ─> supernet (space) ─> AutoReP search ─> exact projection onto B
+ * teacher (train or load) ─> supernet (space) ─> AutoReP or SNL search ─> exact projection onto B
  *        ─> finetune (decisions frozen, distillation) ─> export architecture.json + weights
  * ```
  *
@@ -87,7 +88,12 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
 
   // Supernet from the teacher's weights.
   const { model: net } = loadTrainedModel(teacherDir);
-  const { gates } = buildMaskSupernet(net, space, { seed: recipe.seed, ...(recipe.search.threshold ? { threshold: recipe.search.threshold } : {}) });
+  const s = recipe.search;
+  const { gates } = buildMaskSupernet(net, space, {
+    seed: recipe.seed,
+    ...(s.strategy === 'autorep' && s.threshold ? { threshold: s.threshold } : {}),
+    ...(s.strategy === 'snl' ? { mode: 'continuous' as const } : {}),
+  });
   const total = gates.reduce((a, g) => a + g.gate.siteSize(), 0);
   const budget = resolveBudget(opts.budget ?? recipe.search.budget, total);
   run.writeJson('meta.json', runMetadata(backend, recipe.seed, { recipe: recipe.name, backbone: recipe.backbone.name, space: space.name, searchableRelus: total, budget, teacherTop1: teacherEval.top1, table: table.id }));
@@ -105,16 +111,23 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
     projected = saved.meta.projected;
   } else {
     phase('search');
-    const s = recipe.search;
-    const r = await autorepSearch(net, gates, data, {
-      epochs: s.epochs, batchSize: s.batchSize, budget, seed: recipe.seed,
-      ...(s.lr !== undefined ? { lr: s.lr } : {}), ...(s.minLr !== undefined ? { minLr: s.minLr } : {}), ...(s.alphaLr !== undefined ? { alphaLr: s.alphaLr } : {}),
-      ...(s.lambda !== undefined ? { lambda: s.lambda } : {}), ...(s.annealFraction !== undefined ? { annealFraction: s.annealFraction } : {}),
-      ...(s.temperature !== undefined ? { temperature: s.temperature } : {}), ...(s.distillWeight !== undefined ? { distillWeight: s.distillWeight } : {}),
-      ...(s.dapaEvery !== undefined ? { dapaEvery: s.dapaEvery } : {}), ...(s.dapaUntil !== undefined ? { dapaUntil: s.dapaUntil } : {}),
-      ...(s.dapaDamping ?? space.activation?.poly.damping ? { dapaDamping: (s.dapaDamping ?? space.activation?.poly.damping)! } : {}),
-      ...(space.activation?.poly.dapa === false ? { dapaEvery: 0 } : {}),
-    }, { teacher, hooks: { ...opts.hooks?.search, onLog: (r) => run.log(r) } });
+    const onLog = (r: Record<string, unknown>) => run.log(r);
+    const r =
+      s.strategy === 'snl'
+        ? await snlSearch(net, gates, data, {
+            epochs: s.epochs, batchSize: s.batchSize, budget, seed: recipe.seed,
+            ...(s.lr !== undefined ? { lr: s.lr } : {}), ...(s.lambda !== undefined ? { lambda: s.lambda } : {}),
+            ...(s.temperature !== undefined ? { temperature: s.temperature } : {}), ...(s.distillWeight !== undefined ? { distillWeight: s.distillWeight } : {}),
+          }, { teacher })
+        : await autorepSearch(net, gates, data, {
+            epochs: s.epochs, batchSize: s.batchSize, budget, seed: recipe.seed,
+            ...(s.lr !== undefined ? { lr: s.lr } : {}), ...(s.minLr !== undefined ? { minLr: s.minLr } : {}), ...(s.alphaLr !== undefined ? { alphaLr: s.alphaLr } : {}),
+            ...(s.lambda !== undefined ? { lambda: s.lambda } : {}), ...(s.annealFraction !== undefined ? { annealFraction: s.annealFraction } : {}),
+            ...(s.temperature !== undefined ? { temperature: s.temperature } : {}), ...(s.distillWeight !== undefined ? { distillWeight: s.distillWeight } : {}),
+            ...(s.dapaEvery !== undefined ? { dapaEvery: s.dapaEvery } : {}), ...(s.dapaUntil !== undefined ? { dapaUntil: s.dapaUntil } : {}),
+            ...(s.dapaDamping ?? space.activation?.poly.damping ? { dapaDamping: (s.dapaDamping ?? space.activation?.poly.damping)! } : {}),
+            ...(space.activation?.poly.dapa === false ? { dapaEvery: 0 } : {}),
+          }, { teacher, hooks: { ...opts.hooks?.search, onLog } });
     countBefore = r.countBeforeProjection;
     projected = r.projectedTest;
     saveCheckpoint(searchFile, { meta: { kind: 'polynas-search', budget, countBefore, projected }, tensors: net.stateDict() });

@@ -24,6 +24,18 @@ const AutorepSection = z.strictObject({
   threshold: z.number().positive().optional(),
 });
 
+const SnlSection = z.strictObject({
+  strategy: z.literal('snl'),
+  budget: z.number().positive(),
+  /** Maximum epochs (the search stops once the count reaches the budget). */
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  lr: z.number().positive().optional(),
+  lambda: z.number().positive().optional(),
+  temperature: z.number().positive().optional(),
+  distillWeight: z.number().min(0).optional(),
+});
+
 /**
  * A search recipe: teacher (trained here or loaded), search space, strategy settings, finetuning and
  * the latency table of the export. Paths resolve against the recipe file.
@@ -39,7 +51,7 @@ export const SearchRecipeSchema = z.strictObject({
   teacher: z.union([z.strictObject({ weights: z.string().min(1) }), z.strictObject({ train: TrainSection })]),
   /** A search-space file or an inline space. */
   space: z.union([z.string().min(1), SearchSpaceSchema]),
-  search: AutorepSection,
+  search: z.discriminatedUnion('strategy', [AutorepSection, SnlSection]),
   /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
   finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
   latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: 'pasnet-dac2023-code' }),

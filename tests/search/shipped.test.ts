@@ -67,3 +67,22 @@ describe('polynas search (end to end on real digits)', () => {
     expect(again.join('\n')).toContain('300 exported');
   });
 });
+
+describe('polynas search with the snl strategy', () => {
+  it('runs SNL from a recipe and exports at most B ReLUs', async () => {
+    const dir = tempDir();
+    const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'search-lenet5-mnist.json'), 'utf8'));
+    recipe.dataset.trainLimit = 320;
+    recipe.teacher.train.epochs = 1;
+    recipe.search = { strategy: 'snl', budget: 1500, epochs: 2, batchSize: 64, lr: 0.05, lambda: 20 };
+    recipe.finetune.epochs = 1;
+    recipe.space = { name: 'lenet5-snl', backbone: 'lenet5', activation: { candidates: ['relu', 'identity'], granularity: 'channel' } };
+    writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
+    const out: string[] = [];
+    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run')], { out: (l) => out.push(l), print: () => {}, tty: false })).toBe(0);
+    const arch = JSON.parse(readFileSync(join(dir, 'run', 'architecture.json'), 'utf8'));
+    expect(arch.strategy).toBe('snl');
+    expect(arch.relus.total).toBeLessThanOrEqual(1500);
+    expect(arch.sites['act1'].op).toBe('identity');
+  });
+});
