@@ -114,9 +114,9 @@ export async function autorepSearch(
       let target = total;
       for (const batch of batches(train, { batchSize: config.batchSize, norm, shuffle: true, seed: config.seed, epoch, dropLast: true, augment: { cropPad: h >= 32 ? 4 : 0, flip: h >= 32 } })) {
         target = B + (total - B) * Math.max(0, 1 - step / annealSteps);
-        if (config.dapaEvery !== 0 && step % (config.dapaEvery ?? 10) === 0 && step <= (config.dapaUntil ?? 500)) {
-          for (const g of gates) g.gate.refreshDapa(config.dapaDamping);
-        }
+        const dapaActive = config.dapaEvery !== 0 && step <= (config.dapaUntil ?? 500);
+        if (dapaActive && step % (config.dapaEvery ?? 10) === 0) for (const g of gates) g.gate.refreshDapa(config.dapaDamping);
+        for (const g of gates) g.gate.collectStats = dapaActive;
         const lr = learningRate(schedule, step, totalSteps);
         const lam = lambda;
         const tgt = target;

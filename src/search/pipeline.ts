@@ -112,21 +112,14 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   } else {
     phase('search');
     const onLog = (r: Record<string, unknown>) => run.log(r);
+    // The recipe sections use the strategies' own option names, so they pass straight through.
     const r =
       s.strategy === 'snl'
-        ? await snlSearch(net, gates, data, {
-            epochs: s.epochs, batchSize: s.batchSize, budget, seed: recipe.seed,
-            ...(s.lr !== undefined ? { lr: s.lr } : {}), ...(s.lambda !== undefined ? { lambda: s.lambda } : {}),
-            ...(s.temperature !== undefined ? { temperature: s.temperature } : {}), ...(s.distillWeight !== undefined ? { distillWeight: s.distillWeight } : {}),
-          }, { teacher })
+        ? await snlSearch(net, gates, data, { ...s, budget, seed: recipe.seed }, { teacher })
         : await autorepSearch(net, gates, data, {
-            epochs: s.epochs, batchSize: s.batchSize, budget, seed: recipe.seed,
-            ...(s.lr !== undefined ? { lr: s.lr } : {}), ...(s.minLr !== undefined ? { minLr: s.minLr } : {}), ...(s.alphaLr !== undefined ? { alphaLr: s.alphaLr } : {}),
-            ...(s.lambda !== undefined ? { lambda: s.lambda } : {}), ...(s.annealFraction !== undefined ? { annealFraction: s.annealFraction } : {}),
-            ...(s.temperature !== undefined ? { temperature: s.temperature } : {}), ...(s.distillWeight !== undefined ? { distillWeight: s.distillWeight } : {}),
-            ...(s.dapaEvery !== undefined ? { dapaEvery: s.dapaEvery } : {}), ...(s.dapaUntil !== undefined ? { dapaUntil: s.dapaUntil } : {}),
-            ...(s.dapaDamping ?? space.activation?.poly.damping ? { dapaDamping: (s.dapaDamping ?? space.activation?.poly.damping)! } : {}),
-            ...(space.activation?.poly.dapa === false ? { dapaEvery: 0 } : {}),
+            ...s, budget, seed: recipe.seed,
+            dapaDamping: s.dapaDamping ?? space.activation?.poly.damping,
+            dapaEvery: space.activation?.poly.dapa === false ? 0 : s.dapaEvery,
           }, { teacher, hooks: { ...opts.hooks?.search, onLog } });
     countBefore = r.countBeforeProjection;
     projected = r.projectedTest;

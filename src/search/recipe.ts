@@ -1,7 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { BACKEND_CHOICES } from '../engine/backend.js';
-import { BackboneSection, DatasetSection, TrainSection } from '../train/recipe.js';
+import { RecipeHeader, TrainSection } from '../train/recipe.js';
 import { SearchSpaceSchema } from '../space/schema.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
 
@@ -41,12 +40,7 @@ const SnlSection = z.strictObject({
  * the latency table of the export. Paths resolve against the recipe file.
  */
 export const SearchRecipeSchema = z.strictObject({
-  name: z.string().min(1),
-  description: z.string().optional(),
-  seed: z.number().int().nonnegative().default(0),
-  backend: z.enum(BACKEND_CHOICES).default('auto'),
-  dataset: DatasetSection,
-  backbone: BackboneSection,
+  ...RecipeHeader,
   /** The all-ReLU teacher: `weights` (a run folder or weights file) or `train` settings. */
   teacher: z.union([z.strictObject({ weights: z.string().min(1) }), z.strictObject({ train: TrainSection })]),
   /** A search-space file or an inline space. */

@@ -44,6 +44,11 @@ export class MaskGate extends Module {
   /** Per-sample input shape `[H,W,C]` (or `[F]`). */
   readonly siteShape: number[];
   private frozen = false;
+  /**
+   * Collect running statistics of the site input (needed only while DaPa re-fits the polynomial;
+   * the search turns it off afterwards to save a moments pass per step).
+   */
+  collectStats = true;
 
   constructor(alt: Module, siteShape: readonly number[], opts: MaskGateOptions) {
     super();
@@ -114,7 +119,7 @@ export class MaskGate extends Module {
     const continuous = this.mode === 'continuous' && !this.frozen;
     if (this.training && !this.frozen) {
       if (!continuous) this.updateMask();
-      this.updateStats(x);
+      if (this.collectStats && this.alt instanceof ChannelPoly) this.updateStats(x);
     }
     const m = continuous ? this.alpha : this.frozen || !this.training ? this.mask : this.steMask();
     const mb = this.granularity === 'pixel' ? tf.expandDims(m, 0) : m;

@@ -69,7 +69,8 @@ export const TrainSection = z.strictObject({
  * A training recipe: everything needed to reproduce a (teacher) training run. One zod schema gives
  * the runtime validation, the TypeScript type and the JSON Schema (`recipeJsonSchema()`).
  */
-export const TrainRecipeSchema = z.strictObject({
+/** Fields every recipe starts with (training and search recipes alike). */
+export const RecipeHeader = {
   /** Short name, used in run folders and reports. */
   name: z.string().min(1),
   description: z.string().optional(),
@@ -79,6 +80,10 @@ export const TrainRecipeSchema = z.strictObject({
   backend: z.enum(BACKEND_CHOICES).default('auto'),
   dataset: DatasetSection,
   backbone: BackboneSection,
+};
+
+export const TrainRecipeSchema = z.strictObject({
+  ...RecipeHeader,
   train: TrainSection,
 });
 
