@@ -42,12 +42,15 @@ export function searchCommand(ctx: CliContext) {
             },
             onEpoch: (e) => ctx.print(`search epoch ${e.epoch + 1}: ${e.count} ReLUs, test top-1 ${(e.test.top1 * 100).toFixed(2)} % (${e.seconds.toFixed(1)} s)`),
           },
+          darts: {
+            onEpoch: (e) => ctx.print(`darts epoch ${e.epoch + 1}: expected ReLUs ${Math.round(e.expectedRelus)}, expected latency ${(e.expectedLatency * 100).toFixed(1)} % of all-ReLU, test top-1 ${(e.test.top1 * 100).toFixed(2)} % (${e.seconds.toFixed(1)} s)`),
+          },
           phase: (p) => ctx.print(`== ${p}`),
         },
         download: { log: ctx.print },
       }).finally(() => progress.stop());
       ctx.out(
-        `budget ${r.budget}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
+        `budget ${r.budget ?? 'none'}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
       );
     },
   };

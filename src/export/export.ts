@@ -7,7 +7,11 @@ import { costLayers } from '../latency/network.js';
 import { networkCost } from '../latency/cost.js';
 import type { LatencyTable } from '../latency/schema.js';
 import { parseSearchSpace, type SearchSpace } from '../space/schema.js';
-import { buildMaskSupernet, type PlacedGate } from '../supernet/build.js';
+import { buildMaskSupernet } from '../supernet/build.js';
+import { MaskGate } from '../supernet/mask-gate.js';
+import { DartsGate } from '../supernet/darts-gate.js';
+import { buildDartsSupernet } from '../search/darts.js';
+import type { Module } from '../nn/module.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../train/checkpoint.js';
 import { POLYNAS_VERSION } from '../train/run-dir.js';
 
@@ -31,17 +35,33 @@ export function unpackMask(m: PackedMask): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (bytes[i >> 3]! >> (i & 7)) & 1);
 }
 
+/** A placed gate of either kind: an AutoReP/SNL mask gate or a DARTS gate. */
+export interface ExportGate {
+  path: string;
+  gate: MaskGate | DartsGate;
+}
+
+/** The trained coefficients of a polynomial operator, for the export (undefined for other ops). */
+function coefficientsOf(op: Module): unknown {
+  if (op instanceof ChannelPoly) return op.coeffs.arraySync() as number[][];
+  if (op instanceof X2act) return { w1: Array.from(op.w1.dataSync()), w2: Array.from(op.w2.dataSync()), b: Array.from(op.b.dataSync()), s: op.s };
+  return undefined;
+}
+
 /** What {@link exportArchitecture} writes besides the network itself. */
 export interface ExportOptions {
   space: SearchSpace;
   strategy: string;
-  budget: number;
+  /** The exact ReLU budget the discretization met (absent: DARTS argmax without a budget). */
+  budget?: number;
   seed: number;
   /** Predicted 2PC latency under this table (and network profile). */
   table?: LatencyTable;
   network?: string;
   recipe?: unknown;
   metrics?: Record<string, unknown>;
+  /** Input normalization the network was trained with (kept so the export evaluates on its own). */
+  normalization?: { mean: number[]; std: number[] };
 }
 
 /**
@@ -50,22 +70,37 @@ export interface ExportOptions {
  * predicted 2PC latency, the space, recipe, library version and seed) and `<base>.weights.bin`,
  * both atomically. Returns the JSON object.
  */
-export function exportArchitecture(net: Backbone, gates: readonly PlacedGate[], base: string, opts: ExportOptions): Record<string, unknown> {
+export function exportArchitecture(net: Backbone, gates: readonly ExportGate[], base: string, opts: ExportOptions): Record<string, unknown> {
   const sites: Record<string, unknown> = {};
   const perLayer: { path: string; total: number; kept: number }[] = [];
   for (const { path, gate } of gates) {
-    const alt = gate.alt;
-    const coefficients = alt instanceof ChannelPoly ? (alt.coeffs.arraySync() as number[][]) : alt instanceof X2act ? { w1: Array.from(alt.w1.dataSync()), w2: Array.from(alt.w2.dataSync()), b: Array.from(alt.b.dataSync()), s: alt.s } : undefined;
-    const kept = gate.reluCount();
-    sites[path] = {
-      op: gate.altCostOp(),
-      granularity: gate.granularity,
-      keptRelus: kept,
-      siteShape: gate.siteShape,
-      mask: packMask(gate.mask.dataSync(), gate.decisionShape()),
-      ...(coefficients ? { coefficients } : {}),
-    };
-    perLayer.push({ path, total: gate.siteSize(), kept });
+    if (gate instanceof MaskGate) {
+      const kept = gate.reluCount();
+      const coefficients = coefficientsOf(gate.alt);
+      sites[path] = {
+        op: gate.altCostOp(),
+        granularity: gate.granularity,
+        keptRelus: kept,
+        siteShape: gate.siteShape,
+        mask: packMask(gate.mask.dataSync(), gate.decisionShape()),
+        ...(coefficients ? { coefficients } : {}),
+      };
+      perLayer.push({ path, total: gate.siteSize(), kept });
+    } else {
+      const op = gate.choice();
+      const isActivation = gate.names.includes('relu') || !gate.names.some((n) => n.endsWith('pool'));
+      const coefficients = coefficientsOf(gate.ops[gate.names.indexOf(op)]!);
+      sites[path] = {
+        op,
+        granularity: 'layer',
+        candidates: gate.names,
+        theta: Array.from(gate.theta.dataSync()),
+        ...(isActivation ? { keptRelus: gate.reluCount() } : {}),
+        siteShape: gate.siteShape,
+        ...(coefficients ? { coefficients } : {}),
+      };
+      if (isActivation) perLayer.push({ path, total: gate.siteSize(), kept: gate.reluCount() });
+    }
   }
   const report = net.reluCount();
   const total = report.total;
@@ -84,10 +119,11 @@ export function exportArchitecture(net: Backbone, gates: readonly PlacedGate[], 
     backbone: net.arch,
     numClasses: net.numClasses,
     inputShape: net.inputShape,
+    ...(opts.normalization ? { normalization: opts.normalization } : {}),
     strategy: opts.strategy,
     seed: opts.seed,
-    budget: opts.budget,
-    relus: { total, budgetMet: total <= opts.budget, perLayer },
+    ...(opts.budget !== undefined ? { budget: opts.budget } : {}),
+    relus: { total, ...(opts.budget !== undefined ? { budgetMet: total <= opts.budget } : {}), perLayer },
     sites,
     ...(latency ? { latency } : {}),
     space: opts.space,
@@ -108,24 +144,27 @@ export function exportArchitecture(net: Backbone, gates: readonly PlacedGate[], 
  * const { net } = loadExportedArchitecture('runs/s/architecture');
  * ```
  */
-export function loadExportedArchitecture(base: string): { net: Backbone; gates: PlacedGate[]; arch: Record<string, unknown> } {
+export function loadExportedArchitecture(base: string): { net: Backbone; gates: ExportGate[]; arch: Record<string, unknown> } {
   const file = base.endsWith('.json') ? base : `${base}.json`;
   const stem = file.slice(0, -'.json'.length);
   const arch = JSON.parse(readFileSync(file, 'utf8')) as {
-    format?: string; backbone: string; numClasses: number; inputShape: [number, number, number]; seed: number; space: unknown;
-    sites: Record<string, { mask: PackedMask }>;
+    format?: string; backbone: string; numClasses: number; inputShape: [number, number, number]; seed: number; space: unknown; strategy?: string;
+    sites: Record<string, { op: string; mask?: PackedMask }>;
   };
   if (arch.format !== 'polynas-architecture') throw new Error(`${file}: not a polynas architecture (format '${String(arch.format)}')`);
   const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, inputShape: arch.inputShape });
   const space = parseSearchSpace(arch.space, `${file}: space`);
-  const { gates } = buildMaskSupernet(net, space, { seed: arch.seed });
+  const gates: ExportGate[] = arch.strategy === 'darts' ? buildDartsSupernet(net, space).gates : buildMaskSupernet(net, space, { seed: arch.seed }).gates;
   const ckpt = loadCheckpoint(`${stem}.weights.bin`);
   if (!ckpt) throw new Error(`${stem}.weights.bin: missing weights file`);
   net.loadStateDict(ckpt.tensors);
   for (const { path, gate } of gates) {
     const site = arch.sites[path];
     if (!site) throw new Error(`${file}: no entry for site '${path}'`);
-    gate.freeze(unpackMask(site.mask));
+    if (gate instanceof MaskGate) {
+      if (!site.mask) throw new Error(`${file}: site '${path}' has no mask`);
+      gate.freeze(unpackMask(site.mask));
+    } else gate.choose(site.op);
   }
   return { net, gates, arch: arch as unknown as Record<string, unknown> };
 }

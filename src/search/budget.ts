@@ -6,10 +6,11 @@ export interface BudgetGate {
 }
 
 /**
- * Absolute ReLU budget: values ≥ 1 are counts, values in (0, 1) a fraction of `total` (rounded down).
+ * Absolute ReLU budget: values ≥ 1 are counts, values in (0, 1) a fraction of `total` (rounded
+ * down), 0 replaces every searchable ReLU.
  */
 export function resolveBudget(budget: number, total: number): number {
-  if (!(budget > 0)) throw new Error(`budget must be positive, got ${budget}`);
+  if (!(budget >= 0) || !Number.isFinite(budget)) throw new Error(`budget must be a count ≥ 0 or a fraction in (0, 1), got ${budget}`);
   const b = budget < 1 ? Math.floor(budget * total) : Math.floor(budget);
   if (b > total) throw new Error(`budget ${b} exceeds the ${total} searchable ReLUs`);
   return b;

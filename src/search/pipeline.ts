@@ -5,8 +5,11 @@ import { channelStats } from '../data/loader.js';
 import type { DownloadOptions } from '../data/download.js';
 import { loadLatencyTable } from '../latency/tables.js';
 import { loadSearchSpace, type SearchSpace } from '../space/schema.js';
-import { buildMaskSupernet } from '../supernet/build.js';
-import { exportArchitecture } from '../export/export.js';
+import { buildMaskSupernet, type PlacedGate } from '../supernet/build.js';
+import { DartsGate } from '../supernet/darts-gate.js';
+import { MaskGate } from '../supernet/mask-gate.js';
+import { exportArchitecture, type ExportGate } from '../export/export.js';
+import { buildDartsSupernet, dartsSearch, type DartsEpoch, type PlacedDartsGate } from './darts.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { evaluate, type EvalResult } from '../train/metrics.js';
 import { loadRecipeData, loadTrainedModel, runTraining, trainConfigOf } from '../train/pipeline.js';
@@ -24,13 +27,14 @@ export interface RunSearchOptions {
   backend?: BackendChoice;
   /** Overrides the recipe's budget. */
   budget?: number;
-  hooks?: { train?: TrainHooks; search?: SearchHooks; phase?: (name: string) => void };
+  hooks?: { train?: TrainHooks; search?: SearchHooks; darts?: { onEpoch?(e: DartsEpoch): void }; phase?: (name: string) => void };
   download?: DownloadOptions;
 }
 
 export interface SearchRun {
   outDir: string;
-  budget: number;
+  /** The exact budget met (undefined: DARTS argmax without a budget). */
+  budget: number | undefined;
   countBeforeProjection: number;
   relus: number;
   teacher: EvalResult;
@@ -89,41 +93,58 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   // Supernet from the teacher's weights.
   const { model: net } = loadTrainedModel(teacherDir);
   const s = recipe.search;
-  const { gates } = buildMaskSupernet(net, space, {
-    seed: recipe.seed,
-    ...(s.strategy === 'autorep' && s.threshold ? { threshold: s.threshold } : {}),
-    ...(s.strategy === 'snl' ? { mode: 'continuous' as const } : {}),
-  });
-  const total = gates.reduce((a, g) => a + g.gate.siteSize(), 0);
-  const budget = resolveBudget(opts.budget ?? recipe.search.budget, total);
-  run.writeJson('meta.json', runMetadata(backend, recipe.seed, { recipe: recipe.name, backbone: recipe.backbone.name, space: space.name, searchableRelus: total, budget, teacherTop1: teacherEval.top1, table: table.id }));
+  const placed: ExportGate[] =
+    s.strategy === 'darts'
+      ? buildDartsSupernet(net, space, table, recipe.latency.network).gates
+      : buildMaskSupernet(net, space, {
+          seed: recipe.seed,
+          ...(s.strategy === 'autorep' && s.threshold ? { threshold: s.threshold } : {}),
+          ...(s.strategy === 'snl' ? { mode: 'continuous' as const } : {}),
+        }).gates;
+  const total = placed.reduce((a, g) => a + (g.gate instanceof DartsGate && !g.gate.names.includes('relu') ? 0 : g.gate.siteSize()), 0);
+  const requested = opts.budget ?? s.budget;
+  const budget = requested === undefined ? undefined : resolveBudget(requested, total);
+  run.writeJson('meta.json', runMetadata(backend, recipe.seed, { recipe: recipe.name, backbone: recipe.backbone.name, space: space.name, strategy: s.strategy, searchableRelus: total, budget, teacherTop1: teacherEval.top1, table: table.id }));
 
   // Search, then the exact projection; the result is kept so a resumed run does not search again.
   const searchFile = run.path('search.bin');
   let countBefore: number;
   let projected: EvalResult;
-  const saved = opts.resume ? loadCheckpoint<{ kind: string; budget: number; countBefore: number; projected: EvalResult }>(searchFile) : undefined;
-  if (saved && saved.meta.budget === budget) {
+  type SearchMeta = { kind: string; strategy?: string; budget?: number; countBefore: number; projected: EvalResult; choices?: Record<string, string> };
+  const saved = opts.resume ? loadCheckpoint<SearchMeta>(searchFile) : undefined;
+  if (saved && saved.meta.budget === budget && (saved.meta.strategy ?? 'autorep') === s.strategy) {
     phase('search (restored)');
     net.loadStateDict(saved.tensors);
-    for (const { gate } of gates) gate.freeze(gate.mask.dataSync());
+    for (const { path, gate } of placed) {
+      if (gate instanceof MaskGate) gate.freeze(gate.mask.dataSync());
+      else gate.choose(saved.meta.choices?.[path] ?? gate.choice());
+    }
     countBefore = saved.meta.countBefore;
     projected = saved.meta.projected;
   } else {
     phase('search');
     const onLog = (r: Record<string, unknown>) => run.log(r);
     // The recipe sections use the strategies' own option names, so they pass straight through.
-    const r =
-      s.strategy === 'snl'
-        ? await snlSearch(net, gates, data, { ...s, budget, seed: recipe.seed }, { teacher })
-        : await autorepSearch(net, gates, data, {
-            ...s, budget, seed: recipe.seed,
-            dapaDamping: s.dapaDamping ?? space.activation?.poly.damping,
-            dapaEvery: space.activation?.poly.dapa === false ? 0 : s.dapaEvery,
-          }, { teacher, hooks: { ...opts.hooks?.search, onLog } });
-    countBefore = r.countBeforeProjection;
-    projected = r.projectedTest;
-    saveCheckpoint(searchFile, { meta: { kind: 'polynas-search', budget, countBefore, projected }, tensors: net.stateDict() });
+    if (s.strategy === 'darts') {
+      const { strategy: _s, budget: _b, ...cfg } = s;
+      const r = await dartsSearch(net, placed as PlacedDartsGate[], data, { ...cfg, ...(budget !== undefined ? { budget } : {}), seed: recipe.seed }, { ...opts.hooks?.darts, onLog });
+      countBefore = r.countBeforeProjection;
+      projected = r.test;
+    } else {
+      const gates = placed as PlacedGate[];
+      const r =
+        s.strategy === 'snl'
+          ? await snlSearch(net, gates, data, { ...s, budget: budget!, seed: recipe.seed }, { teacher })
+          : await autorepSearch(net, gates, data, {
+              ...s, budget: budget!, seed: recipe.seed,
+              dapaDamping: s.dapaDamping ?? space.activation?.poly.damping,
+              dapaEvery: space.activation?.poly.dapa === false ? 0 : s.dapaEvery,
+            }, { teacher, hooks: { ...opts.hooks?.search, onLog } });
+      countBefore = r.countBeforeProjection;
+      projected = r.projectedTest;
+    }
+    const choices = Object.fromEntries(placed.flatMap(({ path, gate }) => (gate instanceof DartsGate ? [[path, gate.choice()]] : [])));
+    saveCheckpoint(searchFile, { meta: { kind: 'polynas-search', strategy: s.strategy, budget, countBefore, projected, choices } satisfies SearchMeta, tensors: net.stateDict() });
   }
   run.log({ type: 'projection', budget, before: countBefore, after: net.reluCount().total });
 
@@ -139,18 +160,28 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   const finetuned = ft.final!;
 
   phase('export');
-  const architecture = exportArchitecture(net, gates, run.path('architecture'), {
-    space, strategy: recipe.search.strategy, budget, seed: recipe.seed, table, ...(recipe.latency.network ? { network: recipe.latency.network } : {}), recipe,
+  const architecture = exportArchitecture(net, placed, run.path('architecture'), {
+    space, strategy: recipe.search.strategy, normalization: norm, ...(budget !== undefined ? { budget } : {}), seed: recipe.seed, table, ...(recipe.latency.network ? { network: recipe.latency.network } : {}), recipe,
     metrics: { teacherTop1: teacherEval.top1, projectedTop1: projected.top1, finetunedTop1: finetuned.top1, finetunedTop5: finetuned.top5, countBeforeProjection: countBefore },
   });
   const relus = net.reluCount().total;
   run.writeText('summary.md', [
     `# ${recipe.name}`, '',
     `- backbone ${recipe.backbone.name}, space ${space.name} (${space.activation?.granularity} ${space.activation?.candidates.join(' vs ')}), backend ${backend.backend}`,
-    `- budget ${budget.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} searchable ReLUs; before projection ${countBefore.toLocaleString('en-US')}, exported ${relus.toLocaleString('en-US')}`,
+    `- strategy ${s.strategy}; budget ${budget === undefined ? 'none (argmax per gate)' : budget.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} searchable ReLUs; before projection ${countBefore.toLocaleString('en-US')}, exported ${relus.toLocaleString('en-US')}`,
+    ...(latencyLine(architecture) ? [latencyLine(architecture)!] : []),
     `- teacher top-1 ${(teacherEval.top1 * 100).toFixed(2)} %, after projection ${(projected.top1 * 100).toFixed(2)} %, finetuned ${(finetuned.top1 * 100).toFixed(2)} %`, '',
   ].join('\n'));
   run.log({ type: 'end', relus, finetuned });
   teacher.dispose();
   return { outDir: opts.outDir, budget, countBeforeProjection: countBefore, relus, teacher: teacherEval, projected, finetuned, architecture };
+}
+
+/** One summary line with the exported network's predicted 2PC latency, if a table priced it. */
+function latencyLine(arch: Record<string, unknown>): string | undefined {
+  const l = arch.latency as { table: string; network?: string; total: number; unit: string; totalMs?: number; commBytes?: number } | undefined;
+  if (!l) return undefined;
+  const ms = l.totalMs !== undefined ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`;
+  const comm = l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB communicated` : '';
+  return `- predicted 2PC latency ${ms} under ${l.table}${l.network ? ` (${l.network})` : ''}${comm}`;
 }

@@ -6,8 +6,8 @@ import { parseWith, readJsonFile } from '../util/validate.js';
 
 const AutorepSection = z.strictObject({
   strategy: z.literal('autorep'),
-  /** ReLU budget: a count (≥ 1) or a fraction (< 1) of the searchable ReLUs. */
-  budget: z.number().positive(),
+  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
+  budget: z.number().min(0),
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
   lr: z.number().positive().optional(),
@@ -25,7 +25,7 @@ const AutorepSection = z.strictObject({
 
 const SnlSection = z.strictObject({
   strategy: z.literal('snl'),
-  budget: z.number().positive(),
+  budget: z.number().min(0),
   /** Maximum epochs (the search stops once the count reaches the budget). */
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
@@ -33,6 +33,27 @@ const SnlSection = z.strictObject({
   lambda: z.number().positive().optional(),
   temperature: z.number().positive().optional(),
   distillWeight: z.number().min(0).optional(),
+});
+
+const DartsSection = z.strictObject({
+  strategy: z.literal('darts'),
+  /** 1: first-order DARTS; 2: unrolled second order (PASNet Algorithm 1). */
+  order: z.union([z.literal(1), z.literal(2)]).default(1),
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  lr: z.number().positive().optional(),
+  minLr: z.number().min(0).optional(),
+  momentum: z.number().min(0).max(1).optional(),
+  weightDecay: z.number().min(0).optional(),
+  clipNorm: z.number().positive().optional(),
+  archLr: z.number().positive().optional(),
+  archWeightDecay: z.number().min(0).optional(),
+  /** λ_lat: weight of the expected latency (relative to the all-ReLU network) in the search loss. */
+  latencyWeight: z.number().min(0).default(0),
+  /** Optional ReLU-budget hinge weight (needs `budget`). */
+  reluWeight: z.number().min(0).optional(),
+  /** Optional exact ReLU budget of the discretization (count, fraction or 0); absent: argmax per gate. */
+  budget: z.number().min(0).optional(),
 });
 
 /**
@@ -45,7 +66,7 @@ export const SearchRecipeSchema = z.strictObject({
   teacher: z.union([z.strictObject({ weights: z.string().min(1) }), z.strictObject({ train: TrainSection })]),
   /** A search-space file or an inline space. */
   space: z.union([z.string().min(1), SearchSpaceSchema]),
-  search: z.discriminatedUnion('strategy', [AutorepSection, SnlSection]),
+  search: z.discriminatedUnion('strategy', [AutorepSection, SnlSection, DartsSection]),
   /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
   finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
   latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: 'pasnet-dac2023-code' }),

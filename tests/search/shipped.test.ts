@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createBackbone } from '../../src/backbones/registry.js';
 import { loadSearchSpace, searchSpaceJsonSchema } from '../../src/space/schema.js';
 import { buildMaskSupernet } from '../../src/supernet/build.js';
+import { buildDartsSupernet } from '../../src/search/darts.js';
 import { loadSearchRecipe } from '../../src/search/recipe.js';
 import { runCli } from '../../src/cli/main.js';
 import { tempDir } from '../helpers.js';
@@ -23,8 +24,9 @@ describe('shipped search spaces and search recipes', () => {
       const space = loadSearchSpace(join(root, 'search-spaces', f));
       expect(space.name).toBe(f.replace(/\.json$/, ''));
       const net = createBackbone(space.backbone, { numClasses: 10 });
-      const { gates } = buildMaskSupernet(net, space, { seed: 0 });
-      const sites = net.sites().filter((s) => s.site.kind === 'activation' && !s.site.stem);
+      // Spaces with pool decisions are for the darts strategy; the others for the mask strategies.
+      const gates = space.pool ? buildDartsSupernet(net, space).gates : buildMaskSupernet(net, space, { seed: 0 }).gates;
+      const sites = net.sites().filter((s) => (s.site.kind === 'activation' && !s.site.stem) || (space.pool && s.site.kind === 'pool'));
       expect(gates).toHaveLength(sites.length);
       net.dispose();
     });
@@ -84,5 +86,55 @@ describe('polynas search with the snl strategy', () => {
     expect(arch.strategy).toBe('snl');
     expect(arch.relus.total).toBeLessThanOrEqual(1500);
     expect(arch.sites['act1'].op).toBe('identity');
+  });
+});
+
+describe('polynas search with the darts strategy', () => {
+  const runDarts = async (dir: string, latencyWeight: number) => {
+    const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'search-darts-lenet5-mnist.json'), 'utf8'));
+    recipe.dataset.trainLimit = 640;
+    recipe.teacher = { weights: join(dir, 'teacher') };
+    recipe.search = { ...recipe.search, epochs: 1, latencyWeight };
+    recipe.finetune.epochs = 1;
+    recipe.space = join(root, 'search-spaces', 'lenet5-layer-pool.json');
+    const file = join(dir, `r-${latencyWeight}.json`);
+    writeFileSync(file, JSON.stringify(recipe));
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await runCli(['search', '--recipe', file, '--out', join(dir, `run-${latencyWeight}`)], { out: (l) => out.push(l), print: (l) => err.push(l), tty: false }), err.join('\n')).toBe(0);
+    return JSON.parse(readFileSync(join(dir, `run-${latencyWeight}`, 'architecture.json'), 'utf8'));
+  };
+
+  it('exports the chosen operator per site with its predicted latency; a heavy latency weight picks every cheap candidate; the export reloads', async () => {
+    const dir = tempDir();
+    const teacher = JSON.parse(readFileSync(join(root, 'experiments', 'quickstart-lenet-mnist.json'), 'utf8'));
+    teacher.dataset.trainLimit = 640;
+    teacher.train.epochs = 1;
+    writeFileSync(join(dir, 't.json'), JSON.stringify(teacher));
+    expect(await runCli(['train', '--recipe', join(dir, 't.json'), '--out', join(dir, 'teacher')], { out: () => {}, print: () => {}, tty: false })).toBe(0);
+
+    const free = await runDarts(dir, 0);
+    const heavy = await runDarts(dir, 50);
+    expect(heavy.strategy).toBe('darts');
+    for (const [path, site] of Object.entries(heavy.sites) as [string, { op: string; candidates: string[]; theta: number[] }][]) {
+      expect(site.candidates.length, path).toBe(2);
+      expect(site.op, path).toBe(site.candidates[1]); // x2act / avgpool: the cheaper candidate everywhere
+    }
+    expect(heavy.relus.total).toBe(0);
+    expect(heavy.latency.total).toBeLessThanOrEqual(free.latency.total);
+    expect(heavy.latency.table).toBe('pasnet-dac2023-code');
+    expect(heavy.budget).toBeUndefined();
+
+    // Rebuild from the export and evaluate: identical to the finetuned network's accuracy.
+    const { loadExportedArchitecture } = await import('../../src/export/export.js');
+    const { loadDataset } = await import('../../src/data/datasets.js');
+    const { evaluate } = await import('../../src/train/metrics.js');
+    const { net, gates } = loadExportedArchitecture(join(dir, 'run-50', 'architecture'));
+    expect(gates.map((g) => g.gate.constructor.name)).toContain('DartsGate');
+    expect(net.reluCount().total).toBe(0);
+    const splits = await loadDataset({ name: 'mnist' });
+    const ev = evaluate(net, splits.test, { norm: heavy.normalization });
+    expect(ev.top1).toBeCloseTo(heavy.metrics.finetunedTop1, 6);
+    net.dispose();
   });
 });
