@@ -15,3 +15,4 @@ export * from './ops/index.js';
 export * from './space/index.js';
 export * from './supernet/index.js';
 export * from './search/index.js';
+export * from './report/index.js';

@@ -8,6 +8,8 @@ import type { CliContext } from './common.js';
 import { trainCommand } from './train.js';
 import { latencyCommand } from './latency.js';
 import { searchCommand } from './search.js';
+import { plotCommand, reportCommand, sweepCommand } from './experiments.js';
+import { evaluateCommand, exportCommand, finetuneCommand } from './architecture.js';
 
 /**
  * Runs the polynas CLI on `args` and resolves to the exit code. Library errors become one clear
@@ -33,7 +35,13 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
     .option('verbose', { type: 'boolean', describe: 'Show stack traces of errors' })
     .command(trainCommand(ctx))
     .command(searchCommand(ctx))
+    .command(finetuneCommand(ctx))
+    .command(evaluateCommand(ctx))
+    .command(exportCommand(ctx))
     .command(latencyCommand(ctx))
+    .command(sweepCommand(ctx))
+    .command(plotCommand(ctx))
+    .command(reportCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()
     .recommendCommands()

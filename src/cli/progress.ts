@@ -47,3 +47,43 @@ export function trainProgress(print: Printer, opts: { tty: boolean; lineEvery?: 
   };
   return { onStep, onEpoch, stop: () => bar?.stop() };
 }
+
+/**
+ * Progress of a search phase (every strategy): a bar with ETA, the kept ReLU count and the
+ * annealed target on a TTY; a line every `lineEvery` steps otherwise.
+ */
+export function searchProgress(print: Printer, opts: { tty: boolean; lineEvery?: number }): {
+  onStep(e: { epoch: number; step: number; totalSteps: number; loss?: number; count?: number; target?: number }): void;
+  stop(): void;
+} {
+  let bar: cliProgress.SingleBar | undefined;
+  const started = Date.now();
+  let first: number | undefined;
+  let last = { count: '', target: '' };
+  return {
+    onStep(e) {
+      first ??= e.step - 1;
+      if (e.count !== undefined) last = { count: String(e.count), target: String(Math.round(e.target ?? 0)) };
+      if (opts.tty) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar({ format: ' search {bar} {percentage}% | step {value}/{total} | epoch {epoch} | ReLUs {count} (target {target}) | ETA {eta_formatted}', etaBuffer: 30 }, cliProgress.Presets.shades_classic);
+          bar.start(e.totalSteps, e.step, { epoch: '', ...last });
+        }
+        bar.update(e.step, { epoch: e.epoch + 1, ...last });
+        if (e.step === e.totalSteps) {
+          bar.stop();
+          bar = undefined;
+        }
+        return;
+      }
+      const every = opts.lineEvery ?? 50;
+      if (e.step % every === 0 || e.step === e.totalSteps) {
+        const elapsed = (Date.now() - started) / 1000;
+        const eta = (elapsed / Math.max(1, e.step - (first ?? 0))) * (e.totalSteps - e.step);
+        const relus = e.count !== undefined ? `: ${e.count} ReLUs kept (target ${Math.round(e.target ?? 0)})` : '';
+        print(`search step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1}${relus}${e.loss !== undefined ? `, loss ${e.loss.toFixed(4)}` : ''} ETA ${fmtSeconds(eta)}`);
+      }
+    },
+    stop: () => bar?.stop(),
+  };
+}

@@ -4,7 +4,8 @@ import type { BackendChoice } from '../engine/backend.js';
 import { loadSearchRecipe } from '../search/recipe.js';
 import { runSearchRecipe } from '../search/pipeline.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
-import { trainProgress } from './progress.js';
+import { searchProgress, trainProgress } from './progress.js';
+import type { RunSearchOptions } from '../search/pipeline.js';
 
 interface SearchArgs extends CommonArgs {
   recipe: string;
@@ -28,30 +29,41 @@ export function searchCommand(ctx: CliContext) {
       if (argv.seed !== undefined) recipe.seed = argv.seed;
       const outDir = argv.out ?? `runs/${recipe.name}`;
       const progress = trainProgress(ctx.print, { tty: ctx.tty });
+      const sp = searchProgress(ctx.print, { tty: ctx.tty });
       ctx.print(`polynas search: ${recipe.name} → ${outDir}`);
       const r = await runSearchRecipe(recipe, {
         outDir,
         resume: argv.resume ?? false,
         ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
         ...(argv.budget !== undefined ? { budget: argv.budget } : {}),
-        hooks: {
-          train: { ...progress, signal: ctx.signal },
-          search: {
-            onStep: (e) => {
-              if (e.step % 50 === 0) ctx.print(`search step ${e.step}/${e.totalSteps}: ${e.count} ReLUs kept (target ${Math.round(e.target)}), loss ${e.loss.toFixed(4)}`);
-            },
-            onEpoch: (e) => ctx.print(`search epoch ${e.epoch + 1}: ${e.count} ReLUs, test top-1 ${(e.test.top1 * 100).toFixed(2)} % (${e.seconds.toFixed(1)} s)`),
-          },
-          darts: {
-            onEpoch: (e) => ctx.print(`darts epoch ${e.epoch + 1}: expected ReLUs ${Math.round(e.expectedRelus)}, expected latency ${(e.expectedLatency * 100).toFixed(1)} % of all-ReLU, test top-1 ${(e.test.top1 * 100).toFixed(2)} % (${e.seconds.toFixed(1)} s)`),
-          },
-          phase: (p) => ctx.print(`== ${p}`),
-        },
+        hooks: searchHooks(ctx, progress, sp),
         download: { log: ctx.print },
-      }).finally(() => progress.stop());
+      }).finally(() => {
+        progress.stop();
+        sp.stop();
+      });
       ctx.out(
         `budget ${r.budget ?? 'none'}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
       );
     },
+  };
+}
+
+/** The progress hooks of a search run (shared by `search` and `sweep`). */
+export function searchHooks(ctx: CliContext, progress: ReturnType<typeof trainProgress>, sp: ReturnType<typeof searchProgress>): NonNullable<RunSearchOptions['hooks']> {
+  return {
+    train: { ...progress, signal: ctx.signal },
+    search: {
+      onStep: sp.onStep,
+      signal: ctx.signal,
+      onEpoch: (e) => ctx.print(`search epoch ${e.epoch + 1}: ${e.count} ReLUs, test top-1 ${(e.test.top1 * 100).toFixed(2)} % (${e.seconds.toFixed(1)} s)`),
+    },
+    darts: {
+      onEpoch: (e) => ctx.print(`darts epoch ${e.epoch + 1}: expected ReLUs ${Math.round(e.expectedRelus)}, expected latency ${(e.expectedLatency * 100).toFixed(1)} % of all-ReLU, test top-1 ${(e.test.top1 * 100).toFixed(2)} % (${e.seconds.toFixed(1)} s)`),
+    },
+    snl: {
+      onEpoch: (e) => ctx.print(`snl epoch ${e.epoch + 1}: ${e.count} ReLUs, λ ${e.lambda.toPrecision(3)}, test top-1 ${(e.test.top1 * 100).toFixed(2)} %`),
+    },
+    phase: (p) => ctx.print(`== ${p}`),
   };
 }

@@ -62,7 +62,10 @@ export interface AutorepResult {
 }
 
 export interface SearchHooks {
+  /** Every 10 steps (and the last), with the kept ReLU count and the annealed target. */
   onStep?(e: { epoch: number; step: number; totalSteps: number; loss: number; count: number; target: number }): void;
+  /** Stops the search after the current step (it is not resumable mid-way; the run folder keeps the teacher). */
+  signal?: AbortSignal;
   onEpoch?(e: SearchEpoch): void;
   onLog?(r: Record<string, unknown>): void;
 }
@@ -143,6 +146,7 @@ export async function autorepSearch(
         lossSum += loss;
         step++;
         await new Promise<void>((r) => setImmediate(r));
+        if (hooks.signal?.aborted) throw new Error('search stopped (interrupted); run again with --resume to search afresh');
         if (step % 10 === 0 || step === totalSteps) {
           // λ follows the gap every 10 steps: ×1.2 while the count overshoots the target by > 2 %.
           const count = keptRelus(gates);

@@ -19,6 +19,14 @@ import { buildActivationOp } from '../supernet/build.js';
 import { DartsGate } from '../supernet/darts-gate.js';
 import { projectToBudget } from './budget.js';
 
+/** Progress of one search step (every strategy). */
+export interface SearchStepEvent {
+  epoch: number;
+  /** Steps done, 1-based. */
+  step: number;
+  totalSteps: number;
+}
+
 /** A DARTS gate at a site with its candidates' costs under the latency table. */
 export interface PlacedDartsGate {
   path: string;
@@ -153,7 +161,7 @@ export async function dartsSearch(
   gates: readonly PlacedDartsGate[],
   data: { train: ImageDataset; test: ImageDataset; norm: Normalization },
   config: DartsConfig,
-  hooks: { onEpoch?(e: DartsEpoch): void; onLog?(r: Record<string, unknown>): void } = {},
+  hooks: { onStep?(e: SearchStepEvent): void; onEpoch?(e: DartsEpoch): void; onLog?(r: Record<string, unknown>): void; signal?: AbortSignal } = {},
 ): Promise<DartsResult> {
   const { a: trainIdx, b: searchIdx } = seededSplit(data.train.labels.length, Math.floor(data.train.labels.length / 2), config.seed);
   const trainHalf = subset(data.train, trainIdx, `${data.train.name}/train-half`);
@@ -214,7 +222,9 @@ export async function dartsSearch(
           wOpt.step(clipped, lr);
         });
         step++;
+        hooks.onStep?.({ epoch, step, totalSteps });
         await new Promise<void>((r) => setImmediate(r));
+        if (hooks.signal?.aborted) throw new Error('search stopped (interrupted); run again with --resume to search afresh');
       }
       const [er, el] = tf.tidy(() => {
         const e = expected();

@@ -9,7 +9,7 @@ import { buildMaskSupernet, type PlacedGate } from '../supernet/build.js';
 import { DartsGate } from '../supernet/darts-gate.js';
 import { MaskGate } from '../supernet/mask-gate.js';
 import { exportArchitecture, type ExportGate } from '../export/export.js';
-import { buildDartsSupernet, dartsSearch, type DartsEpoch, type PlacedDartsGate } from './darts.js';
+import { buildDartsSupernet, dartsSearch, type DartsEpoch, type PlacedDartsGate, type SearchStepEvent } from './darts.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { evaluate, type EvalResult } from '../train/metrics.js';
 import { loadRecipeData, loadTrainedModel, runTraining, trainConfigOf } from '../train/pipeline.js';
@@ -27,7 +27,14 @@ export interface RunSearchOptions {
   backend?: BackendChoice;
   /** Overrides the recipe's budget. */
   budget?: number;
-  hooks?: { train?: TrainHooks; search?: SearchHooks; darts?: { onEpoch?(e: DartsEpoch): void }; phase?: (name: string) => void };
+  hooks?: {
+    train?: TrainHooks;
+    /** Search progress of every strategy (`onEpoch` is AutoReP's epoch report). */
+    search?: Omit<SearchHooks, 'onStep'> & { onStep?(e: SearchStepEvent & Partial<{ loss: number; count: number; target: number }>): void };
+    darts?: { onEpoch?(e: DartsEpoch): void };
+    snl?: { onEpoch?(e: { epoch: number; count: number; lambda: number; test: EvalResult }): void };
+    phase?: (name: string) => void;
+  };
   download?: DownloadOptions;
 }
 
@@ -40,6 +47,9 @@ export interface SearchRun {
   teacher: EvalResult;
   projected: EvalResult;
   finetuned: EvalResult;
+  /** Wall seconds of the search phase (0 when restored) and of finetuning (this invocation). */
+  searchSeconds: number;
+  finetuneSeconds: number;
   architecture: Record<string, unknown>;
 }
 
@@ -110,7 +120,8 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   const searchFile = run.path('search.bin');
   let countBefore: number;
   let projected: EvalResult;
-  type SearchMeta = { kind: string; strategy?: string; budget?: number; countBefore: number; projected: EvalResult; choices?: Record<string, string> };
+  let searchSeconds: number;
+  type SearchMeta = { kind: string; strategy?: string; budget?: number; countBefore: number; projected: EvalResult; choices?: Record<string, string>; searchSeconds?: number };
   const saved = opts.resume ? loadCheckpoint<SearchMeta>(searchFile) : undefined;
   if (saved && saved.meta.budget === budget && (saved.meta.strategy ?? 'autorep') === s.strategy) {
     phase('search (restored)');
@@ -121,20 +132,26 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
     }
     countBefore = saved.meta.countBefore;
     projected = saved.meta.projected;
+    searchSeconds = saved.meta.searchSeconds ?? 0;
   } else {
     phase('search');
+    const t0 = performance.now();
     const onLog = (r: Record<string, unknown>) => run.log(r);
+    const stepHooks = {
+      ...(opts.hooks?.search?.onStep ? { onStep: opts.hooks.search.onStep } : {}),
+      ...(opts.hooks?.search?.signal ? { signal: opts.hooks.search.signal } : {}),
+    };
     // The recipe sections use the strategies' own option names, so they pass straight through.
     if (s.strategy === 'darts') {
       const { strategy: _s, budget: _b, ...cfg } = s;
-      const r = await dartsSearch(net, placed as PlacedDartsGate[], data, { ...cfg, ...(budget !== undefined ? { budget } : {}), seed: recipe.seed }, { ...opts.hooks?.darts, onLog });
+      const r = await dartsSearch(net, placed as PlacedDartsGate[], data, { ...cfg, ...(budget !== undefined ? { budget } : {}), seed: recipe.seed }, { ...stepHooks, ...opts.hooks?.darts, onLog });
       countBefore = r.countBeforeProjection;
       projected = r.test;
     } else {
       const gates = placed as PlacedGate[];
       const r =
         s.strategy === 'snl'
-          ? await snlSearch(net, gates, data, { ...s, budget: budget!, seed: recipe.seed }, { teacher })
+          ? await snlSearch(net, gates, data, { ...s, budget: budget!, seed: recipe.seed }, { teacher, hooks: { ...stepHooks, ...opts.hooks?.snl } })
           : await autorepSearch(net, gates, data, {
               ...s, budget: budget!, seed: recipe.seed,
               dapaDamping: s.dapaDamping ?? space.activation?.poly.damping,
@@ -144,7 +161,8 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
       projected = r.projectedTest;
     }
     const choices = Object.fromEntries(placed.flatMap(({ path, gate }) => (gate instanceof DartsGate ? [[path, gate.choice()]] : [])));
-    saveCheckpoint(searchFile, { meta: { kind: 'polynas-search', strategy: s.strategy, budget, countBefore, projected, choices } satisfies SearchMeta, tensors: net.stateDict() });
+    searchSeconds = (performance.now() - t0) / 1000;
+    saveCheckpoint(searchFile, { meta: { kind: 'polynas-search', strategy: s.strategy, budget, countBefore, projected, choices, searchSeconds } satisfies SearchMeta, tensors: net.stateDict() });
   }
   run.log({ type: 'projection', budget, before: countBefore, after: net.reluCount().total });
 
@@ -158,6 +176,7 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   });
   if (!ft.completed) throw new Error('finetuning was stopped; run again with --resume');
   const finetuned = ft.final!;
+  const finetuneSeconds = ft.trainSeconds;
 
   phase('export');
   const architecture = exportArchitecture(net, placed, run.path('architecture'), {
@@ -174,12 +193,34 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   ].join('\n'));
   run.log({ type: 'end', relus, finetuned });
   teacher.dispose();
-  return { outDir: opts.outDir, budget, countBeforeProjection: countBefore, relus, teacher: teacherEval, projected, finetuned, architecture };
+  net.dispose();
+  const result: SearchRun = { outDir: opts.outDir, budget, countBeforeProjection: countBefore, relus, teacher: teacherEval, projected, finetuned, searchSeconds, finetuneSeconds, architecture };
+  const { architecture: _a, ...summary } = result;
+  run.writeJson('result.json', { ...summary, strategy: s.strategy, seed: recipe.seed, latency: latencySummary(architecture) });
+  return result;
+}
+
+/** The headline figures of an export's predicted latency (without the per-layer list). */
+export interface LatencySummary {
+  table: string;
+  network?: string;
+  total: number;
+  unit: string;
+  totalMs?: number;
+  commBytes?: number;
+  rounds?: number;
+}
+
+function latencySummary(arch: Record<string, unknown>): LatencySummary | undefined {
+  const l = arch.latency as (LatencySummary & { perLayer?: unknown; unmodelled?: unknown }) | undefined;
+  if (!l) return undefined;
+  const { perLayer: _p, unmodelled: _u, ...head } = l;
+  return head;
 }
 
 /** One summary line with the exported network's predicted 2PC latency, if a table priced it. */
 function latencyLine(arch: Record<string, unknown>): string | undefined {
-  const l = arch.latency as { table: string; network?: string; total: number; unit: string; totalMs?: number; commBytes?: number } | undefined;
+  const l = latencySummary(arch);
   if (!l) return undefined;
   const ms = l.totalMs !== undefined ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`;
   const comm = l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB communicated` : '';

@@ -30,6 +30,7 @@ const SnlSection = z.strictObject({
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
   lr: z.number().positive().optional(),
+  alphaLr: z.number().positive().optional(),
   lambda: z.number().positive().optional(),
   temperature: z.number().positive().optional(),
   distillWeight: z.number().min(0).optional(),
@@ -70,6 +71,8 @@ export const SearchRecipeSchema = z.strictObject({
   /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
   finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
   latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: 'pasnet-dac2023-code' }),
+  /** Budgets of `polynas sweep` (counts, fractions or 0); `--budgets` overrides them. */
+  sweep: z.strictObject({ budgets: z.array(z.number().min(0)).min(1) }).optional(),
 });
 
 export type SearchRecipe = z.infer<typeof SearchRecipeSchema>;

@@ -1,0 +1,151 @@
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { selectBackend, type BackendChoice } from '../engine/backend.js';
+import type { Normalization } from '../data/loader.js';
+import { exportArchitecture, loadExportedArchitecture } from '../export/export.js';
+import { loadLatencyTable } from '../latency/tables.js';
+import { parseSearchSpace } from '../space/schema.js';
+import { embeddedRecipe, finetuneArchitecture } from '../search/finetune.js';
+import { evaluate } from '../train/metrics.js';
+import { loadRecipeData, loadTrainedModel } from '../train/pipeline.js';
+import { loadTrainRecipe, type TrainRecipe } from '../train/recipe.js';
+import type { Backbone } from '../backbones/backbone.js';
+import { commonOptions, type CliContext, type CommonArgs } from './common.js';
+import { trainProgress } from './progress.js';
+import { BACKEND_CHOICES } from '../engine/backend.js';
+
+const isArchitecture = (p: string) => p.endsWith('.json') || existsSync(`${p}.json`);
+
+/** The network at `path` (an exported architecture, a training run folder or a weights file), its normalization and the recipe its data comes from. */
+function loadNetwork(path: string): { net: Backbone; norm: Normalization | undefined; recipe: Pick<TrainRecipe, 'name' | 'seed' | 'dataset'> } {
+  if (isArchitecture(path)) {
+    const { net, arch } = loadExportedArchitecture(path);
+    const recipe = embeddedRecipe(arch, path);
+    return { net, norm: arch.normalization as Normalization | undefined, recipe };
+  }
+  const dir = existsSync(path) && statSync(path).isDirectory() ? path : resolve(path, '..');
+  const { model, meta } = loadTrainedModel(path);
+  const recipeFile = join(dir, 'recipe.json');
+  if (!existsSync(recipeFile)) throw new Error(`${dir}: no recipe.json beside the weights, so the dataset is unknown; pass --recipe`);
+  const recipe = JSON.parse(readFileSync(recipeFile, 'utf8')) as TrainRecipe;
+  return { net: model, norm: meta.normalization, recipe };
+}
+
+interface EvaluateArgs {
+  model: string;
+  recipe?: string;
+  dataDir?: string;
+  backend?: string;
+  json?: boolean;
+}
+
+/** `polynas evaluate`: test accuracy of an exported architecture or a trained network. */
+export function evaluateCommand(ctx: CliContext) {
+  return {
+    command: 'evaluate <model>',
+    describe: 'Test accuracy (top-1, top-5, loss) of an exported architecture or a trained network',
+    builder: (y: Argv) =>
+      y
+        .positional('model', { type: 'string', demandOption: true, describe: 'architecture.json, a training run folder, or a weights file' })
+        .option('recipe', { type: 'string', describe: 'Training recipe whose dataset to use (default: the one the model came from)' })
+        .option('data-dir', { type: 'string', describe: 'Folder with the dataset files' })
+        .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend (default auto)' })
+        .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
+        .example('$0 evaluate runs/search/architecture.json', 'Re-evaluate an exported ReLU-reduced network')
+        .example('$0 evaluate runs/teacher --data-dir ../shared/datasets/cifar10-subset', 'A trained network on local files'),
+    handler: async (argv: ArgumentsCamelCase<EvaluateArgs>) => {
+      await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
+      const { net, norm, recipe: from } = loadNetwork(argv.model);
+      const recipe = argv.recipe ? loadTrainRecipe(argv.recipe) : from;
+      if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
+      const splits = await loadRecipeData(recipe as TrainRecipe, { log: ctx.print });
+      if (!norm) throw new Error(`${argv.model}: no input normalization recorded`);
+      const r = evaluate(net, splits.test, { norm });
+      const relus = net.reluCount().total;
+      net.dispose();
+      if (argv.json) ctx.out(JSON.stringify({ model: argv.model, test: splits.test.name, relus, ...r }, null, 2));
+      else ctx.out(`${argv.model} on ${splits.test.name} (${r.n} images, ${relus} ReLUs): top-1 ${(r.top1 * 100).toFixed(2)} %, top-5 ${(r.top5 * 100).toFixed(2)} %, loss ${r.loss.toFixed(4)}`);
+    },
+  };
+}
+
+interface FinetuneArgs extends CommonArgs {
+  architecture: string;
+  epochs?: number;
+  lr?: number;
+}
+
+/** `polynas finetune`: more finetuning of an exported architecture, decisions frozen, then a new export. */
+export function finetuneCommand(ctx: CliContext) {
+  return {
+    command: 'finetune <architecture>',
+    describe: 'Finetune an exported architecture further (decisions frozen, distillation as in its recipe) and export it again',
+    builder: (y: Argv) =>
+      commonOptions(y)
+        .positional('architecture', { type: 'string', demandOption: true, describe: 'architecture.json exported by search or sweep' })
+        .option('epochs', { type: 'number', describe: "Override the recipe's finetune epochs" })
+        .option('lr', { type: 'number', describe: "Override the recipe's finetune learning rate" })
+        .example('$0 finetune runs/search/architecture.json --epochs 20 --out runs/search-ft', 'Twenty more epochs'),
+    handler: async (argv: ArgumentsCamelCase<FinetuneArgs>) => {
+      const outDir = argv.out ?? `${resolve(argv.architecture, '..')}-finetuned`;
+      const progress = trainProgress(ctx.print, { tty: ctx.tty });
+      ctx.print(`polynas finetune: ${argv.architecture} → ${outDir}`);
+      const r = await finetuneArchitecture(argv.architecture, {
+        outDir, resume: argv.resume ?? false,
+        ...(argv.epochs !== undefined ? { epochs: argv.epochs } : {}),
+        ...(argv.lr !== undefined ? { lr: argv.lr } : {}),
+        ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}),
+        ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
+        hooks: { ...progress, signal: ctx.signal },
+        download: { log: ctx.print },
+      }).finally(() => progress.stop());
+      ctx.out(`${r.relus} ReLUs: top-1 ${(r.before.top1 * 100).toFixed(2)} % → ${(r.after.top1 * 100).toFixed(2)} % (${r.trainSeconds.toFixed(0)} s); ${outDir}/architecture.json`);
+    },
+  };
+}
+
+interface ExportArgs {
+  architecture: string;
+  table: string;
+  network?: string;
+  out: string;
+  backend?: string;
+}
+
+/** `polynas export`: re-export an architecture priced under another latency table, with a per-layer CSV. */
+export function exportCommand(ctx: CliContext) {
+  return {
+    command: 'export <architecture>',
+    describe: 'Re-export an architecture (JSON + weights) with its predicted latency under another table, plus a per-layer CSV',
+    builder: (y: Argv) =>
+      y
+        .positional('architecture', { type: 'string', demandOption: true, describe: 'architecture.json exported by search or sweep' })
+        .option('table', { type: 'string', demandOption: true, describe: 'Latency table id or file' })
+        .option('network', { type: 'string', describe: 'Network profile of the table' })
+        .option('out', { type: 'string', demandOption: true, describe: 'Output base path: writes <out>.json, <out>.weights.bin and <out>.layers.csv' })
+        .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend (default auto)' })
+        .example('$0 export runs/search/architecture.json --table delphi-gc-epyc7502 --network LAN --out runs/search/delphi-lan', 'Price the searched network under DELPHI on a LAN'),
+    handler: async (argv: ArgumentsCamelCase<ExportArgs>) => {
+      await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
+      const { net, gates, arch } = loadExportedArchitecture(argv.architecture);
+      const table = loadLatencyTable(argv.table);
+      const out = argv.out.endsWith('.json') ? argv.out.slice(0, -5) : argv.out;
+      const a = exportArchitecture(net, gates, out, {
+        space: parseSearchSpace(arch.space, `${argv.architecture}: space`), strategy: String(arch.strategy), seed: Number(arch.seed), table,
+        ...(typeof arch.budget === 'number' ? { budget: arch.budget } : {}),
+        ...(argv.network ? { network: argv.network } : {}),
+        ...(arch.recipe ? { recipe: arch.recipe } : {}),
+        ...(arch.metrics ? { metrics: arch.metrics as Record<string, unknown> } : {}),
+        ...(arch.normalization ? { normalization: arch.normalization as Normalization } : {}),
+      });
+      net.dispose();
+      const lat = a.latency as { perLayer: { path: string; op: string; time: number; bytes: number; rounds: number }[]; total: number; unit: string; totalMs?: number; commBytes: number };
+      const kept = new Map((a.relus as { perLayer: { path: string; total: number; kept: number }[] }).perLayer.map((l) => [l.path, l]));
+      const { stringify } = await import('csv-stringify/sync');
+      const { writeFileAtomic } = await import('../train/checkpoint.js');
+      writeFileAtomic(`${out}.layers.csv`, stringify(lat.perLayer.map((l) => ({ path: l.path, op: l.op, relus: kept.get(l.path)?.total ?? '', kept_relus: kept.get(l.path)?.kept ?? '', time: l.time, unit: lat.unit, comm_bytes: l.bytes, rounds: l.rounds })), { header: true }));
+      ctx.out(`${out}.json: ${(a.relus as { total: number }).total} ReLUs, predicted ${lat.totalMs !== undefined ? `${(lat.totalMs / 1000).toFixed(3)} s` : `${lat.total.toFixed(1)} ${lat.unit}`}, ${(lat.commBytes / 2 ** 20).toFixed(1)} MiB under ${table.id}${argv.network ? ` (${argv.network})` : ''}; per layer: ${out}.layers.csv`);
+    },
+  };
+}

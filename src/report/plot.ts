@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import { Resvg } from '@resvg/resvg-js';
+import { writeFileAtomic } from '../train/checkpoint.js';
+
+/** One point of a ReLU-budget / latency vs accuracy curve. */
+export interface CurvePoint {
+  /** Curve name in the legend (e.g. `polynas autorep`, or a paper's name in a reference CSV). */
+  series: string;
+  /** Exact ReLU count of the network. */
+  relus?: number;
+  /** Predicted 2PC latency in ms (or in the table's own unit, see {@link PlotOptions.latencyLabel}). */
+  latency?: number;
+  /** Top-1 accuracy as a fraction in [0, 1]. */
+  top1: number;
+  /** Free label shown in tooltips of the SVG (e.g. the budget). */
+  label?: string;
+}
+
+/**
+ * Marks the Pareto front of points (fewer ReLUs or less latency is better, higher accuracy is
+ * better): a point is on the front when no other point of its series is at least as good in both
+ * and strictly better in one. Returns one flag per point.
+ *
+ * @example
+ * ```ts
+ * paretoFront([{ x: 1, y: 0.5 }, { x: 2, y: 0.4 }, { x: 3, y: 0.7 }]); // [true, false, true]
+ * ```
+ */
+export function paretoFront(points: readonly { x: number; y: number }[]): boolean[] {
+  return points.map((p, i) => !points.some((q, j) => j !== i && q.x <= p.x && q.y >= p.y && (q.x < p.x || q.y > p.y)));
+}
+
+/**
+ * Reads a curve CSV: a polynas sweep CSV (`relus`, `top1`, `latency_ms`/`latency`, `strategy`
+ * columns) or a user's reference CSV with columns `series` (or `label`), `relus` and/or
+ * `latency_ms`, and `top1` (or `accuracy`) given as a fraction or in percent (values above 1 are
+ * read as percent). ReLU counts may carry a `K` suffix (`12.9K`).
+ *
+ * @example
+ * ```ts
+ * const published = readCurveCsv('published.csv', 'SNL (paper)');
+ * ```
+ */
+export function readCurveCsv(path: string, defaultSeries = 'polynas'): CurvePoint[] {
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(readFileSync(path, 'utf8'), { columns: true, skip_empty_lines: true, trim: true, comment: '#' }) as Record<string, string>[];
+  } catch (e) {
+    throw new Error(`${path}: cannot read the CSV (${(e as Error).message})`);
+  }
+  if (!rows.length) throw new Error(`${path}: no data rows`);
+  const cols = Object.keys(rows[0]!);
+  const accCol = ['top1', 'accuracy', 'acc'].find((c) => cols.includes(c));
+  if (!accCol) throw new Error(`${path}: needs an accuracy column 'top1' (or 'accuracy'); columns are ${cols.join(', ')}`);
+  const latCol = ['latency_ms', 'latency'].find((c) => cols.includes(c));
+  if (!cols.includes('relus') && !latCol) throw new Error(`${path}: needs a 'relus' or 'latency_ms' column; columns are ${cols.join(', ')}`);
+  const num = (v: string | undefined, col: string, line: number): number | undefined => {
+    if (v === undefined || v === '') return undefined;
+    const m = /^([0-9.eE+-]+)\s*([kKmM]?)$/.exec(v);
+    const x = m ? Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1) : NaN;
+    if (!Number.isFinite(x)) throw new Error(`${path}: line ${line}: column '${col}' is not a number (got ${JSON.stringify(v)})`);
+    return x;
+  };
+  const points = rows.map((r, i) => {
+    const line = i + 2;
+    const acc = num(r[accCol], accCol, line);
+    if (acc === undefined) throw new Error(`${path}: line ${line}: empty '${accCol}'`);
+    const relus = num(r.relus, 'relus', line);
+    const latency = latCol ? num(r[latCol], latCol, line) : undefined;
+    const series = r.series || r.label || (r.strategy ? `polynas ${r.strategy}` : defaultSeries);
+    return { series, top1: acc, ...(relus !== undefined ? { relus } : {}), ...(latency !== undefined ? { latency } : {}), ...(r.budget ? { label: `budget ${r.budget}` } : {}) };
+  });
+  const percent = points.some((p) => p.top1 > 1);
+  return percent ? points.map((p) => ({ ...p, top1: p.top1 / 100 })) : points;
+}
+
+/** Options of {@link renderCurvePlots}. */
+export interface PlotOptions {
+  /** Folder for the figures (created). */
+  outDir: string;
+  title?: string;
+  /** Axis title of the latency plot (default `predicted 2PC latency (ms)`). */
+  latencyLabel?: string;
+  /** PNG pixel ratio (default 2). */
+  scale?: number;
+}
+
+/** Paths of the figures {@link renderCurvePlots} wrote. */
+export interface PlotFiles {
+  files: string[];
+}
+
+type Axis = 'relus' | 'latency';
+
+/** The vega-lite spec of one accuracy-vs-cost chart with the Pareto front of each series drawn as a line. */
+export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { title?: string; latencyLabel?: string } = {}): vl.TopLevelSpec {
+  const rows = points.filter((p) => p[axis] !== undefined && p[axis]! > 0).map((p) => ({ ...p, x: p[axis]!, acc: p.top1 * 100 }));
+  const bySeries = new Map<string, typeof rows>();
+  for (const r of rows) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
+  const values: Record<string, unknown>[] = [];
+  for (const list of bySeries.values()) {
+    const front = paretoFront(list.map((r) => ({ x: r.x, y: r.acc })));
+    list.forEach((r, i) => values.push({ series: r.series, x: r.x, acc: r.acc, pareto: front[i] ? 'Pareto front' : 'dominated', label: r.label ?? '' }));
+  }
+  const xTitle = axis === 'relus' ? 'ReLU count (log scale)' : (opts.latencyLabel ?? 'predicted 2PC latency (ms)');
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(opts.title ? { title: opts.title } : {}),
+    width: 460,
+    height: 300,
+    data: { values },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: xTitle, scale: axis === 'relus' ? { type: 'log' } : { zero: false } },
+      y: { field: 'acc', type: 'quantitative', title: 'top-1 accuracy (%)', scale: { zero: false } },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+    layer: [
+      { transform: [{ filter: "datum.pareto === 'Pareto front'" }], mark: { type: 'line', strokeWidth: 2 }, encoding: { order: { field: 'x', type: 'quantitative' } } },
+      {
+        mark: { type: 'point', size: 70, strokeWidth: 2, filled: true },
+        encoding: {
+          shape: { field: 'pareto', type: 'nominal', title: null, scale: { domain: ['Pareto front', 'dominated'], range: ['circle', 'cross'] } },
+          tooltip: [{ field: 'series' }, { field: 'x', title: xTitle }, { field: 'acc', title: 'top-1 %', format: '.2f' }, { field: 'label' }],
+        },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+/** Renders a vega-lite spec headless to SVG text (no browser, no canvas). */
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof vl.compile>[1]>['logger'];
+  const view = new vega.View(vega.parse(vl.compile(spec, { logger: quiet }).spec), { renderer: 'none', logLevel: vega.Error });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Rasterizes SVG text to PNG (resvg, system fonts). */
+export function svgToPng(svg: string, scale = 2): Buffer {
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+}
+
+/**
+ * Renders ReLU count (log x) vs accuracy and predicted latency vs accuracy, each series' Pareto
+ * front drawn as a line and dominated points as crosses, to SVG and PNG files in `outDir`
+ * (`relus-vs-accuracy.*`, `latency-vs-accuracy.*`). A chart without data (no latency column) is
+ * skipped.
+ *
+ * @example
+ * ```ts
+ * const points = [...readCurveCsv('runs/sweep/sweep.csv'), ...readCurveCsv('published.csv', 'paper')];
+ * await renderCurvePlots(points, { outDir: 'runs/sweep/plots', title: 'ResNet-20, CIFAR-10 subset' });
+ * ```
+ */
+export async function renderCurvePlots(points: readonly CurvePoint[], opts: PlotOptions): Promise<PlotFiles> {
+  mkdirSync(opts.outDir, { recursive: true });
+  const files: string[] = [];
+  for (const axis of ['relus', 'latency'] as const) {
+    if (!points.some((p) => p[axis] !== undefined && p[axis]! > 0)) continue;
+    const svg = await renderSvg(curveSpec(points, axis, opts));
+    const base = join(opts.outDir, axis === 'relus' ? 'relus-vs-accuracy' : 'latency-vs-accuracy');
+    writeFileAtomic(`${base}.svg`, svg);
+    writeFileAtomic(`${base}.png`, svgToPng(svg, opts.scale ?? 2));
+    files.push(`${base}.svg`, `${base}.png`);
+  }
+  if (!files.length) throw new Error('nothing to plot: no point has a ReLU count or a latency');
+  return { files };
+}

@@ -1,0 +1,91 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../train/checkpoint.js';
+import { renderCurvePlots, readCurveCsv } from './plot.js';
+import { sweepRow, sweepSummary } from '../search/sweep.js';
+
+const readJson = <T>(file: string): T => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+};
+
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+
+/**
+ * Writes (and returns) the `summary.md` of a run folder from what the run left there, so a report
+ * can be regenerated at any time:
+ *
+ * - a sweep folder (`sweep.csv`): the table of budgets, with `sweep.csv` and the plots rebuilt from
+ *   the budget folders' results;
+ * - a search folder (`architecture.json`): budget, counts before and after projection, accuracies,
+ *   predicted latency and the per-layer ReLUs kept;
+ * - a training folder (`result.json`): accuracy, epochs, time and the epoch table.
+ *
+ * @example
+ * ```ts
+ * console.log(await reportRun('runs/sweep'));
+ * ```
+ */
+export async function reportRun(dir: string): Promise<string> {
+  if (!existsSync(dir)) throw new Error(`${dir}: no such run folder`);
+  let text: string;
+  if (existsSync(join(dir, 'sweep.csv'))) text = await sweepReport(dir);
+  else if (existsSync(join(dir, 'architecture.json')) && existsSync(join(dir, 'result.json'))) text = searchReport(dir);
+  else if (existsSync(join(dir, 'result.json'))) text = trainReport(dir);
+  else throw new Error(`${dir}: not a finished polynas run (no result.json or sweep.csv); a running or interrupted run is continued with --resume`);
+  writeFileAtomic(join(dir, 'summary.md'), text);
+  return text;
+}
+
+async function sweepReport(dir: string): Promise<string> {
+  const recipe = readJson<{ name: string; backbone: { name: string }; search: { strategy: string }; sweep?: { budgets: number[] } }>(join(dir, 'recipe.json'));
+  const budgets = recipe.sweep?.budgets ?? [];
+  const rows = budgets.filter((b) => existsSync(join(dir, `budget-${b}`, 'result.json'))).map((b) => sweepRow(b, join(dir, `budget-${b}`)));
+  if (rows.length) {
+    const { stringify } = await import('csv-stringify/sync');
+    writeFileAtomic(join(dir, 'sweep.csv'), stringify(rows, { header: true, columns: Object.keys(rows[0]!) }));
+    await renderCurvePlots(readCurveCsv(join(dir, 'sweep.csv')), { outDir: join(dir, 'plots'), title: `${recipe.name}: ${recipe.backbone.name}, ${recipe.search.strategy}` });
+  }
+  const missing = budgets.length - rows.length;
+  return sweepSummary(recipe.name, rows) + (missing ? `\n${missing} of ${budgets.length} budgets have not finished; \`polynas sweep\` with the same recipe and folder continues them.\n` : '');
+}
+
+function searchReport(dir: string): string {
+  const r = readJson<{ budget?: number; relus: number; countBeforeProjection: number; teacher: { top1: number }; projected: { top1: number }; finetuned: { top1: number; top5: number }; searchSeconds: number; finetuneSeconds: number; strategy: string; seed: number }>(join(dir, 'result.json'));
+  const a = readJson<{ backbone: string; space?: { name: string }; relus: { perLayer: { path: string; total: number; kept: number }[] }; latency?: { table: string; network?: string; total: number; unit: string; totalMs?: number; commBytes?: number; rounds?: number }; recipe?: { name?: string } }>(join(dir, 'architecture.json'));
+  const total = a.relus.perLayer.reduce((s, l) => s + l.total, 0);
+  const l = a.latency;
+  return [
+    `# ${a.recipe?.name ?? 'search'}`, '',
+    `- backbone ${a.backbone}, space ${a.space?.name ?? '–'}, strategy ${r.strategy}, seed ${r.seed}`,
+    `- budget ${r.budget ?? 'none (argmax per gate)'} of ${total} searchable ReLUs; ${r.countBeforeProjection} before projection, **${r.relus} exported**`,
+    `- top-1: teacher ${pct(r.teacher.top1)}, after projection ${pct(r.projected.top1)}, **finetuned ${pct(r.finetuned.top1)}** (top-5 ${pct(r.finetuned.top5)})`,
+    ...(l ? [`- predicted 2PC latency under ${l.table}${l.network ? ` (${l.network})` : ''}: ${l.totalMs !== undefined ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`}${l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB` : ''}${l.rounds !== undefined ? `, ${l.rounds} rounds` : ''}`] : []),
+    `- wall time: search ${r.searchSeconds.toFixed(0)} s, finetune ${r.finetuneSeconds.toFixed(0)} s`,
+    '', '| site | ReLUs | kept | kept (%) |', '|---|---:|---:|---:|',
+    ...a.relus.perLayer.map((p) => `| ${p.path} | ${p.total} | ${p.kept} | ${p.total ? ((p.kept / p.total) * 100).toFixed(1) : '–'} |`),
+    '', 'Files: `architecture.json` + `architecture.weights.bin` (load with `loadExportedArchitecture`), `log.jsonl`, `metrics.csv`.', '',
+  ].join('\n');
+}
+
+function trainReport(dir: string): string {
+  const r = readJson<{ final: { top1: number; top5: number; loss: number; n: number }; epochs: number; steps: number; trainSeconds: number; backend: string }>(join(dir, 'result.json'));
+  const recipe = existsSync(join(dir, 'recipe.json')) ? readJson<{ name: string; backbone: { name: string }; dataset: { name: string } }>(join(dir, 'recipe.json')) : undefined;
+  const metrics = existsSync(join(dir, 'metrics.csv')) ? readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n') : [];
+  const table = metrics.length > 1 ? ['', '| ' + metrics[0]!.split(',').join(' | ') + ' |', '|' + metrics[0]!.split(',').map(() => '---:').join('|') + '|', ...metrics.slice(1).map((l) => '| ' + l.split(',').join(' | ') + ' |')] : [];
+  return [
+    `# ${recipe?.name ?? 'training run'}`, '',
+    ...(recipe ? [`- ${recipe.backbone.name} on ${recipe.dataset.name}`] : []),
+    `- test top-1 **${pct(r.final.top1)}**, top-5 ${pct(r.final.top5)}, loss ${r.final.loss.toFixed(4)} (${r.final.n} images)`,
+    `- ${r.epochs} epochs, ${r.steps} steps, ${r.trainSeconds.toFixed(0)} s on the ${r.backend} backend`,
+    ...table, '',
+  ].join('\n');
+}
+
+/** Lists the budget folders of a sweep folder (for tools that walk a sweep). */
+export function sweepBudgetDirs(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.startsWith('budget-')).map((f) => join(dir, f));
+}
