@@ -83,10 +83,12 @@ async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Pro
   run.writeJson('recipe.json', recipe);
 
   // Teacher: the all-ReLU network every search starts from.
-  phase('teacher');
   let teacherDir: string;
-  if ('weights' in recipe.teacher) teacherDir = recipe.teacher.weights;
-  else {
+  if ('weights' in recipe.teacher) {
+    teacherDir = recipe.teacher.weights;
+    phase(`teacher (loaded from ${teacherDir})`);
+  } else {
+    phase('teacher');
     teacherDir = join(opts.outDir, 'teacher');
     if (!existsSync(join(teacherDir, 'model.weights.bin'))) {
       const trainRecipe: TrainRecipe = { name: `${recipe.name}-teacher`, seed: recipe.seed, backend: recipe.backend, dataset: recipe.dataset, backbone: recipe.backbone, train: recipe.teacher.train };
