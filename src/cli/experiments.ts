@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import type { BackendChoice } from '../engine/backend.js';
 import { loadSearchRecipe } from '../search/recipe.js';
+import { compileRecipe } from '../search/compile.js';
 import { runSweep } from '../search/sweep.js';
 import { readCurveCsv, renderCurvePlots } from '../report/plot.js';
 import { reportRun } from '../report/report.js';
@@ -21,6 +22,7 @@ export function parseBudgets(text: string): number[] {
 
 interface SweepArgs extends CommonArgs {
   recipe: string;
+  dryRun?: boolean;
   budgets?: string;
   reference?: string[];
 }
@@ -32,6 +34,7 @@ export function sweepCommand(ctx: CliContext) {
     describe: 'Search at several ReLU budgets with one shared teacher; write sweep.csv, plots and summary.md (resumable)',
     builder: (y: Argv) =>
       commonOptions(y)
+        .option('dry-run', { type: 'boolean', describe: 'Validate the recipe and build its networks, budgets and table, then stop' })
         .option('recipe', { type: 'string', demandOption: true, describe: 'Search recipe (JSON); its "sweep.budgets" unless --budgets' })
         .option('budgets', { type: 'string', describe: 'Comma-separated budgets: counts (12900, 12.9k) or fractions (0.05)' })
         .option('reference', { type: 'string', array: true, describe: 'CSV of reference points (series, relus and/or latency_ms, top1) drawn in the plots' })
@@ -39,6 +42,10 @@ export function sweepCommand(ctx: CliContext) {
         .example('$0 sweep --recipe experiments/search-lenet5-mnist.json --budgets 100,300,1k,3k --out runs/lenet-sweep', 'LeNet-5 at four budgets')
         .epilogue('A finished budget (its folder has result.json) is never searched again; run the same command to continue an interrupted sweep.'),
     handler: async (argv: ArgumentsCamelCase<SweepArgs>) => {
+      if (argv.dryRun) {
+        ctx.out(JSON.stringify(compileRecipe(argv.recipe), null, 2));
+        return;
+      }
       const recipe = loadSearchRecipe(argv.recipe);
       if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
       if (argv.seed !== undefined) recipe.seed = argv.seed;

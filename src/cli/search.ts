@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import type { BackendChoice } from '../engine/backend.js';
 import { loadSearchRecipe } from '../search/recipe.js';
+import { compileRecipe } from '../search/compile.js';
 import { runSearchRecipe } from '../search/pipeline.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { searchProgress, trainProgress } from './progress.js';
@@ -9,6 +10,7 @@ import type { RunSearchOptions } from '../search/pipeline.js';
 
 interface SearchArgs extends CommonArgs {
   recipe: string;
+  dryRun?: boolean;
   budget?: number;
 }
 
@@ -19,11 +21,16 @@ export function searchCommand(ctx: CliContext) {
     describe: 'Search a ReLU-reduced network under a ReLU budget, finetune it and export architecture.json',
     builder: (y: Argv) =>
       commonOptions(y)
+        .option('dry-run', { type: 'boolean', describe: 'Validate the recipe and build its networks, budgets and table, then stop' })
         .option('recipe', { type: 'string', demandOption: true, describe: 'Search recipe (JSON)' })
         .option('budget', { type: 'number', describe: 'ReLU budget: a count, or a fraction below 1 (overrides the recipe)' })
         .example('$0 search --recipe experiments/search-lenet5-mnist.json --out runs/s1', 'AutoReP search on the embedded MNIST digits')
         .example('$0 search --recipe experiments/search-resnet20-cifar10-subset.json --data-dir ../shared/datasets/cifar10-subset --budget 0.05 --out runs/r20-5pct', 'ResNet-20 at 5 % of its ReLUs'),
     handler: async (argv: ArgumentsCamelCase<SearchArgs>) => {
+      if (argv.dryRun) {
+        ctx.out(JSON.stringify(compileRecipe(argv.recipe), null, 2));
+        return;
+      }
       const recipe = loadSearchRecipe(argv.recipe);
       if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
       if (argv.seed !== undefined) recipe.seed = argv.seed;

