@@ -90,7 +90,8 @@ export function loadSearchRecipe(path: string): SearchRecipe {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   if (r.dataset.dir) r.dataset.dir = abs(r.dataset.dir);
   if ('weights' in r.teacher) r.teacher.weights = abs(r.teacher.weights);
-  if (typeof r.space === 'string') r.space = abs(r.space);
+  // A space is a file (relative to the recipe) or the name of a shipped space.
+  if (typeof r.space === 'string' && (/[\\/]|\.json$/.test(r.space))) r.space = abs(r.space);
   if (r.latency.table.endsWith('.json')) r.latency.table = abs(r.latency.table);
   return r;
 }

@@ -2,6 +2,8 @@ export {
   SearchSpaceSchema,
   parseSearchSpace,
   loadSearchSpace,
+  shippedSpaceNames,
+  SHIPPED_SPACES_DIR,
   searchSpaceJsonSchema,
   matchSitePattern,
   selectSites,

@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseWith, readJsonFile } from '../util/validate.js';
 
@@ -95,8 +98,29 @@ export function parseSearchSpace(input: unknown, source = 'search space'): Searc
   return parseWith(SearchSpaceSchema, input, source, crossChecks);
 }
 
-/** Reads and validates a search-space file. */
-export function loadSearchSpace(path: string): SearchSpace {
+/** Folder of the search spaces shipped with polynas. */
+export const SHIPPED_SPACES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'search-spaces');
+
+/** Names of the shipped search spaces (`resnet18-pixel`, …). */
+export function shippedSpaceNames(): string[] {
+  return readdirSync(SHIPPED_SPACES_DIR).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => f.slice(0, -5)).sort();
+}
+
+/**
+ * Reads and validates a search space: a file, or the name of a shipped space.
+ *
+ * @example
+ * ```ts
+ * const space = loadSearchSpace('resnet18-pixel');           // shipped
+ * const mine = loadSearchSpace('spaces/my-space.json');       // a file
+ * ```
+ */
+export function loadSearchSpace(pathOrName: string): SearchSpace {
+  let path = pathOrName;
+  if (!existsSync(path) && !/[\\/]|\.json$/.test(path)) {
+    if (!shippedSpaceNames().includes(path)) throw new Error(`search space '${path}' is neither a file nor a shipped space; shipped: ${shippedSpaceNames().join(', ')}`);
+    path = join(SHIPPED_SPACES_DIR, `${path}.json`);
+  }
   const json = readJsonFile(path, 'search space');
   return parseSearchSpace(json, path);
 }
