@@ -31,7 +31,14 @@ export function sampleSize(ds: ImageDataset): number {
   return ds.shape[0] * ds.shape[1] * ds.shape[2];
 }
 
-/** The samples at `indices`, copied, in that order. */
+/**
+ * The samples at `indices`, copied, in that order.
+ *
+ * @example
+ * ```ts
+ * const small = subset(train, Int32Array.from({ length: 640 }, (_, i) => i), 'train-640');
+ * ```
+ */
 export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = ds.name): ImageDataset {
   const s = sampleSize(ds);
   const images = new Uint8Array(indices.length * s);
@@ -66,7 +73,14 @@ export function concat(parts: ImageDataset[], name: string): ImageDataset {
   return { ...first, name, images, labels };
 }
 
-/** Samples per class. */
+/**
+ * Samples per class.
+ *
+ * @example
+ * ```ts
+ * classCounts(test); // per-class sample counts, e.g. [102, 98, …]
+ * ```
+ */
 export function classCounts(ds: ImageDataset): number[] {
   const c = new Array<number>(ds.numClasses).fill(0);
   for (const l of ds.labels) c[l]!++;

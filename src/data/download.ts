@@ -43,6 +43,11 @@ export function md5(buf: Uint8Array): string {
  * atomically (temp file + rename) and unpacks archives. Fails fast with a
  * {@link DatasetUnavailableError} that says where to place the files by hand when the network is
  * unreachable.
+ *
+ * @example
+ * ```ts
+ * await downloadFiles(DATASET_SOURCES['fashion-mnist'], '/data/fashion-mnist', { log: console.error });
+ * ```
  */
 export async function downloadFiles(files: RemoteFile[], dir: string, what: string, opts: DownloadOptions = {}): Promise<void> {
   const doFetch = opts.fetch ?? ((url, init) => fetch(url, init));

@@ -46,7 +46,15 @@ export function readIdx(path: string): IdxArray {
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + start, count) };
 }
 
-/** Builds a dataset from an IDX image file `[N,H,W]` and an IDX label file `[N]`. */
+/**
+ * Builds a dataset from an IDX image file `[N,H,W]` and an IDX label file `[N]`.
+ *
+ * @example
+ * ```ts
+ * const dir = '/usr/share/datasets/fashion-mnist';
+const train = readIdxDataset(`${dir}/train-images-idx3-ubyte.gz`, `${dir}/train-labels-idx1-ubyte.gz`, 'fashion-train');
+ * ```
+ */
 export function readIdxDataset(imagesPath: string, labelsPath: string, name: string, numClasses = 10, classNames?: string[]): ImageDataset {
   const img = readIdx(imagesPath);
   const lab = readIdx(labelsPath);

@@ -102,7 +102,15 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   throw new BackendUnavailableError(choice, tried);
 }
 
-/** The backend chosen by the last {@link selectBackend} call, if any. */
+/**
+ * The backend chosen by the last {@link selectBackend} call, if any.
+ *
+ * @example
+ * ```ts
+ * await selectBackend('auto');
+ * currentBackend(); // 'wasm' here; 'tensorflow' with tfjs-node
+ * ```
+ */
 export function currentBackend(): BackendInfo | undefined {
   return current;
 }

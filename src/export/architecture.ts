@@ -28,13 +28,29 @@ export const ArchitectureSchema = z.looseObject({
 
 export type Architecture = z.infer<typeof ArchitectureSchema>;
 
-/** Reads and validates an architecture JSON file. */
+/**
+ * Reads and validates an architecture JSON file.
+ *
+ * @example
+ * ```ts
+ * const arch = loadArchitecture('runs/s/architecture.json');
+ * const { net, choices } = architectureNetwork(arch);
+ * ```
+ */
 export function loadArchitecture(path: string): Architecture {
   const json = readJsonFile(path, 'architecture');
   return parseWith(ArchitectureSchema, json, path);
 }
 
-/** Builds the backbone of an architecture and the per-site operator choices for cost models. */
+/**
+ * Builds the backbone of an architecture and the per-site operator choices for cost models.
+ *
+ * @example
+ * ```ts
+ * const { net, choices } = architectureNetwork(uniformArchitecture('resnet18', 'x2act'));
+ * networkCost(costLayers(net, choices), loadLatencyTable('delphi-gc-epyc7502')).totalMs;
+ * ```
+ */
 export function architectureNetwork(arch: Architecture): { net: Backbone; choices: Record<string, SiteChoice> } {
   const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, ...(arch.inputShape ? { inputShape: arch.inputShape } : {}) });
   const choices: Record<string, SiteChoice> = {};

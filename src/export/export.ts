@@ -22,12 +22,25 @@ export interface PackedMask {
   data: string;
 }
 
+/**
+ * @example
+ * ```ts
+ * const m = packMask([1, 0, 1, 1], [4]); // { encoding: 'bitset-base64', shape: [4], data: 'DQ==' }
+ * unpackMask(m); // Uint8Array [1, 0, 1, 1]
+ * ```
+ */
 export function packMask(values: ArrayLike<number>, shape: number[]): PackedMask {
   const bytes = new Uint8Array(Math.ceil(values.length / 8));
   for (let i = 0; i < values.length; i++) if (values[i]! > 0.5) bytes[i >> 3]! |= 1 << (i & 7);
   return { encoding: 'bitset-base64', shape, data: Buffer.from(bytes).toString('base64') };
 }
 
+/**
+ * @example
+ * ```ts
+ * unpackMask(packMask([1, 0, 1], [3])); // Uint8Array [1, 0, 1]
+ * ```
+ */
 export function unpackMask(m: PackedMask): Uint8Array {
   const n = m.shape.reduce((a, b) => a * b, 1);
   const bytes = Buffer.from(m.data, 'base64');
@@ -69,6 +82,11 @@ export interface ExportOptions {
  * operator, granularity, packed mask and polynomial coefficients, total and per-layer ReLU counts,
  * predicted 2PC latency, the space, recipe, library version and seed) and `<base>.weights.bin`,
  * both atomically. Returns the JSON object.
+ *
+ * @example
+ * ```ts
+ * exportArchitecture(net, gates, 'runs/s/architecture', { space, strategy: 'autorep', budget: 300, seed: 0, table: loadLatencyTable('crypten-2pc-dealer'), network: 'WAN' });
+ * ```
  */
 export function exportArchitecture(net: Backbone, gates: readonly ExportGate[], base: string, opts: ExportOptions): Record<string, unknown> {
   const sites: Record<string, unknown> = {};

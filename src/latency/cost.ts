@@ -79,6 +79,12 @@ function needNetwork(net: NetworkSetting | undefined, table: string): NetworkSet
  * Cost of one layer: linear fits give `a·n + b` in table units; analytic entries give
  * `rounds·RTT + bytes/bandwidth + compute·n + fixed` (a `bytesTotal` on an asymmetric link is split
  * evenly between the two directions); composed entries sum their terms.
+ *
+ * @example
+ * ```ts
+ * const table = loadLatencyTable('crypten-2pc-dealer');
+const c = layerCost(costLayers(net)[0], table, resolveNetwork(table, { network: 'WAN' }));
+ * ```
  */
 export function layerCost(layer: CostLayer, table: LatencyTable, network?: NetworkSetting): LayerCost {
   const entry = table.ops[layer.op];

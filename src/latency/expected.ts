@@ -6,6 +6,11 @@ import type { LatencyTable, NetworkSetting } from './schema.js';
 /**
  * Costs (ms or relative units) of each candidate operator at one site, from the same per-layer
  * model as {@link networkCost}, so that the search loss and the exported prediction agree.
+ *
+ * @example
+ * ```ts
+ * candidateCosts(layer, ['relu', 'x2act'], loadLatencyTable('pasnet-dac2023-code')); // [13.6·N + 0.4, 0.03·N + 0.2]
+ * ```
  */
 export function candidateCosts(site: CostLayer, candidates: readonly string[], table: LatencyTable, network?: NetworkSetting): number[] {
   return candidates.map((op) => layerCost({ ...site, op }, table, network).time);

@@ -22,12 +22,26 @@ function crossChecks(t: LatencyTable): ValidationIssue[] {
   return issues;
 }
 
-/** Validates a latency table object, reporting every problem with its path. */
+/**
+ * Validates a latency table object, reporting every problem with its path.
+ *
+ * @example
+ * ```ts
+ * const table = parseLatencyTable(JSON.parse(readFileSync('my-table.json', 'utf8')), 'my-table.json');
+ * ```
+ */
 export function parseLatencyTable(input: unknown, source = 'latency table'): LatencyTable {
   return parseWith(LatencyTableSchema, input, source, crossChecks);
 }
 
-/** Ids of the shipped tables. */
+/**
+ * Ids of the shipped tables.
+ *
+ * @example
+ * ```ts
+ * shippedTableIds(); // ['cheetah-approxrelu-r50', 'crypten-2pc-dealer', …]
+ * ```
+ */
 export function shippedTableIds(): string[] {
   if (!existsSync(SHIPPED_TABLES_DIR)) return [];
   return readdirSync(SHIPPED_TABLES_DIR)

@@ -61,7 +61,15 @@ export abstract class Site extends Module {
   }
 }
 
-/** An activation site; ReLU by default. */
+/**
+ * An activation site; ReLU by default.
+ *
+ * @example
+ * ```ts
+ * const act = new ActivationSite(); // ReLU until a search sets another op
+ * act.setOp(new X2act(16, [32, 32, 16])).dispose();
+ * ```
+ */
 export class ActivationSite extends Site {
   readonly kind = 'activation' as const;
   constructor(opts: { stem?: boolean; op?: Module } = {}) {
@@ -69,7 +77,15 @@ export class ActivationSite extends Site {
   }
 }
 
-/** A pooling site; MaxPool by default. */
+/**
+ * A pooling site; MaxPool by default.
+ *
+ * @example
+ * ```ts
+ * const pool = new PoolSite(2, 2, 0); // MaxPool 2×2 by default
+ * pool.setOp(new AvgPool2d(2, 2, 0)).dispose();
+ * ```
+ */
 export class PoolSite extends Site {
   readonly kind = 'pool' as const;
   constructor(

@@ -97,7 +97,15 @@ export interface PlotFiles {
 
 type Axis = 'relus' | 'latency';
 
-/** The vega-lite spec of one accuracy-vs-cost chart with the Pareto front of each series drawn as a line. */
+/**
+ * The vega-lite spec of one accuracy-vs-cost chart with the Pareto front of each series drawn as a line.
+ *
+ * @example
+ * ```ts
+ * const spec = curveSpec(readCurveCsv('runs/sweep/sweep.csv'), 'relus', { title: 'ResNet-20' });
+ * const svg = await renderSvg(spec);
+ * ```
+ */
 export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { title?: string; latencyLabel?: string } = {}): vl.TopLevelSpec {
   const rows = points.filter((p) => p[axis] !== undefined && p[axis]! > 0).map((p) => ({ ...p, x: p[axis]!, acc: p.top1 * 100 }));
   const bySeries = new Map<string, typeof rows>();
@@ -132,7 +140,14 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
   } as vl.TopLevelSpec;
 }
 
-/** Renders a vega-lite spec headless to SVG text (no browser, no canvas). */
+/**
+ * Renders a vega-lite spec headless to SVG text (no browser, no canvas).
+ *
+ * @example
+ * ```ts
+ * writeFileSync('fig.svg', await renderSvg(curveSpec(points, 'latency')));
+ * ```
+ */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof vl.compile>[1]>['logger'];
   const view = new vega.View(vega.parse(vl.compile(spec, { logger: quiet }).spec), { renderer: 'none', logLevel: vega.Error });
@@ -143,7 +158,14 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-/** Rasterizes SVG text to PNG (resvg, system fonts). */
+/**
+ * Rasterizes SVG text to PNG (resvg, system fonts).
+ *
+ * @example
+ * ```ts
+ * writeFileSync('fig.png', svgToPng(await renderSvg(spec), 2));
+ * ```
+ */
 export function svgToPng(svg: string, scale = 2): Buffer {
   return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
 }

@@ -70,7 +70,14 @@ export interface SearchHooks {
   onLog?(r: Record<string, unknown>): void;
 }
 
-/** Current kept-ReLU count over all gates. */
+/**
+ * Current kept-ReLU count over all gates.
+ *
+ * @example
+ * ```ts
+ * keptRelus(gates); // ReLUs per sample the masks keep now
+ * ```
+ */
 export function keptRelus(gates: readonly PlacedGate[]): number {
   return gates.reduce((a, g) => a + g.gate.reluCount(), 0);
 }
@@ -81,6 +88,13 @@ export function keptRelus(gates: readonly PlacedGate[]): number {
  * DaPa-initialised from the site statistics. polynas differs from the paper in two ways that
  * remove hand tuning: the target is annealed from N to B over the search, and λ adapts to the gap;
  * at the end the masks are projected exactly onto the budget (count ≤ B) and frozen.
+ *
+ * @example
+ * ```ts
+ * const { gates } = buildMaskSupernet(net, loadSearchSpace('resnet20-pixel'), { seed: 0 });
+ * const r = await autorepSearch(net, gates, data, { epochs: 3, batchSize: 64, budget: 8_601, seed: 0 }, { teacher });
+ * console.log(r.countBeforeProjection, r.countAfterProjection); // … ≤ 8601
+ * ```
  */
 export async function autorepSearch(
   net: Module,

@@ -8,6 +8,13 @@ export interface BudgetGate {
 /**
  * Absolute ReLU budget: values ≥ 1 are counts, values in (0, 1) a fraction of `total` (rounded
  * down), 0 replaces every searchable ReLU.
+ *
+ * @example
+ * ```ts
+ * resolveBudget(0.05, 172_032); // 8601
+ * resolveBudget(12_900, 491_520); // 12900
+ * resolveBudget(0, 6_508); // 0: all-polynomial
+ * ```
  */
 export function resolveBudget(budget: number, total: number): number {
   if (!(budget >= 0) || !Number.isFinite(budget)) throw new Error(`budget must be a count ≥ 0 or a fraction in (0, 1), got ${budget}`);

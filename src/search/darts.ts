@@ -38,6 +38,12 @@ export interface PlacedDartsGate {
  * Places DARTS gates (softmax over candidates) at the selected activation sites (`layer`
  * granularity) and pooling sites of `net`, and prices every candidate with the latency table
  * (`candidateCosts`, the model that also prices the export).
+ *
+ * @example
+ * ```ts
+ * const { gates } = buildDartsSupernet(net, loadSearchSpace('resnet20-layer'), loadLatencyTable('crypten-2pc-dealer'), 'WAN');
+ * gates[0].costs; // [relu cost, x2act cost] of that site under the table
+ * ```
  */
 export function buildDartsSupernet(net: Backbone, space: SearchSpace, table?: LatencyTable, network?: string): { net: Backbone; gates: PlacedDartsGate[] } {
   if (space.backbone !== net.arch) throw new Error(`search space '${space.name}' is for backbone '${space.backbone}', not '${net.arch}'`);
@@ -83,6 +89,12 @@ export function buildDartsSupernet(net: Backbone, space: SearchSpace, table?: La
  * Finite-difference Hessian-vector product of DARTS' second-order step (Liu et al.; PASNet Alg. 1):
  * `(∇θ L(ω + εv) − ∇θ L(ω − εv)) / (2ε)` with ε = 0.01/‖v‖, evaluated at the ORIGINAL weights ω
  * (which are restored afterwards). Returns gradients keyed by θ variable name.
+ *
+ * @example
+ * ```ts
+ * const hvp = hessianVectorProduct(() => loss(x, y), weightVars, archVars, v);
+ * hvp[archVars[0].name].print();
+ * ```
  */
 export function hessianVectorProduct(loss: () => tf.Scalar, weights: tf.Variable[], arch: tf.Variable[], v: tf.Tensor[]): GradMap {
   const norm = tf.tidy(() => tf.sqrt(tf.addN(v.map((t) => tf.sum(tf.square(t))))).dataSync()[0]!);
@@ -155,6 +167,12 @@ export interface DartsResult {
  * ∇θ L_search(ω′, θ) − ξ·HVP with ω′ = ω − ξ(momentum·buf + ∇ω L_train + wd·ω)) and then a weight
  * step. L_search includes λ_lat · Σ_gates Σ_k softmax(θ)_k·lat_k relative to the all-first-candidate
  * latency. Discretization: argmax per gate, or the exact projection onto a ReLU budget.
+ *
+ * @example
+ * ```ts
+ * const r = await dartsSearch(net, gates, data, { epochs: 2, batchSize: 64, order: 2, latencyWeight: 1, seed: 0 });
+ * console.log(r.reluCount, r.history.at(-1)?.expectedLatency);
+ * ```
  */
 export async function dartsSearch(
   net: Module,

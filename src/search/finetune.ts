@@ -35,7 +35,15 @@ export interface FinetuneRun {
   trainSeconds: number;
 }
 
-/** The search recipe an architecture was exported from (needed for its dataset and schedule). */
+/**
+ * The search recipe an architecture was exported from (needed for its dataset and schedule).
+ *
+ * @example
+ * ```ts
+ * const { arch } = loadExportedArchitecture('runs/s/architecture');
+ * embeddedRecipe(arch, 'runs/s/architecture.json').finetune.epochs;
+ * ```
+ */
 export function embeddedRecipe(arch: Record<string, unknown>, file: string): SearchRecipe {
   if (!arch.recipe) throw new Error(`${file}: has no embedded recipe (exported outside a search run); finetune it with the library's fit()`);
   return parseSearchRecipe(arch.recipe, `${file}: recipe`);

@@ -63,6 +63,12 @@ export interface SearchRun {
  *
  * Resumable by phase: a finished teacher, search (`search.bin`) or finetuning is not redone, and
  * teacher training and finetuning resume from their own checkpoints.
+ *
+ * @example
+ * ```ts
+ * const run = await runSearchRecipe(loadSearchRecipe('experiments/search-lenet5-mnist.json'), { outDir: 'runs/s', budget: 300 });
+ * console.log(run.relus, run.finetuned.top1);
+ * ```
  */
 export async function runSearchRecipe(recipe: SearchRecipe, opts: RunSearchOptions): Promise<SearchRun> {
   const release = lockRunDir(opts.outDir);

@@ -77,12 +77,27 @@ export const SearchRecipeSchema = z.strictObject({
 
 export type SearchRecipe = z.infer<typeof SearchRecipeSchema>;
 
-/** Validates a search recipe, reporting every problem with its path. */
+/**
+ * Validates a search recipe, reporting every problem with its path.
+ *
+ * @example
+ * ```ts
+ * const recipe = parseSearchRecipe(JSON.parse(text), 'my-recipe.json'); // throws ValidationError listing every problem
+ * ```
+ */
 export function parseSearchRecipe(input: unknown, source = 'search recipe'): SearchRecipe {
   return parseWith(SearchRecipeSchema, input, source);
 }
 
-/** Reads a search recipe; relative paths (dataset, teacher weights, space, table file) resolve against it. */
+/**
+ * Reads a search recipe; relative paths (dataset, teacher weights, space, table file) resolve against it.
+ *
+ * @example
+ * ```ts
+ * const recipe = loadSearchRecipe('experiments/quickstart.json');
+ * recipe.search.strategy; // 'autorep'
+ * ```
+ */
 export function loadSearchRecipe(path: string): SearchRecipe {
   const json = readJsonFile(path, 'recipe');
   const r = parseSearchRecipe(json, path);

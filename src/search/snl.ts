@@ -42,6 +42,12 @@ export interface SnlResult {
  * `CE + KD + λ·Σ|α|/N`; after each epoch the count #(α > 0.01) is taken, λ grows by 1.1 when the
  * count did not improve, and the search stops once count ≤ B. Then α is frozen to [α > 0.01] and
  * projected exactly onto the budget (highest α kept).
+ *
+ * @example
+ * ```ts
+ * const { gates } = buildMaskSupernet(net, loadSearchSpace('resnet18-snl-pixel'), { seed: 0, mode: 'continuous' });
+ * const r = await snlSearch(net, gates, data, { epochs: 100, batchSize: 128, budget: 12_900, alphaLr: 0.01, seed: 0 }, { teacher });
+ * ```
  */
 export async function snlSearch(net: Module, gates: readonly PlacedGate[], data: TrainData, config: SnlConfig, opts: { teacher?: Module; hooks?: { onStep?(e: SearchStepEvent): void; onEpoch?(e: { epoch: number; count: number; lambda: number; test: EvalResult }): void; signal?: AbortSignal } } = {}): Promise<SnlResult> {
   for (const g of gates) if (g.gate.mode !== 'continuous') throw new Error(`snl: gate '${g.path}' is not in continuous mode (build the supernet with mode 'continuous')`);

@@ -57,7 +57,14 @@ export interface SweepResult {
   plots: string[];
 }
 
-/** The folder name of a budget inside a sweep folder (`budget-12900`, `budget-0.05`). */
+/**
+ * The folder name of a budget inside a sweep folder (`budget-12900`, `budget-0.05`).
+ *
+ * @example
+ * ```ts
+ * budgetDirName(0.05); // 'budget-0.05'
+ * ```
+ */
 export function budgetDirName(budget: number): string {
   return `budget-${budget}`;
 }
@@ -119,7 +126,15 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   }
 }
 
-/** Reads a finished budget's `result.json` into a CSV row. */
+/**
+ * Reads a finished budget's `result.json` into a CSV row.
+ *
+ * @example
+ * ```ts
+ * const row = sweepRow(0.05, 'runs/sweep/budget-0.05');
+ * row.relus; // exported ReLU count
+ * ```
+ */
 export function sweepRow(spec: number, dir: string): SweepRow {
   const file = join(dir, 'result.json');
   const r = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -152,7 +167,14 @@ export function sweepRow(spec: number, dir: string): SweepRow {
   };
 }
 
-/** The Markdown table of a sweep. */
+/**
+ * The Markdown table of a sweep.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('summary.md', sweepSummary('my sweep', rows));
+ * ```
+ */
 export function sweepSummary(name: string, rows: readonly SweepRow[]): string {
   const pct = (x: number) => (x * 100).toFixed(2);
   const lines = [

@@ -93,7 +93,14 @@ function crossChecks(s: SearchSpace) {
   return issues;
 }
 
-/** Validates a search space, reporting every problem with its JSON path. */
+/**
+ * Validates a search space, reporting every problem with its JSON path.
+ *
+ * @example
+ * ```ts
+ * const space = parseSearchSpace({ name: 'r20', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'channel' } });
+ * ```
+ */
 export function parseSearchSpace(input: unknown, source = 'search space'): SearchSpace {
   return parseWith(SearchSpaceSchema, input, source, crossChecks);
 }
@@ -101,7 +108,14 @@ export function parseSearchSpace(input: unknown, source = 'search space'): Searc
 /** Folder of the search spaces shipped with polynas. */
 export const SHIPPED_SPACES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'search-spaces');
 
-/** Names of the shipped search spaces (`resnet18-pixel`, …). */
+/**
+ * Names of the shipped search spaces (`resnet18-pixel`, …).
+ *
+ * @example
+ * ```ts
+ * shippedSpaceNames(); // ['lenet5-layer-pool', 'lenet5-pixel', …]
+ * ```
+ */
 export function shippedSpaceNames(): string[] {
   return readdirSync(SHIPPED_SPACES_DIR).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => f.slice(0, -5)).sort();
 }
@@ -125,12 +139,27 @@ export function loadSearchSpace(pathOrName: string): SearchSpace {
   return parseSearchSpace(json, path);
 }
 
-/** JSON Schema of search spaces. */
+/**
+ * JSON Schema of search spaces.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('search-space.schema.json', JSON.stringify(searchSpaceJsonSchema(), null, 2));
+ * ```
+ */
 export function searchSpaceJsonSchema(): unknown {
   return z.toJSONSchema(SearchSpaceSchema, { io: 'input' });
 }
 
-/** Glob match of a dotted site path: `*` within one segment, `**` across segments. */
+/**
+ * Glob match of a dotted site path: `*` within one segment, `**` across segments.
+ *
+ * @example
+ * ```ts
+ * matchSitePattern('stages.*.0.act1', 'stages.2.0.act1'); // true
+ * matchSitePattern('stages.**', 'stages.2.0.act1'); // true
+ * ```
+ */
 export function matchSitePattern(pattern: string, path: string): boolean {
   const re = pattern
     .split('**')
@@ -139,7 +168,14 @@ export function matchSitePattern(pattern: string, path: string): boolean {
   return new RegExp(`^${re}$`).test(path);
 }
 
-/** The site paths a selection picks out of `paths`; a pattern that matches nothing is an error. */
+/**
+ * The site paths a selection picks out of `paths`; a pattern that matches nothing is an error.
+ *
+ * @example
+ * ```ts
+ * selectSites({ include: ['stages.2.**'] }, net.sites().map((s) => s.path), 'activation.sites');
+ * ```
+ */
 export function selectSites(selection: SiteSelectionSpec, paths: string[], where: string): string[] {
   if (selection === 'all') return paths;
   for (const p of selection.include) {

@@ -12,7 +12,14 @@ export interface PlacedGate {
   gate: MaskGate;
 }
 
-/** Builds the cheap candidate operator of an activation site. */
+/**
+ * Builds the cheap candidate operator of an activation site.
+ *
+ * @example
+ * ```ts
+ * const op = buildActivationOp('poly2', [16, 16, 32], space.activation!); // a ChannelPoly over 32 channels
+ * ```
+ */
 export function buildActivationOp(op: ActivationOp, siteShape: readonly number[], space: NonNullable<SearchSpace['activation']>): Module {
   const c = siteShape[siteShape.length - 1]!;
   switch (op) {

@@ -5,6 +5,13 @@ import { Module } from '../nn/module.js';
  * A DARTS mixed operation (PASNet GateAct / GatePool): architecture parameters θ (one per candidate,
  * initialised to 0) and output `Σ_k softmax(θ)_k · op_k(x)`. Discretized by argmax (or by the budget
  * projection), after which only the chosen candidate runs.
+ *
+ * @example
+ * ```ts
+ * const gate = new DartsGate(['relu', 'x2act'], [new ReLU(), new X2act(16, [32, 32, 16])], [32, 32, 16]);
+ * gate.probs().print(); // [0.5, 0.5]
+ * gate.choose('x2act');
+ * ```
  */
 export class DartsGate extends Module {
   readonly theta: tf.Variable;

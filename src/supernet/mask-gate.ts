@@ -30,6 +30,13 @@ export interface MaskGateOptions {
  * - Output `m·ReLU(x) + (1 − m)·op(x)`. Gradient to α_aux: softplus(α_aux)·∂L/∂m (straight-through).
  * - The gate also keeps running per-channel statistics of its input (a BatchNorm without affine
  *   parameters) from which a polynomial operator is DaPa-initialised.
+ *
+ * @example
+ * ```ts
+ * const gate = new MaskGate(new ChannelPoly(16), [32, 32, 16], { granularity: 'pixel', seed: 0 });
+ * site.setOp(gate);
+ * gate.reluCount(); // 16,384 until the search removes some
+ * ```
  */
 export class MaskGate extends Module {
   readonly alpha: tf.Variable;

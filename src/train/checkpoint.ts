@@ -7,6 +7,11 @@ const MAGIC = 'PNASCKP1';
 /**
  * Writes `data` to `path` atomically: a temp file in the same folder, fsync, then rename, so that a
  * reader sees either the old file or the new one, never a torn write.
+ *
+ * @example
+ * ```ts
+ * writeFileAtomic('runs/x/result.json', JSON.stringify(result)); // temp file + fsync + rename
+ * ```
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -74,12 +79,28 @@ export function decodeCheckpoint<M>(buf: Uint8Array, source = 'checkpoint'): Che
   return { meta: header.meta, tensors };
 }
 
-/** Writes a checkpoint file atomically. */
+/**
+ * Writes a checkpoint file atomically.
+ *
+ * @example
+ * ```ts
+ * saveCheckpoint('runs/x/weights.bin', { meta: { kind: 'my-weights' }, tensors: net.stateDict() });
+ * const back = loadCheckpoint('runs/x/weights.bin');
+ * net.loadStateDict(back!.tensors);
+ * ```
+ */
 export function saveCheckpoint<M>(path: string, ckpt: Checkpoint<M>): void {
   writeFileAtomic(path, encodeCheckpoint(ckpt));
 }
 
-/** Reads a checkpoint file, or returns undefined when it does not exist. */
+/**
+ * Reads a checkpoint file, or returns undefined when it does not exist.
+ *
+ * @example
+ * ```ts
+ * const ckpt = loadCheckpoint<{ kind: string }>('runs/x/checkpoint.bin'); // undefined when absent
+ * ```
+ */
 export function loadCheckpoint<M>(path: string): Checkpoint<M> | undefined {
   if (!existsSync(path)) return undefined;
   return decodeCheckpoint<M>(readFileSync(path), path);

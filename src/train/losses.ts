@@ -42,6 +42,11 @@ export function distillationLoss(student: tf.Tensor, teacher: tf.Tensor, tempera
 /**
  * Scales gradients so that their global L2 norm is at most `maxNorm` (returns new tensors and the
  * norm before clipping; the inputs are not disposed).
+ *
+ * @example
+ * ```ts
+ * const { grads: clipped, norm } = clipByGlobalNorm(grads, 5);
+ * ```
  */
 export function clipByGlobalNorm(grads: GradMap, maxNorm: number): { grads: GradMap; norm: number } {
   const keys = Object.keys(grads);

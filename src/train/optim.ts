@@ -173,7 +173,15 @@ export class Adam extends SlotOptimizer {
   }
 }
 
-/** Builds an optimizer from its config. */
+/**
+ * Builds an optimizer from its config.
+ *
+ * @example
+ * ```ts
+ * const opt = createOptimizer(net.namedParameters('weight'), { type: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+ * opt.step(grads, 0.1);
+ * ```
+ */
 export function createOptimizer(params: NamedVariable[], cfg: OptimizerConfig): Optimizer {
   switch (cfg.type) {
     case 'sgd':

@@ -41,7 +41,14 @@ export interface TrainingRun extends TrainResult {
   normalization: Normalization;
 }
 
-/** Loads the recipe's dataset and applies `trainLimit`. */
+/**
+ * Loads the recipe's dataset and applies `trainLimit`.
+ *
+ * @example
+ * ```ts
+ * const { train, test } = await loadRecipeData(loadTrainRecipe('experiments/quickstart-lenet-mnist.json'));
+ * ```
+ */
 export async function loadRecipeData(recipe: TrainRecipe, download?: DownloadOptions): Promise<DatasetSplits> {
   const ds = recipe.dataset;
   const splits = await loadDataset(

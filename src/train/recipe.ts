@@ -112,7 +112,15 @@ export function parseTrainRecipe(input: unknown, source = 'recipe'): TrainRecipe
   throw new RecipeError(source, describeIssues(input, r.error.issues));
 }
 
-/** Reads and validates a recipe file; `dataset.dir` is resolved against the file's folder. */
+/**
+ * Reads and validates a recipe file; `dataset.dir` is resolved against the file's folder.
+ *
+ * @example
+ * ```ts
+ * const recipe = loadTrainRecipe('experiments/resnet20-cifar10-subset.json');
+ * recipe.train.epochs; // 15
+ * ```
+ */
 export function loadTrainRecipe(path: string): TrainRecipe {
   const json = readJsonFile(path, 'recipe');
   const recipe = parseTrainRecipe(json, path);

@@ -21,7 +21,16 @@ export interface RunDir {
   path(name: string): string;
 }
 
-/** Opens (creating if needed) a run folder. */
+/**
+ * Opens (creating if needed) a run folder.
+ *
+ * @example
+ * ```ts
+ * const run = openRunDir('runs/x');
+ * run.log({ type: 'note', text: 'started' });
+ * run.writeJson('result.json', { top1: 0.98 });
+ * ```
+ */
 export function openRunDir(dir: string, clock: () => Date = () => new Date()): RunDir {
   mkdirSync(dir, { recursive: true });
   const path = (name: string) => join(dir, name);
@@ -76,6 +85,12 @@ function processAlive(pid: number): boolean {
  * Takes the run folder's lock (`run.lock`, holding this process id) so that two runs never write
  * the same folder at once. A lock left by a process that no longer exists (a killed run) is taken
  * over. Returns the release function.
+ *
+ * @example
+ * ```ts
+ * const release = lockRunDir('runs/x'); // throws while another live process holds it
+ * try { await work(); } finally { release(); }
+ * ```
  */
 export function lockRunDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true });

@@ -8,7 +8,14 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Raised with every problem of a JSON document at once. */
+/**
+ * Raised with every problem of a JSON document at once.
+ *
+ * @example
+ * ```ts
+ * try { parseSearchRecipe(json, 'r.json'); } catch (e) { if (e instanceof ValidationError) console.error(e.issues); }
+ * ```
+ */
 export class ValidationError extends Error {
   constructor(
     readonly source: string,
@@ -54,7 +61,14 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, source
   return r.data;
 }
 
-/** Reads a JSON file, naming the file and what it should hold in the error. */
+/**
+ * Reads a JSON file, naming the file and what it should hold in the error.
+ *
+ * @example
+ * ```ts
+ * const json = readJsonFile('experiments/quickstart.json', 'recipe'); // clear error naming the file when missing or malformed
+ * ```
+ */
 export function readJsonFile(path: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
