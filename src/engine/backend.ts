@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { tf } from './tf.js';
 
 /** Backends a user can ask for. `auto` picks the fastest one that loads. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** What {@link selectBackend} did: the active backend and every package it tried. */
@@ -38,11 +38,12 @@ const CANDIDATES: Record<Exclude<BackendChoice, 'auto'>, Candidate[]> = {
     { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', load: () => importOptional('@tensorflow/tfjs-node-gpu') },
     { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', load: () => importOptional('@tensorflow/tfjs-node') },
   ],
+  torch: [{ backend: 'torch', pkg: 'polynas native/torch (LibTorch)', load: async () => (await import('./torch.js')).registerTorchBackend() }],
   wasm: [{ backend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', load: () => import('@tensorflow/tfjs-backend-wasm') }],
   cpu: [{ backend: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', load: async () => undefined }],
 };
 
-const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow', 'wasm', 'cpu'];
+const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow', 'torch', 'wasm', 'cpu'];
 
 let current: BackendInfo | undefined;
 
@@ -57,7 +58,9 @@ export class BackendUnavailableError extends Error {
         tried.map((t) => `${t.package}: ${t.error}`).join('; ') +
         (requested === 'tensorflow'
           ? '. Install one of them with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (CUDA GPU) or `npm install @tensorflow/tfjs-node@4.22.0`.'
-          : ''),
+          : requested === 'torch'
+            ? ' (apt-get install -y libtorch-dev, then npm run build:torch).'
+            : ''),
     );
     this.name = 'BackendUnavailableError';
   }
@@ -67,7 +70,8 @@ export class BackendUnavailableError extends Error {
  * Selects and initialises the compute backend.
  *
  * `auto` tries, in order: `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node` (native TensorFlow,
- * optional peer dependencies), `@tensorflow/tfjs-backend-wasm`, then the pure-JS cpu backend.
+ * optional peer dependencies), `torch` (polynas' LibTorch engine, when `npm run build:torch` has
+ * built it), `@tensorflow/tfjs-backend-wasm`, then the pure-JS cpu backend.
  * A named choice loads only that backend and throws {@link BackendUnavailableError} if it cannot.
  * Calling it again with the same choice is a no-op.
  *

@@ -23,8 +23,11 @@ export interface ConvGeometry {
   pad: number;
 }
 
+/** Backends whose own gradient kernels are fast and correct (native TensorFlow, LibTorch). */
+export const NATIVE_BACKENDS: ReadonlySet<string> = new Set(['tensorflow', 'torch']);
+
 function useStockKernels(): boolean {
-  return tf.getBackend() === 'tensorflow';
+  return NATIVE_BACKENDS.has(tf.getBackend());
 }
 
 function checkGeometry(name: string, k: number, g: ConvGeometry): void {

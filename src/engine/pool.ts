@@ -5,6 +5,7 @@
  * window tap, the positions that equal the window maximum (the first such tap on ties, as the
  * stock kernels do) receive `dy`, scattered back by zero-upsampling and padding.
  */
+import { NATIVE_BACKENDS } from './conv.js';
 import { tf, type Tensor4D } from './tf.js';
 
 const NEG = -3.4e38;
@@ -19,7 +20,7 @@ const NEG = -3.4e38;
  * ```
  */
 export function maxPool2d(x: Tensor4D, k: number, s: number, pad: number): Tensor4D {
-  if (tf.getBackend() === 'tensorflow') return tf.maxPool(x, k, s, pad);
+  if (NATIVE_BACKENDS.has(tf.getBackend())) return tf.maxPool(x, k, s, pad);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, save] = args as [Tensor4D, tf.GradSaveFunc];
     const y = tf.maxPool(xi, k, s, pad);

@@ -1,6 +1,7 @@
 import { tf } from '../engine/tf.js';
 import { conv2d, depthwiseConv2d } from '../engine/conv.js';
 import { maxPool2d } from '../engine/pool.js';
+import { batchNormTrain, relu } from '../engine/fused.js';
 import { InitRng, kaimingNormal, uniform } from './init.js';
 import { Module } from './module.js';
 
@@ -106,13 +107,8 @@ export class BatchNorm2d extends Module {
       const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, this.eps)));
       return this.recorded(x, tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.beta));
     }
-    const axes = [0, 1, 2];
-    const mean = tf.mean(x, axes);
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), axes);
-    this.updateRunningStats(mean, variance, x.size / this.channels);
-    const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(variance, this.eps)));
-    return this.recorded(x, tf.add(tf.mul(centered, scale), this.beta));
+    const n = x.size / this.channels;
+    return this.recorded(x, batchNormTrain(x, this.gamma, this.beta, this.eps, (mean, variance) => this.updateRunningStats(mean, variance, n)));
   }
 
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
@@ -156,7 +152,7 @@ export class Linear extends Module {
 /** Element-wise ReLU: one secure comparison per element under 2PC. */
 export class ReLU extends Module {
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.relu(x);
+    return relu(x);
   }
   reluCount(perSampleShape: readonly number[]): number {
     return perSampleShape.reduce((a, b) => a * b, 1);

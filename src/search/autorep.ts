@@ -64,6 +64,8 @@ export interface AutorepResult {
 export interface SearchHooks {
   /** Every 10 steps (and the last), with the kept ReLU count and the annealed target. */
   onStep?(e: { epoch: number; step: number; totalSteps: number; loss: number; count: number; target: number }): void;
+  /** After every step (cheap: no count); benchmarks time steps with it. */
+  onBatch?(step: number): void;
   /** Stops the search after the current step (it is not resumable mid-way; the run folder keeps the teacher). */
   signal?: AbortSignal;
   onEpoch?(e: SearchEpoch): void;
@@ -159,6 +161,7 @@ export async function autorepSearch(
         if (!Number.isFinite(loss)) throw new Error(`search diverged: loss ${loss} at epoch ${epoch}, step ${step}`);
         lossSum += loss;
         step++;
+        hooks.onBatch?.(step);
         await new Promise<void>((r) => setImmediate(r));
         if (hooks.signal?.aborted) throw new Error('search stopped (interrupted); run again with --resume to search afresh');
         if (step % 10 === 0 || step === totalSteps) {

@@ -1,0 +1,81 @@
+/**
+ * `npm run bench:compare`: the same training step (ResNet-20 at 32×32×3, LeNet-5 at 28×28×1;
+ * batch 64 and 128) and an AutoReP search step, in polynas on every available backend and in
+ * PyTorch (Debian's python3-torch, installed by this script when missing and apt is usable),
+ * interleaved round by round, each measurement in its own process. Prints the median ms/step,
+ * images/s and the ratio polynas/PyTorch; `--json FILE` also writes every raw measurement.
+ *
+ *   npm run bench:compare -- [--nets resnet20,lenet5] [--batches 64,128] [--kinds train,autorep]
+ *                            [--backends torch,wasm] [--rounds 2] [--steps 10] [--warmup 3] [--threads 2]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const { values } = parseArgs({
+  options: {
+    nets: { type: 'string', default: 'resnet20,lenet5' }, batches: { type: 'string', default: '64,128' }, kinds: { type: 'string', default: 'train,autorep' },
+    backends: { type: 'string' }, rounds: { type: 'string', default: '2' }, steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' },
+    threads: { type: 'string', default: String(cpus().length) }, python: { type: 'string', default: '/usr/bin/python3' }, json: { type: 'string' },
+  },
+});
+
+function hasTorchPython(py: string): boolean {
+  return spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+const python = values.python!;
+if (!hasTorchPython(python)) {
+  console.error('PyTorch not found; installing Debian\'s python3-torch …');
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', 'python3-torch'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0 || !hasTorchPython(python)) {
+    console.error('could not install python3-torch (apt-get install -y python3-torch as root); comparing polynas backends only');
+  }
+}
+const withPytorch = hasTorchPython(python);
+const backends = values.backends?.split(',') ?? [...(existsSync(join(root, 'native/torch/build/Release/polynas_torch.node')) ? ['torch'] : []), 'wasm'];
+const threads = values.threads!;
+
+interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[] }
+const results: Measurement[] = [];
+
+function runPolynas(backend: string, net: string, batch: number, kind: string): Measurement {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/step-json.ts'), '--backend', backend, '--net', net, '--batch', String(batch), '--kind', kind, '--steps', values.steps!, '--warmup', values.warmup!], {
+    cwd: root, env: { ...process.env, POLYNAS_TORCH_THREADS: threads }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as Measurement;
+}
+
+function runPytorch(net: string, batch: number, kind: string): Measurement {
+  const out = execFileSync(python, [join(root, 'bench/reference/pytorch_step.py'), '--nets', net, '--batch', String(batch), '--kind', kind, '--steps', values.steps!, '--warmup', values.warmup!, '--threads', threads], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').pop()!) as Measurement;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const configs = values.nets!.split(',').flatMap((net) => values.batches!.split(',').map(Number).flatMap((batch) => values.kinds!.split(',').map((kind) => ({ net, batch, kind }))));
+console.log(`polynas backends: ${backends.join(', ')}; PyTorch: ${withPytorch ? python : 'not available'}; ${threads} threads; ${values.rounds} rounds of ${values.steps} steps after ${values.warmup} warm-up`);
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const { net, batch, kind } of configs) {
+    for (const b of backends) results.push(runPolynas(b, net, batch, kind));
+    if (withPytorch) results.push(runPytorch(net, batch, kind));
+    console.error(`round ${round + 1}: ${net} ${kind} batch ${batch} done`);
+  }
+}
+
+const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'img/s', '× PyTorch']];
+for (const { net, batch, kind } of configs) {
+  const pick = (engine: string) => results.filter((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind).flatMap((r) => r.ms);
+  const ref = withPytorch ? median(pick('pytorch')) : undefined;
+  for (const engine of [...backends.map((b) => `polynas ${b}`), ...(withPytorch ? ['pytorch'] : [])]) {
+    const ms = pick(engine);
+    if (!ms.length) continue;
+    const m = median(ms);
+    rows.push([net, kind, String(batch), engine, m.toFixed(1), ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–']);
+  }
+}
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));

@@ -1,0 +1,573 @@
+// polynas torch engine: the tensor store and kernels behind the `torch` TensorFlow.js backend.
+//
+// Tensors live in native memory as at::Tensor values keyed by a numeric handle; data crosses into
+// JavaScript only on read(). Shapes and layouts are TensorFlow.js': NHWC activations and HWIO
+// filters. Convolutions and pools view them as NCHW with channels-last strides (no copy) and
+// hand the result back as NHWC.
+//
+// Every op returns [handle, dtype, ...shape] (or an array of those for several outputs).
+// dtype codes: 0 float32, 1 int32, 2 bool.
+
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace {
+
+std::unordered_map<int64_t, at::Tensor> store;
+int64_t nextHandle = 1;
+
+int dtypeCode(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return 0;
+    case at::kInt: return 1;
+    case at::kBool: return 2;
+    default: throw std::runtime_error(std::string("polynas torch: unsupported result dtype ") + c10::toString(t.scalar_type()));
+  }
+}
+
+at::ScalarType scalarType(int code) {
+  switch (code) {
+    case 0: return at::kFloat;
+    case 1: return at::kInt;
+    case 2: return at::kBool;
+    default: throw std::runtime_error("polynas torch: unknown dtype code " + std::to_string(code));
+  }
+}
+
+// TensorFlow.js has no 64-bit types: results are brought back to float32 / int32.
+at::Tensor normalize(at::Tensor t) {
+  switch (t.scalar_type()) {
+    case at::kDouble: case at::kHalf: case at::kBFloat16: return t.to(at::kFloat);
+    case at::kLong: case at::kShort: case at::kByte: case at::kChar: return t.to(at::kInt);
+    default: return t;
+  }
+}
+
+Napi::Value result(Napi::Env env, at::Tensor t) {
+  t = normalize(std::move(t));
+  int64_t h = nextHandle++;
+  auto shape = t.sizes().vec();
+  int code = dtypeCode(t);
+  store.emplace(h, std::move(t));
+  Napi::Array out = Napi::Array::New(env, 2 + shape.size());
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(h)));
+  out.Set(1u, Napi::Number::New(env, code));
+  for (size_t i = 0; i < shape.size(); i++) out.Set(static_cast<uint32_t>(i + 2), Napi::Number::New(env, static_cast<double>(shape[i])));
+  return out;
+}
+
+Napi::Value results(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  Napi::Array out = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); i++) out.Set(static_cast<uint32_t>(i), result(env, ts[i]));
+  return out;
+}
+
+const at::Tensor& get(const Napi::Value& v) {
+  int64_t h = v.As<Napi::Number>().Int64Value();
+  auto it = store.find(h);
+  if (it == store.end()) throw std::runtime_error("polynas torch: no tensor with handle " + std::to_string(h) + " (disposed?)");
+  return it->second;
+}
+
+std::vector<int64_t> ints(const Napi::Value& v) {
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return out;
+}
+
+double num(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+int64_t i64(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+
+// Wraps a function body so C++ exceptions become JavaScript errors.
+template <typename F>
+Napi::Value guard(const Napi::CallbackInfo& info, F f) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), std::string("polynas torch: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+#define FN(name) Napi::Value fn_##name(const Napi::CallbackInfo& info) { return guard(info, [&]() -> Napi::Value { auto env = info.Env(); (void)env;
+#define END }); }
+
+// ---- store ----
+
+FN(write)
+  auto shape = ints(info[1]);
+  auto type = scalarType(static_cast<int>(i64(info, 2)));
+  Napi::TypedArray arr = info[0].As<Napi::TypedArray>();
+  auto buf = arr.ArrayBuffer();
+  uint8_t* src = static_cast<uint8_t*>(buf.Data()) + arr.ByteOffset();
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(type));
+  size_t n = static_cast<size_t>(t.numel());
+  if (type == at::kBool) {
+    // Booleans arrive as Uint8Array or Int32Array.
+    bool* dst = t.data_ptr<bool>();
+    if (arr.TypedArrayType() == napi_int32_array) { auto s = reinterpret_cast<int32_t*>(src); for (size_t i = 0; i < n; i++) dst[i] = s[i] != 0; }
+    else for (size_t i = 0; i < n; i++) dst[i] = src[i] != 0;
+  } else {
+    size_t bytes = n * t.element_size();
+    if (arr.ByteLength() < bytes) throw std::runtime_error("polynas torch: write got " + std::to_string(arr.ByteLength()) + " bytes for " + std::to_string(bytes));
+    std::memcpy(t.data_ptr(), src, bytes);
+  }
+  return result(env, t);
+END
+
+FN(read)
+  at::Tensor t = get(info[0]).contiguous();
+  size_t n = static_cast<size_t>(t.numel());
+  switch (t.scalar_type()) {
+    case at::kFloat: { auto a = Napi::Float32Array::New(env, n); if (n) std::memcpy(a.Data(), t.data_ptr<float>(), n * 4); return a; }
+    case at::kInt: { auto a = Napi::Int32Array::New(env, n); if (n) std::memcpy(a.Data(), t.data_ptr<int32_t>(), n * 4); return a; }
+    case at::kBool: { auto a = Napi::Uint8Array::New(env, n); const bool* s = t.data_ptr<bool>(); for (size_t i = 0; i < n; i++) a[i] = s[i] ? 1 : 0; return a; }
+    default: throw std::runtime_error("polynas torch: cannot read dtype");
+  }
+END
+
+FN(dispose)
+  store.erase(i64(info, 0));
+  return env.Undefined();
+END
+
+FN(stats)
+  double bytes = 0;
+  for (auto& kv : store) bytes += static_cast<double>(kv.second.numel() * kv.second.element_size());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tensors", Napi::Number::New(env, static_cast<double>(store.size())));
+  o.Set("bytes", Napi::Number::New(env, bytes));
+  return o;
+END
+
+FN(setThreads)
+  at::set_num_threads(static_cast<int>(i64(info, 0)));
+  return env.Undefined();
+END
+
+FN(info)
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("threads", Napi::Number::New(env, at::get_num_threads()));
+  o.Set("config", Napi::String::New(env, at::show_config()));
+  o.Set("version", Napi::String::New(env, TORCH_VERSION));
+  return o;
+END
+
+// ---- element-wise ----
+
+enum Unary { ABS, NEG, EXP, LOG, SQRT, RSQRT, SQUARE, RELU, RELU6, SIGMOID, TANH, SOFTPLUS, SIGN, FLOOR, CEIL, ROUND,
+             RECIPROCAL, LOG1P, EXPM1, SIN, COS, ERF, ISNAN, LOGICAL_NOT, STEP, ELU, LEAKY_RELU, IDENTITY };
+
+FN(unary)
+  const at::Tensor& x = get(info[1]);
+  double alpha = info.Length() > 2 ? num(info, 2) : 0.0;
+  switch (static_cast<Unary>(i64(info, 0))) {
+    case ABS: return result(env, at::abs(x));
+    case NEG: return result(env, at::neg(x));
+    case EXP: return result(env, at::exp(x));
+    case LOG: return result(env, at::log(x));
+    case SQRT: return result(env, at::sqrt(x));
+    case RSQRT: return result(env, at::rsqrt(x));
+    case SQUARE: return result(env, at::mul(x, x));
+    case RELU: return result(env, at::relu(x));
+    case RELU6: return result(env, at::clamp(x, 0, 6));
+    case SIGMOID: return result(env, at::sigmoid(x));
+    case TANH: return result(env, at::tanh(x));
+    case SOFTPLUS: return result(env, at::softplus(x));
+    case SIGN: return result(env, at::sign(x));
+    case FLOOR: return result(env, at::floor(x));
+    case CEIL: return result(env, at::ceil(x));
+    case ROUND: return result(env, at::round(x));  // half to even, as TensorFlow.js
+    case RECIPROCAL: return result(env, at::reciprocal(x));
+    case LOG1P: return result(env, at::log1p(x));
+    case EXPM1: return result(env, at::expm1(x));
+    case SIN: return result(env, at::sin(x));
+    case COS: return result(env, at::cos(x));
+    case ERF: return result(env, at::erf(x));
+    case ISNAN: return result(env, at::isnan(x));
+    case LOGICAL_NOT: return result(env, at::logical_not(x));
+    case STEP: {  // x > 0 ? 1 : alpha, NaN stays NaN
+      at::Tensor pos = x > 0;
+      at::Tensor y = alpha == 0 ? pos.to(x.scalar_type()) : at::where(pos, at::ones_like(x), at::full_like(x, alpha));
+      if (x.is_floating_point()) y.masked_fill_(at::isnan(x), std::numeric_limits<float>::quiet_NaN());
+      return result(env, y);
+    }
+    case ELU: return result(env, at::elu(x));
+    case LEAKY_RELU: return result(env, at::leaky_relu(x, alpha));
+    case IDENTITY: return result(env, x);
+  }
+  throw std::runtime_error("polynas torch: unknown unary op");
+END
+
+enum Binary { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, SQUARED_DIFF, FLOOR_DIV, MOD, EQUAL, NOT_EQUAL, GREATER,
+              GREATER_EQUAL, LESS, LESS_EQUAL, LOGICAL_AND, LOGICAL_OR, ATAN2, PRELU };
+
+FN(binary)
+  const at::Tensor& a = get(info[1]);
+  const at::Tensor& b = get(info[2]);
+  switch (static_cast<Binary>(i64(info, 0))) {
+    case ADD: return result(env, at::add(a, b));
+    case SUB: return result(env, at::sub(a, b));
+    case MUL: return result(env, at::mul(a, b));
+    case DIV: return result(env, at::div(a, b));
+    case POW: {
+      // int32 ** int32 stays int32 in TensorFlow.js.
+      at::Tensor y = at::pow(a.to(at::kFloat), b.to(at::kFloat));
+      return result(env, a.scalar_type() == at::kInt && b.scalar_type() == at::kInt ? y.round().to(at::kInt) : y);
+    }
+    case MAXIMUM: return result(env, at::maximum(a, b));
+    case MINIMUM: return result(env, at::minimum(a, b));
+    case SQUARED_DIFF: { at::Tensor d = at::sub(a, b); return result(env, at::mul(d, d)); }
+    case FLOOR_DIV: return result(env, at::div(a, b, "floor"));
+    case MOD: return result(env, at::remainder(a, b));
+    case EQUAL: return result(env, at::eq(a, b));
+    case NOT_EQUAL: return result(env, at::ne(a, b));
+    case GREATER: return result(env, at::gt(a, b));
+    case GREATER_EQUAL: return result(env, at::ge(a, b));
+    case LESS: return result(env, at::lt(a, b));
+    case LESS_EQUAL: return result(env, at::le(a, b));
+    case LOGICAL_AND: return result(env, at::logical_and(a, b));
+    case LOGICAL_OR: return result(env, at::logical_or(a, b));
+    case ATAN2: return result(env, at::atan2(a, b));
+    case PRELU: return result(env, at::where(a > 0, a, at::mul(a, b)));
+  }
+  throw std::runtime_error("polynas torch: unknown binary op");
+END
+
+FN(addN)
+  Napi::Array ids = info[0].As<Napi::Array>();
+  at::Tensor acc = get(ids.Get(0u)).clone();
+  for (uint32_t i = 1; i < ids.Length(); i++) acc.add_(get(ids.Get(i)));
+  return result(env, acc);
+END
+
+FN(select)
+  return result(env, at::where(get(info[0]).to(at::kBool), get(info[1]), get(info[2])));
+END
+
+FN(clip)
+  return result(env, at::clamp(get(info[0]), num(info, 1), num(info, 2)));
+END
+
+FN(cast)
+  const at::Tensor& x = get(info[0]);
+  auto type = scalarType(static_cast<int>(i64(info, 1)));
+  if (type == at::kBool) return result(env, x.ne(0));
+  if (type == at::kInt && x.is_floating_point()) return result(env, x.trunc().to(at::kInt));
+  return result(env, x.to(type));
+END
+
+// ---- reductions ----
+
+enum Reduce { SUM, MEAN, MAX, MIN, PROD, ALL, ANY };
+
+FN(reduce)
+  const at::Tensor& x = get(info[1]);
+  auto axes = ints(info[2]);
+  bool keep = info[3].As<Napi::Boolean>().Value();
+  auto op = static_cast<Reduce>(i64(info, 0));
+  if (axes.empty()) {
+    // No axis: TensorFlow.js returns the input (torch would reduce every axis).
+    if (op == MEAN && !x.is_floating_point()) return result(env, x.to(at::kFloat));
+    if ((op == SUM || op == PROD) && x.scalar_type() == at::kBool) return result(env, x.to(at::kInt));
+    if (op == ALL || op == ANY) return result(env, x.to(at::kBool));
+    return result(env, x.clone());
+  }
+  switch (op) {
+    case SUM: return result(env, x.scalar_type() == at::kBool ? at::sum(x.to(at::kInt), axes, keep) : at::sum(x, axes, keep));
+    case MEAN: return result(env, at::mean(x.is_floating_point() ? x : x.to(at::kFloat), axes, keep));
+    case MAX: return result(env, at::amax(x, axes, keep));
+    case MIN: return result(env, at::amin(x, axes, keep));
+    case PROD: {
+      at::Tensor y = x;
+      std::vector<int64_t> sorted = axes;
+      std::sort(sorted.rbegin(), sorted.rend());
+      for (auto a : sorted) y = at::prod(y, a, keep);
+      return result(env, y);
+    }
+    case ALL: { at::Tensor y = x.to(at::kBool); std::vector<int64_t> s = axes; std::sort(s.rbegin(), s.rend()); for (auto a : s) y = at::all(y, a, keep); return result(env, y); }
+    case ANY: { at::Tensor y = x.to(at::kBool); std::vector<int64_t> s = axes; std::sort(s.rbegin(), s.rend()); for (auto a : s) y = at::any(y, a, keep); return result(env, y); }
+  }
+  throw std::runtime_error("polynas torch: unknown reduction");
+END
+
+FN(argMinMax)
+  const at::Tensor& x = get(info[1]);
+  int64_t axis = i64(info, 2);
+  return result(env, i64(info, 0) ? at::argmax(x, axis) : at::argmin(x, axis));
+END
+
+FN(softmax)
+  return result(env, at::softmax(get(info[0]), i64(info, 1)));
+END
+
+FN(logSoftmax)
+  return result(env, at::log_softmax(get(info[0]), i64(info, 1)));
+END
+
+FN(topk)
+  auto r = at::topk(get(info[0]), i64(info, 1), -1, true, info[2].As<Napi::Boolean>().Value());
+  return results(env, {std::get<0>(r), std::get<1>(r)});
+END
+
+// ---- shapes ----
+
+FN(reshape)
+  return result(env, get(info[0]).reshape(ints(info[1])));
+END
+
+FN(transpose)
+  return result(env, get(info[0]).permute(ints(info[1])).contiguous());
+END
+
+FN(slice)
+  at::Tensor x = get(info[0]);
+  auto begin = ints(info[1]);
+  auto size = ints(info[2]);
+  for (size_t d = 0; d < begin.size(); d++) x = x.narrow(static_cast<int64_t>(d), begin[d], size[d]);
+  return result(env, x.contiguous());
+END
+
+FN(stridedSlice)
+  at::Tensor x = get(info[0]);
+  auto begin = ints(info[1]);
+  auto end = ints(info[2]);
+  auto strides = ints(info[3]);
+  for (size_t d = 0; d < begin.size(); d++) x = x.slice(static_cast<int64_t>(d), begin[d], end[d], strides[d]);
+  return result(env, x.reshape(ints(info[4])).contiguous());
+END
+
+FN(pad)
+  // paddings as [before0, after0, before1, after1, …]; torch wants the last dimension first.
+  auto p = ints(info[1]);
+  std::vector<int64_t> rev;
+  for (size_t d = p.size() / 2; d-- > 0;) { rev.push_back(p[2 * d]); rev.push_back(p[2 * d + 1]); }
+  return result(env, at::constant_pad_nd(get(info[0]), rev, num(info, 2)));
+END
+
+FN(concat)
+  Napi::Array ids = info[0].As<Napi::Array>();
+  std::vector<at::Tensor> ts;
+  for (uint32_t i = 0; i < ids.Length(); i++) ts.push_back(get(ids.Get(i)));
+  return result(env, at::cat(ts, i64(info, 1)));
+END
+
+FN(stack)
+  Napi::Array ids = info[0].As<Napi::Array>();
+  std::vector<at::Tensor> ts;
+  for (uint32_t i = 0; i < ids.Length(); i++) ts.push_back(get(ids.Get(i)));
+  return result(env, at::stack(ts, i64(info, 1)));
+END
+
+FN(unstack)
+  std::vector<at::Tensor> parts;
+  for (auto& t : at::unbind(get(info[0]), i64(info, 1))) parts.push_back(t.contiguous());
+  return results(env, parts);
+END
+
+FN(tile)
+  return result(env, get(info[0]).repeat(ints(info[1])));
+END
+
+FN(reverse)
+  return result(env, at::flip(get(info[0]), ints(info[1])));
+END
+
+FN(fill)
+  auto type = scalarType(static_cast<int>(i64(info, 2)));
+  return result(env, at::full(ints(info[0]), num(info, 1), at::TensorOptions().dtype(type)));
+END
+
+FN(gather)
+  const at::Tensor& x = get(info[0]);
+  const at::Tensor& idx = get(info[1]);
+  int64_t axis = i64(info, 2);
+  at::Tensor flat = at::index_select(x, axis, idx.reshape({-1}).to(at::kLong));
+  std::vector<int64_t> shape;
+  for (int64_t d = 0; d < axis; d++) shape.push_back(x.size(d));
+  for (auto s : idx.sizes()) shape.push_back(s);
+  for (int64_t d = axis + 1; d < x.dim(); d++) shape.push_back(x.size(d));
+  return result(env, flat.reshape(shape));
+END
+
+FN(oneHot)
+  at::Tensor idx = get(info[0]).to(at::kLong);
+  int64_t depth = i64(info, 1);
+  at::Tensor hit = at::arange(depth, at::TensorOptions().dtype(at::kLong)).eq(idx.unsqueeze(-1));
+  auto type = scalarType(static_cast<int>(i64(info, 4)));
+  at::Tensor on = at::full({}, num(info, 2), at::TensorOptions().dtype(at::kFloat));
+  at::Tensor off = at::full({}, num(info, 3), at::TensorOptions().dtype(at::kFloat));
+  return result(env, at::where(hit, on, off).to(type));
+END
+
+// ---- linear algebra ----
+
+FN(matmul)
+  at::Tensor a = get(info[0]);
+  at::Tensor b = get(info[1]);
+  if (info[2].As<Napi::Boolean>().Value()) a = a.transpose(-1, -2);
+  if (info[3].As<Napi::Boolean>().Value()) b = b.transpose(-1, -2);
+  return result(env, at::matmul(a, b));
+END
+
+// ---- convolutions (NHWC / HWIO in, NHWC out) ----
+// Geometry: [sh, sw, padTop, padBottom, padLeft, padRight, dh, dw]; depthwise: filter [kh,kw,Ci,mult].
+
+struct Geo { int64_t sh, sw, pt, pb, pl, pr, dh, dw; };
+Geo geo(const Napi::Value& v) { auto g = ints(v); return {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]}; }
+
+at::Tensor nchw(const at::Tensor& x) { return x.permute({0, 3, 1, 2}); }
+at::Tensor nhwc(const at::Tensor& y) { return y.permute({0, 2, 3, 1}).contiguous(); }
+// HWIO -> OIHW; depthwise HW(C)(M) -> (C·M)1HW.
+at::Tensor oihw(const at::Tensor& w, bool depthwise) {
+  if (!depthwise) return w.permute({3, 2, 0, 1}).contiguous();
+  return w.reshape({w.size(0), w.size(1), 1, w.size(2) * w.size(3)}).permute({3, 2, 0, 1}).contiguous();
+}
+at::Tensor hwio(const at::Tensor& w, bool depthwise, int64_t ci, int64_t mult) {
+  at::Tensor t = w.permute({2, 3, 1, 0});  // [kh,kw,I,O]
+  if (!depthwise) return t.contiguous();
+  return t.reshape({t.size(0), t.size(1), ci, mult}).contiguous();
+}
+bool symmetric(const Geo& g) { return g.pt == g.pb && g.pl == g.pr; }
+at::Tensor padNchw(const at::Tensor& x, const Geo& g, double value = 0) {
+  if (!g.pt && !g.pb && !g.pl && !g.pr) return x;
+  return at::constant_pad_nd(x, {g.pl, g.pr, g.pt, g.pb}, value);
+}
+
+FN(conv2d)
+  at::Tensor x = nchw(get(info[0])).contiguous(at::MemoryFormat::ChannelsLast);
+  bool depthwise = info[3].As<Napi::Boolean>().Value();
+  const at::Tensor& w = get(info[1]);
+  Geo g = geo(info[2]);
+  int64_t groups = depthwise ? x.size(1) : 1;
+  const c10::optional<at::Tensor> noBias;
+  std::vector<int64_t> stride = {g.sh, g.sw}, dil = {g.dh, g.dw};
+  std::vector<int64_t> pad = symmetric(g) ? std::vector<int64_t>{g.pt, g.pl} : std::vector<int64_t>{0, 0};
+  at::Tensor y = at::conv2d(symmetric(g) ? x : padNchw(x, g), oihw(w, depthwise), noBias, at::IntArrayRef(stride), at::IntArrayRef(pad), at::IntArrayRef(dil), groups);
+  return result(env, nhwc(y));
+END
+
+// dx of conv2d: (dy, filter, inputShape NHWC, geometry, depthwise)
+FN(conv2dInputGrad)
+  at::Tensor dy = nchw(get(info[0])).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor& w = get(info[1]);
+  auto inShape = ints(info[2]);  // [B,H,W,C]
+  Geo g = geo(info[3]);
+  bool depthwise = info[4].As<Napi::Boolean>().Value();
+  int64_t groups = depthwise ? inShape[3] : 1;
+  // Only the input's shape matters for dx; an uninitialised tensor of that shape stands in for it.
+  bool sym = symmetric(g);
+  std::vector<int64_t> shape = {inShape[0], inShape[3], inShape[1] + (sym ? 0 : g.pt + g.pb), inShape[2] + (sym ? 0 : g.pl + g.pr)};
+  at::Tensor xShape = at::empty(shape, dy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  std::vector<int64_t> pad = sym ? std::vector<int64_t>{g.pt, g.pl} : std::vector<int64_t>{0, 0};
+  auto grads = at::convolution_backward(dy, xShape, oihw(w, depthwise), c10::nullopt, {g.sh, g.sw}, pad, {g.dh, g.dw}, false, {0, 0}, groups, {true, false, false});
+  at::Tensor dx = std::get<0>(grads);
+  if (!sym) dx = dx.narrow(2, g.pt, inShape[1]).narrow(3, g.pl, inShape[2]);
+  return result(env, nhwc(dx));
+END
+
+// dW of conv2d: (x, dy, filterShape HWIO, geometry, depthwise)
+FN(conv2dFilterGrad)
+  at::Tensor x = nchw(get(info[0])).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor dy = nchw(get(info[1])).contiguous(at::MemoryFormat::ChannelsLast);
+  auto fShape = ints(info[2]);
+  Geo g = geo(info[3]);
+  bool depthwise = info[4].As<Napi::Boolean>().Value();
+  int64_t groups = depthwise ? x.size(1) : 1;
+  std::vector<int64_t> oShape = depthwise ? std::vector<int64_t>{fShape[2] * fShape[3], 1, fShape[0], fShape[1]} : std::vector<int64_t>{fShape[3], fShape[2], fShape[0], fShape[1]};
+  at::Tensor wShape = at::empty(oShape, dy.options());
+  bool sym = symmetric(g);
+  std::vector<int64_t> pad = sym ? std::vector<int64_t>{g.pt, g.pl} : std::vector<int64_t>{0, 0};
+  auto grads = at::convolution_backward(dy, sym ? x : padNchw(x, g), wShape, c10::nullopt, {g.sh, g.sw}, pad, {g.dh, g.dw}, false, {0, 0}, groups, {false, true, false});
+  return result(env, hwio(std::get<1>(grads), depthwise, fShape[2], depthwise ? fShape[3] : 1));
+END
+
+// ---- pooling: (x, [kh, kw], geometry) ----
+
+at::Tensor maxPool(const at::Tensor& x, const std::vector<int64_t>& k, const Geo& g) {
+  return at::max_pool2d(padNchw(x, g, -std::numeric_limits<double>::infinity()), {k[0], k[1]}, {g.sh, g.sw}, {0, 0}, {g.dh, g.dw});
+}
+// Mean over the window's cells inside the input (TensorFlow's SAME average excludes padding).
+at::Tensor avgPool(const at::Tensor& x, const std::vector<int64_t>& k, const Geo& g) {
+  at::Tensor sum = at::avg_pool2d(padNchw(x, g), {k[0], k[1]}, {g.sh, g.sw}, {0, 0}, false, true) * static_cast<double>(k[0] * k[1]);
+  if (!g.pt && !g.pb && !g.pl && !g.pr) return sum / static_cast<double>(k[0] * k[1]);
+  at::Tensor ones = at::ones({1, 1, x.size(2), x.size(3)}, x.options());
+  at::Tensor count = at::avg_pool2d(padNchw(ones, g), {k[0], k[1]}, {g.sh, g.sw}, {0, 0}, false, true) * static_cast<double>(k[0] * k[1]);
+  return sum / count;
+}
+
+FN(pool)
+  bool isMax = info[0].As<Napi::Boolean>().Value();
+  at::Tensor x = nchw(get(info[1])).contiguous(at::MemoryFormat::ChannelsLast);
+  auto k = ints(info[2]);
+  Geo g = geo(info[3]);
+  return result(env, nhwc(isMax ? maxPool(x, k, g) : avgPool(x, k, g)));
+END
+
+// Gradient of a pool by autograd through the same forward: (isMax, dy, x, [kh, kw], geometry)
+FN(poolGrad)
+  bool isMax = info[0].As<Napi::Boolean>().Value();
+  at::Tensor dy = nchw(get(info[1]));
+  at::Tensor x = nchw(get(info[2])).contiguous(at::MemoryFormat::ChannelsLast).detach().requires_grad_(true);
+  auto k = ints(info[3]);
+  Geo g = geo(info[4]);
+  // TensorFlow.js' AvgPoolGrad spreads dy evenly over the whole window, padding included.
+  at::Tensor y = isMax ? maxPool(x, k, g) : at::avg_pool2d(padNchw(x, g), {k[0], k[1]}, {g.sh, g.sw}, {0, 0}, false, true);
+  auto dx = torch::autograd::grad({y}, {x}, {dy.contiguous(at::MemoryFormat::ChannelsLast)});
+  return result(env, nhwc(dx[0]));
+END
+
+// ---- normalization ----
+
+FN(batchNorm)
+  // (x, mean, variance, offset|0, scale|0, eps) — broadcasting over the last axis.
+  const at::Tensor& x = get(info[0]);
+  at::Tensor y = (x - get(info[1])) * at::rsqrt(get(info[2]) + num(info, 5));
+  if (i64(info, 4)) y = y * get(info[4]);
+  if (i64(info, 3)) y = y + get(info[3]);
+  return result(env, y);
+END
+
+// Training-mode batch norm over N, H, W of an NHWC tensor: (x, gamma, beta, eps) -> [y, mean, invstd].
+FN(batchNormTrain)
+  at::Tensor x = nchw(get(info[0])).contiguous(at::MemoryFormat::ChannelsLast);
+  auto r = at::native_batch_norm(x, get(info[1]), get(info[2]), c10::nullopt, c10::nullopt, true, 0.0, num(info, 3));
+  return results(env, {nhwc(std::get<0>(r)), std::get<1>(r), std::get<2>(r)});
+END
+
+// Its gradient: (dy, x, gamma, mean, invstd, eps) -> [dx, dgamma, dbeta].
+FN(batchNormTrainGrad)
+  at::Tensor dy = nchw(get(info[0])).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor x = nchw(get(info[1])).contiguous(at::MemoryFormat::ChannelsLast);
+  auto r = at::native_batch_norm_backward(dy, x, get(info[2]), c10::nullopt, c10::nullopt, get(info[3]), get(info[4]), true, num(info, 5), {true, true, true});
+  return results(env, {nhwc(std::get<0>(r)), std::get<1>(r), std::get<2>(r)});
+END
+
+// dy where x > 0, else 0: (dy, x).
+FN(reluGrad)
+  return result(env, at::threshold_backward(get(info[0]), get(info[1]), 0));
+END
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  at::init_num_threads();
+#define EXPORT(name) exports.Set(#name, Napi::Function::New(env, fn_##name))
+  EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info);
+  EXPORT(unary); EXPORT(binary); EXPORT(addN); EXPORT(select); EXPORT(clip); EXPORT(cast);
+  EXPORT(reduce); EXPORT(argMinMax); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(topk);
+  EXPORT(reshape); EXPORT(transpose); EXPORT(slice); EXPORT(stridedSlice); EXPORT(pad); EXPORT(concat); EXPORT(stack);
+  EXPORT(unstack); EXPORT(tile); EXPORT(reverse); EXPORT(fill); EXPORT(gather); EXPORT(oneHot);
+  EXPORT(matmul); EXPORT(conv2d); EXPORT(conv2dInputGrad); EXPORT(conv2dFilterGrad); EXPORT(pool); EXPORT(poolGrad);
+  EXPORT(batchNorm); EXPORT(batchNormTrain); EXPORT(batchNormTrainGrad); EXPORT(reluGrad);
+#undef EXPORT
+  return exports;
+}
+
+NODE_API_MODULE(polynas_torch, Init)

@@ -1,0 +1,162 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it, afterAll } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { TORCH_ADDON_PATH, registerTorchBackend, torchKernelNames } from '../../src/engine/torch.js';
+import { createBackbone } from '../../src/backbones/registry.js';
+import { crossEntropy } from '../../src/train/losses.js';
+import { Sgd } from '../../src/train/optim.js';
+
+// The LibTorch engine is optional: these tests run where `npm run build:torch` has built it (CI does).
+const built = existsSync(TORCH_ADDON_PATH);
+if (!built) console.warn(`torch backend not built (${TORCH_ADDON_PATH}); its tests are skipped`);
+
+const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
+
+/**
+ * Runs `f` on the cpu backend and on torch and returns the worst relative error over its outputs,
+ * each output's error being max|a − b| / max(1, max|a|) (relative to the output's scale, so sums
+ * of thousands of products are judged by float32 rounding of their magnitude). Shapes and dtypes
+ * must match exactly.
+ */
+async function compare(f: () => tf.Tensor | tf.Tensor[]): Promise<{ err: number }> {
+  await tf.setBackend('cpu');
+  const a = tf.tidy(() => [f()].flat().map((t) => ({ shape: t.shape, dtype: t.dtype, v: flat(t.arraySync()) })));
+  await tf.setBackend('torch');
+  const b = tf.tidy(() => [f()].flat().map((t) => ({ shape: t.shape, dtype: t.dtype, v: flat(t.arraySync()) })));
+  expect(b.map((t) => [t.shape, t.dtype])).toEqual(a.map((t) => [t.shape, t.dtype]));
+  let err = 0;
+  a.forEach((ta, k) => {
+    const scale = Math.max(1, ...ta.v.filter(Number.isFinite).map(Math.abs));
+    ta.v.forEach((x, i) => {
+      const y = b[k]!.v[i]!;
+      if (Number.isNaN(x) && Number.isNaN(y)) return;
+      err = Math.max(err, Math.abs(x - y) / scale);
+    });
+  });
+  return { err };
+}
+
+const conv = (x: number[], w: number[], s: number, pad: 'same' | 'valid' | number) => () =>
+  tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, s, pad).square().sum())([rand(x, 1), rand(w, 2)]).concat(tf.conv2d(rand(x, 1) as tf.Tensor4D, rand(w, 2) as tf.Tensor4D, s, pad));
+const dw = (x: number[], w: number[], s: number, pad: 'same' | 'valid' | number) => () =>
+  tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.depthwiseConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, s, pad).square().sum())([rand(x, 3), rand(w, 4)]);
+
+const CASES: [string, () => tf.Tensor | tf.Tensor[]][] = [
+  ['conv 3×3 s1 same (value, dx, dW)', conv([2, 8, 8, 3], [3, 3, 3, 5], 1, 'same')],
+  ['conv 3×3 s2 same, even input (asymmetric padding)', conv([2, 8, 8, 3], [3, 3, 3, 5], 2, 'same')],
+  ['conv 3×3 s2 same, odd input', conv([2, 9, 9, 3], [3, 3, 3, 4], 2, 'same')],
+  ['conv 3×3 s2 pad 1', conv([2, 8, 8, 4], [3, 3, 4, 6], 2, 1)],
+  ['conv 1×1 s2', conv([2, 9, 9, 4], [1, 1, 4, 6], 2, 'valid')],
+  ['conv 5×5 valid', conv([2, 12, 12, 1], [5, 5, 1, 6], 1, 'valid')],
+  ['conv 7×7 s2 pad 3 (ImageNet stem)', conv([1, 16, 16, 3], [7, 7, 3, 8], 2, 3)],
+  ['conv 2×2 even kernel same', conv([2, 6, 6, 2], [2, 2, 2, 3], 1, 'same')],
+  ['depthwise 3×3 s1 same', dw([2, 8, 8, 4], [3, 3, 4, 1], 1, 'same')],
+  ['depthwise 3×3 s2 same, multiplier 2', dw([2, 8, 8, 4], [3, 3, 4, 2], 2, 'same')],
+  ['max pool 2×2 and gradient', () => tf.grads((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid').square().sum())([rand([2, 8, 8, 3], 5)])],
+  ['max pool 3×3 s2 same and gradient', () => tf.grads((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same').square().sum())([rand([2, 8, 8, 3], 5)])],
+  ['avg pool 2×2 and gradient', () => tf.grads((x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid').square().sum())([rand([2, 8, 8, 3], 6)])],
+  ['avg pool 3×3 s2 same and gradient', () => [tf.avgPool(rand([2, 8, 8, 3], 6) as tf.Tensor4D, 3, 2, 'same'), ...tf.grads((x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'same').square().sum())([rand([2, 8, 8, 3], 6)])]],
+  ['matMul with transposes, batched', () => [tf.matMul(rand([5, 7], 1), rand([6, 7], 2), false, true), tf.matMul(rand([3, 4, 5], 1), rand([3, 4, 6], 2), true, false)]],
+  ['softmax cross-entropy and its gradient', () => tf.grads((l: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([1, 2, 0], 'int32'), 4), l))([rand([3, 4], 9)])],
+  ['log-softmax, softmax', () => [tf.logSoftmax(rand([3, 5], 2)), tf.softmax(rand([3, 5], 3))]],
+  ['moments, batchNorm', () => { const m = tf.moments(rand([4, 5, 5, 3], 1), [0, 1, 2]); return [m.mean, m.variance, tf.batchNorm(rand([4, 5, 5, 3], 1), m.mean, m.variance, rand([3], 2), rand([3], 3), 1e-5)]; }],
+  ['reductions', () => { const x = rand([3, 4, 5], 4); return [tf.sum(x, [0, 2]), tf.mean(x, 1, true), tf.max(x, -1), tf.min(x, [0, 1]), tf.prod(tf.add(x, 2), 2), tf.sum(tf.tensor1d([1, 2, 3], 'int32')), tf.all(tf.greater(x, -9)), tf.any(tf.greater(x, 3))]; }],
+  ['argMax, argMin, topk', () => { const x = rand([4, 10], 3); const t = tf.topk(x, 5); return [tf.argMax(x, 1), tf.argMin(x, 0), t.values, t.indices]; }],
+  ['element-wise unary', () => { const x = rand([40], 5); const p = tf.add(tf.abs(x), 0.1); return [tf.abs(x), tf.neg(x), tf.exp(x), tf.log(p), tf.sqrt(p), tf.rsqrt(p), tf.square(x), tf.relu(x), tf.relu6(tf.mul(x, 4)), tf.sigmoid(x), tf.tanh(x), tf.softplus(x), tf.sign(x), tf.floor(x), tf.ceil(x), tf.round(tf.mul(x, 3)), tf.reciprocal(p), tf.log1p(p), tf.expm1(x), tf.sin(x), tf.cos(x), tf.erf(x), tf.elu(x), tf.leakyRelu(x, 0.1), tf.step(x, 0.3)]; }],
+  ['element-wise binary with broadcasting', () => { const a = rand([2, 3, 4], 1); const b = rand([4], 2); const pb = tf.add(tf.abs(b), 0.5); return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, pb), tf.pow(tf.abs(a), pb), tf.maximum(a, b), tf.minimum(a, b), tf.squaredDifference(a, b), tf.floorDiv(a, pb), tf.mod(a, pb), tf.atan2(a, b), tf.prelu(a, tf.mul(pb, 0.1))]; }],
+  ['comparisons, logic, where', () => { const a = rand([10], 1); const b = rand([10], 2); return [tf.equal(a, a), tf.notEqual(a, b), tf.greater(a, b), tf.greaterEqual(a, b), tf.less(a, b), tf.lessEqual(a, b), tf.logicalAnd(tf.greater(a, 0), tf.greater(b, 0)), tf.logicalOr(tf.greater(a, 0), tf.greater(b, 0)), tf.logicalNot(tf.greater(a, 0)), tf.where(tf.greater(a, b), a, b), tf.isNaN(tf.div(a, 0).sub(tf.div(a, 0)))]; }],
+  ['int32 arithmetic and casts', () => { const i = tf.tensor1d([5, -7, 9, 0], 'int32'); const j = tf.tensor1d([2, 3, -4, 1], 'int32'); return [tf.add(i, j), tf.mul(i, j), tf.floorDiv(i, j), tf.mod(i, j), tf.cast(tf.tensor1d([1.7, -1.7, 0]), 'int32'), tf.cast(i, 'float32'), tf.cast(i, 'bool'), tf.cast(tf.greater(i, 0), 'float32')]; }],
+  ['shapes: reshape, transpose, slice, pad, concat, stack, unstack, tile, reverse, gather, expandDims, squeeze', () => { const x = rand([2, 3, 4], 7); return [tf.reshape(x, [6, -1]), tf.transpose(x, [2, 0, 1]), tf.slice(x, [0, 1, 1], [2, -1, 2]), tf.pad(x, [[0, 1], [1, 0], [2, 2]], 0.5), tf.concat([x, x], 1), tf.stack([x, x], 2), ...tf.unstack(x, 1), tf.tile(x, [1, 2, 1]), tf.reverse(x, [0, 2]), tf.gather(x, tf.tensor1d([2, 0], 'int32'), 1), tf.expandDims(x, -1), tf.squeeze(tf.expandDims(x, 1))]; }],
+  ['fills, oneHot, clip', () => [tf.zerosLike(rand([2, 3], 1)), tf.onesLike(tf.tensor1d([1, 2], 'int32')), tf.fill([2, 2], 3.5), tf.oneHot(tf.tensor1d([0, 3, 9, -1], 'int32'), 4), tf.clipByValue(rand([10], 2), -0.5, 0.5), tf.addN([rand([3], 1), rand([3], 2), rand([3], 3)])]],
+];
+
+describe.skipIf(!built)('torch backend (LibTorch): every kernel against the cpu backend', () => {
+  if (built) registerTorchBackend();
+  afterAll(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  it('implements the kernels of polynas\' training and search steps', () => {
+    // Recorded by running a ResNet-20, LeNet-5 and MobileNetV2 training step and AutoReP, SNL and DARTS search steps.
+    const used = ['Abs', 'Add', 'AddN', 'ArgMax', 'AvgPool', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNative',
+      'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'Equal', 'Exp', 'ExpandDims', 'Fill', 'Identity', 'Log', 'Max', 'MaxPool', 'MaxPoolGrad', 'Mean',
+      'Multiply', 'Neg', 'OneHot', 'OnesLike', 'Pack', 'Pow', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Slice', 'Softmax', 'Softplus', 'Sqrt', 'Square', 'Step', 'Sub', 'Sum', 'TopK',
+      'Unpack', 'ZerosLike'];
+    const have = new Set(torchKernelNames());
+    expect(used.filter((k) => !have.has(k))).toEqual([]);
+  });
+
+  for (const [name, f] of CASES) {
+    it(name, async () => {
+      const { err } = await compare(f);
+      expect(err).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
+  it('a LeNet-5 and a ResNet-20 training step give the cpu backend\'s loss, weights and BatchNorm statistics', async () => {
+    for (const [arch, shape, batch] of [['lenet5', [28, 28, 1], 16], ['resnet20', [32, 32, 3], 4]] as const) {
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        const net = createBackbone(arch, { numClasses: 10, seed: 0 });
+        net.train();
+        const opt = new Sgd(net.namedParameters('weight'), { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+        const x = rand([batch, ...shape], 11);
+        const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+        const losses: number[] = [];
+        for (let s = 0; s < 2; s++) {
+          const l = tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x), y), net.namedParameters('weight').map(([, v]) => v));
+            opt.step(grads, 0.05);
+            return value.dataSync()[0]!;
+          });
+          losses.push(l);
+        }
+        const w = Array.from(net.namedParameters('weight')[0]![1].dataSync());
+        const stats = Array.from(net.namedBuffers()[0]?.[1].dataSync() ?? []);
+        opt.dispose();
+        net.dispose();
+        x.dispose();
+        y.dispose();
+        return { losses, w, stats };
+      };
+      const a = await run('cpu');
+      const b = await run('torch');
+      // The first loss is one forward pass; the second follows a full step (backward and update).
+      expect(Math.abs(a.losses[0]! - b.losses[0]!) / a.losses[0]!, `${arch} loss`).toBeLessThan(1e-6);
+      expect(Math.abs(a.losses[1]! - b.losses[1]!) / a.losses[1]!, `${arch} loss after a step`).toBeLessThan(1e-5);
+      a.w.forEach((v, i) => expect(Math.abs(v - b.w[i]!)).toBeLessThan(1e-5));
+      a.stats.forEach((v, i) => expect(Math.abs(v - b.stats[i]!)).toBeLessThan(1e-5));
+    }
+  });
+
+  it('leaks neither tensors nor native memory over 1,000 LeNet-5 training steps', async () => {
+    await tf.setBackend('torch');
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const opt = new Sgd(net.namedParameters('weight'), { type: 'sgd', momentum: 0.9 });
+    const x = rand([32, 28, 28, 1], 1);
+    const y = tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 10), 'int32');
+    const vars = net.namedParameters('weight').map(([, v]) => v);
+    const step = () => tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => crossEntropy(net.forward(x), y), vars);
+      opt.step(grads, 0.01);
+    });
+    for (let i = 0; i < 100; i++) step();
+    const tensors = tf.memory().numTensors;
+    const mem = tf.memory() as tf.MemoryInfo & { numNativeTensors: number; numBytesInNative: number };
+    const native = mem.numNativeTensors;
+    const bytes = mem.numBytesInNative;
+    global.gc?.();
+    const rss0 = process.memoryUsage().rss;
+    for (let i = 0; i < 1000; i++) step();
+    const after = tf.memory() as tf.MemoryInfo & { numNativeTensors: number; numBytesInNative: number };
+    expect(after.numTensors).toBe(tensors);
+    expect(after.numNativeTensors).toBe(native);
+    expect(after.numBytesInNative).toBe(bytes);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(64 * 2 ** 20);
+    opt.dispose();
+    net.dispose();
+    x.dispose();
+    y.dispose();
+  });
+});
