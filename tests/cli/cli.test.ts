@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TORCH_ADDON_PATH } from '../../src/engine/torch.js';
 import { runCli } from '../../src/cli/main.js';
 import { tempDir } from '../helpers.js';
 
@@ -46,7 +47,8 @@ describe('polynas CLI', () => {
       expect(existsSync(join(dir, 'run', f)), f).toBe(true);
     }
     const meta = JSON.parse(readFileSync(join(dir, 'run', 'meta.json'), 'utf8'));
-    expect(meta.backend).toBe('wasm');
+    // auto: the LibTorch engine where it is built, else WebAssembly (tfjs-node is not installed here).
+    expect(meta.backend).toBe(existsSync(TORCH_ADDON_PATH) ? 'torch' : 'wasm');
     expect(meta.seed).toBe(2);
     expect(meta.trainSize).toBe(256);
     expect(readFileSync(join(dir, 'run', 'metrics.csv'), 'utf8').split('\n')[0]).toBe('epoch,train_loss,test_top1,test_top5,test_loss,lr,seconds');

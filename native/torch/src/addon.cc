@@ -11,7 +11,9 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <mutex>
 #include <unordered_map>
 
@@ -224,7 +226,7 @@ FN(binary)
     case MAXIMUM: return result(env, at::maximum(a, b));
     case MINIMUM: return result(env, at::minimum(a, b));
     case SQUARED_DIFF: { at::Tensor d = at::sub(a, b); return result(env, at::mul(d, d)); }
-    case FLOOR_DIV: return result(env, at::div(a, b, "floor"));
+    case FLOOR_DIV: return result(env, at::div(a, b, "floor").to(at::kInt));  // int32, as TensorFlow.js
     case MOD: return result(env, at::remainder(a, b));
     case EQUAL: return result(env, at::eq(a, b));
     case NOT_EQUAL: return result(env, at::ne(a, b));
@@ -558,6 +560,15 @@ END
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   at::init_num_threads();
+  // glibc returns large freed buffers to the kernel at once (mmap threshold, heap trimming), so a
+  // training step page-faults its activations back in every time. Keep them in the heap unless
+  // POLYNAS_TORCH_MALLOC_TUNE=0.
+  const char* tune = std::getenv("POLYNAS_TORCH_MALLOC_TUNE");
+  if (!tune || std::string(tune) != "0") {
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+  }
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, fn_##name))
   EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info);
   EXPORT(unary); EXPORT(binary); EXPORT(addN); EXPORT(select); EXPORT(clip); EXPORT(cast);
