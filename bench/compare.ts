@@ -39,8 +39,21 @@ const withPytorch = hasTorchPython(python);
 const backends = values.backends?.split(',') ?? [...(existsSync(join(root, 'native/torch/build/Release/polynas_torch.node')) ? ['torch'] : []), 'wasm'];
 const threads = values.threads!;
 
-interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[] }
+interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[]; error?: string }
 const results: Measurement[] = [];
+
+/** Runs one measurement; a crash (e.g. the wasm heap running out) is recorded, not fatal. */
+function attempt(engine: string, net: string, batch: number, kind: string, f: () => Measurement): Measurement {
+  try {
+    return f();
+  } catch (e) {
+    const text = String((e as { stderr?: string }).stderr ?? '') + String((e as Error).message);
+    const reason = text.includes('Aborted(') || /out of memory|memory access out of bounds/i.test(text) ? 'crashed (WebAssembly heap exhausted)' : 'failed (see stderr)';
+    if (reason.startsWith('failed')) console.error(text.slice(-2000));
+    console.error(`${engine} ${net} ${kind} batch ${batch}: ${reason}`);
+    return { engine, net, batch, kind, ms: [], error: reason };
+  }
+}
 
 function runPolynas(backend: string, net: string, batch: number, kind: string): Measurement {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/step-json.ts'), '--backend', backend, '--net', net, '--batch', String(batch), '--kind', kind, '--steps', values.steps!, '--warmup', values.warmup!], {
@@ -59,8 +72,12 @@ const configs = values.nets!.split(',').flatMap((net) => values.batches!.split('
 console.log(`polynas backends: ${backends.join(', ')}; PyTorch: ${withPytorch ? python : 'not available'}; ${threads} threads; ${values.rounds} rounds of ${values.steps} steps after ${values.warmup} warm-up`);
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const { net, batch, kind } of configs) {
-    for (const b of backends) results.push(runPolynas(b, net, batch, kind));
-    if (withPytorch) results.push(runPytorch(net, batch, kind));
+    for (const b of backends) {
+      // A configuration that crashed once is not retried.
+      if (results.some((r) => r.engine === `polynas ${b}` && r.net === net && r.batch === batch && r.kind === kind && r.error)) continue;
+      results.push(attempt(`polynas ${b}`, net, batch, kind, () => runPolynas(b, net, batch, kind)));
+    }
+    if (withPytorch) results.push(attempt('pytorch', net, batch, kind, () => runPytorch(net, batch, kind)));
     console.error(`round ${round + 1}: ${net} ${kind} batch ${batch} done`);
   }
 }
@@ -71,11 +88,15 @@ for (const { net, batch, kind } of configs) {
   const ref = withPytorch ? median(pick('pytorch')) : undefined;
   for (const engine of [...backends.map((b) => `polynas ${b}`), ...(withPytorch ? ['pytorch'] : [])]) {
     const ms = pick(engine);
-    if (!ms.length) continue;
+    if (!ms.length) {
+      const err = results.find((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind && r.error)?.error;
+      if (err) rows.push([net, kind, String(batch), engine, err, '', '']);
+      continue;
+    }
     const m = median(ms);
     rows.push([net, kind, String(batch), engine, m.toFixed(1), ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–']);
   }
 }
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const r of rows) console.log(r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[5] !== '').map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((c, i) => (i < 4 || !r[5] ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
 if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
