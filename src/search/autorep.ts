@@ -134,6 +134,17 @@ export async function autorepSearch(
       for (const batch of batches(train, { batchSize: config.batchSize, norm, shuffle: true, seed: config.seed, epoch, dropLast: true, augment: { cropPad: h >= 32 ? 4 : 0, flip: h >= 32 } })) {
         target = B + (total - B) * Math.max(0, 1 - step / annealSteps);
         const dapaActive = config.dapaEvery !== 0 && step <= (config.dapaUntil ?? 500);
+        if (dapaActive && step === 0) {
+          // Calibrate: the sites' input statistics of a first batch, so the first DaPa fit matches
+          // the real activations (BatchNorm statistics untouched: the rest of the net runs in eval).
+          net.eval();
+          for (const g of gates) {
+            g.gate.train();
+            g.gate.collectStats = true;
+          }
+          tf.tidy(() => void net.forward(tf.tensor4d(batch.x, [batch.n, h, w, c])));
+          net.train();
+        }
         if (dapaActive && step % (config.dapaEvery ?? 10) === 0) for (const g of gates) g.gate.refreshDapa(config.dapaDamping);
         for (const g of gates) g.gate.collectStats = dapaActive;
         const lr = learningRate(schedule, step, totalSteps);

@@ -134,12 +134,17 @@ export class MaskGate extends Module {
     return tf.add(a, tf.mul(mb, tf.sub(this.relu.forward(x), a)));
   }
 
+  private statsSeen = 0;
+
   private updateStats(x: tf.Tensor): void {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
+    // The first batch replaces the N(0, 1) prior outright: a DaPa fit to the prior gives quadratics
+    // far too steep for real activations, and the search's first steps then blow up.
+    const m = this.statsSeen++ === 0 ? 1 : 0.1;
     tf.tidy(() => {
       const { mean, variance } = tf.moments(x, axes);
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 0.9), tf.mul(mean, 0.1)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 0.9), tf.mul(variance, 0.1)));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m)));
     });
   }
 
