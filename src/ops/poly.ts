@@ -47,7 +47,7 @@ export class ChannelPoly extends Module {
    * the BatchNorm running statistics feeding the site (σ = √var). `damping` multiplies coefficient k
    * by `damping[k]` (the reference code uses c0/5 and c2/10).
    */
-  initDapa(mean: ArrayLike<number>, variance: ArrayLike<number>, damping?: number[]): void {
+  initDapa(mean: ArrayLike<number>, variance: ArrayLike<number>, damping?: readonly number[]): void {
     if (mean.length !== this.channels || variance.length !== this.channels) {
       throw new Error(`poly.initDapa: ${mean.length} means / ${variance.length} variances for ${this.channels} channels`);
     }

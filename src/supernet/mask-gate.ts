@@ -149,7 +149,7 @@ export class MaskGate extends Module {
   }
 
   /** Re-fits a polynomial operator to ReLU under the running statistics of the site input (DaPa). */
-  refreshDapa(damping?: number[]): void {
+  refreshDapa(damping?: readonly number[]): void {
     if (this.alt instanceof ChannelPoly) this.alt.initDapa(this.runningMean.dataSync(), this.runningVar.dataSync(), damping);
   }
 

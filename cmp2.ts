@@ -1,0 +1,12 @@
+import { selectBackend, loadTrainedModel, buildMaskSupernet, loadSearchSpace, autorepSearch, loadDataset, subset, type BackendChoice } from './src/index.js';
+await selectBackend(process.argv[2] as BackendChoice);
+const { model: teacher, meta } = loadTrainedModel('/tmp/r20/run'); teacher.eval();
+const { model: net } = loadTrainedModel('/tmp/r20/run');
+const { gates } = buildMaskSupernet(net, loadSearchSpace('resnet20-pixel'), { seed: 0 });
+const all = await loadDataset({ name: 'cifar10', dir: '/work/shared/datasets/cifar10-subset' });
+const n = Number(process.argv[3] ?? 60);
+const train = subset(all.train, Int32Array.from({ length: 64 * n }, (_, i) => i), 't');
+const test = subset(all.test, Int32Array.from({ length: 512 }, (_, i) => i), 'e');
+const out: string[] = [];
+const r = await autorepSearch(net, gates, { train, test, norm: meta.normalization }, { epochs: 1, batchSize: 64, budget: 8601, seed: 0, dapaDamping: process.argv[4] ? JSON.parse(process.argv[4]) : undefined }, { teacher, hooks: { onStep: (e) => out.push(`${e.step}:${e.loss.toFixed(2)}:${e.count}:${Math.round(e.target)}`), onEpoch: (e) => out.push(`test ${e.test.top1}`) } });
+console.log(out.join(' '), 'before', r.countBeforeProjection, 'proj', r.projectedTest.top1);
