@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { writeFileAtomic } from '../train/checkpoint.js';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
 import type { Normalization } from '../data/loader.js';
 import { exportArchitecture, loadExportedArchitecture } from '../export/export.js';
@@ -142,8 +144,6 @@ export function exportCommand(ctx: CliContext) {
       net.dispose();
       const lat = a.latency as { perLayer: { path: string; op: string; time: number; bytes: number; rounds: number }[]; total: number; unit: string; totalMs?: number; commBytes: number };
       const kept = new Map((a.relus as { perLayer: { path: string; total: number; kept: number }[] }).perLayer.map((l) => [l.path, l]));
-      const { stringify } = await import('csv-stringify/sync');
-      const { writeFileAtomic } = await import('../train/checkpoint.js');
       writeFileAtomic(`${out}.layers.csv`, stringify(lat.perLayer.map((l) => ({ path: l.path, op: l.op, relus: kept.get(l.path)?.total ?? '', kept_relus: kept.get(l.path)?.kept ?? '', time: l.time, unit: lat.unit, comm_bytes: l.bytes, rounds: l.rounds })), { header: true }));
       ctx.out(`${out}.json: ${(a.relus as { total: number }).total} ReLUs, predicted ${lat.totalMs !== undefined ? `${(lat.totalMs / 1000).toFixed(3)} s` : `${lat.total.toFixed(1)} ${lat.unit}`}, ${(lat.commBytes / 2 ** 20).toFixed(1)} MiB under ${table.id}${argv.network ? ` (${argv.network})` : ''}; per layer: ${out}.layers.csv`);
     },

@@ -1,14 +1,10 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { resolve } from 'node:path';
 import type { BackendChoice } from '../engine/backend.js';
-import { loadSearchRecipe } from '../search/recipe.js';
-import { compileRecipe } from '../search/compile.js';
 import { runSweep } from '../search/sweep.js';
 import { readCurveCsv, renderCurvePlots } from '../report/plot.js';
 import { reportRun } from '../report/report.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
-import { searchProgress, trainProgress } from './progress.js';
-import { searchHooks } from './search.js';
+import { searchRecipeFromArgs, withSearchProgress } from './search.js';
 
 /** Parses `1k,5k,0.05,20000` into budgets (counts with an optional k/M suffix, or fractions). */
 export function parseBudgets(text: string): number[] {
@@ -42,29 +38,21 @@ export function sweepCommand(ctx: CliContext) {
         .example('$0 sweep --recipe experiments/search-lenet5-mnist.json --budgets 100,300,1k,3k --out runs/lenet-sweep', 'LeNet-5 at four budgets')
         .epilogue('A finished budget (its folder has result.json) is never searched again; run the same command to continue an interrupted sweep.'),
     handler: async (argv: ArgumentsCamelCase<SweepArgs>) => {
-      if (argv.dryRun) {
-        ctx.out(JSON.stringify(compileRecipe(argv.recipe), null, 2));
-        return;
-      }
-      const recipe = loadSearchRecipe(argv.recipe);
-      if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
-      if (argv.seed !== undefined) recipe.seed = argv.seed;
+      const recipe = searchRecipeFromArgs(ctx, argv);
+      if (!recipe) return;
       const outDir = argv.out ?? `runs/${recipe.name}-sweep`;
-      const progress = trainProgress(ctx.print, { tty: ctx.tty });
-      const sp = searchProgress(ctx.print, { tty: ctx.tty });
       ctx.print(`polynas sweep: ${recipe.name} → ${outDir}`);
-      const r = await runSweep(recipe, {
-        outDir,
-        ...(argv.budgets ? { budgets: parseBudgets(argv.budgets) } : {}),
-        ...(argv.reference ? { references: argv.reference } : {}),
-        ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
-        hooks: searchHooks(ctx, progress, sp),
-        download: { log: ctx.print },
-        onBudget: (e) => ctx.print(`== budget ${e.budget} (${e.index + 1}/${e.count})${e.done ? ': finished earlier, kept' : ''}`),
-      }).finally(() => {
-        progress.stop();
-        sp.stop();
-      });
+      const r = await withSearchProgress(ctx, (hooks) =>
+        runSweep(recipe, {
+          outDir,
+          ...(argv.budgets ? { budgets: parseBudgets(argv.budgets) } : {}),
+          ...(argv.reference ? { references: argv.reference } : {}),
+          ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
+          hooks,
+          download: { log: ctx.print },
+          onBudget: (e) => ctx.print(`== budget ${e.budget} (${e.index + 1}/${e.count})${e.done ? ': finished earlier, kept' : ''}`),
+        }),
+      );
       for (const row of r.rows) ctx.out(`budget ${row.budget_spec}: ${row.relus} ReLUs, top-1 ${(row.top1 * 100).toFixed(2)} %${row.latency_ms !== '' ? `, ${(row.latency_ms / 1000).toFixed(3)} s predicted` : ''}`);
       ctx.out(`${r.csv}; plots: ${r.plots.filter((f) => f.endsWith('.png')).join(', ')}`);
     },

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import type { BackendChoice } from '../engine/backend.js';
-import { loadSearchRecipe } from '../search/recipe.js';
+import { loadSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 import { compileRecipe } from '../search/compile.js';
 import { runSearchRecipe } from '../search/pipeline.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
@@ -27,28 +27,20 @@ export function searchCommand(ctx: CliContext) {
         .example('$0 search --recipe experiments/search-lenet5-mnist.json --out runs/s1', 'AutoReP search on the embedded MNIST digits')
         .example('$0 search --recipe experiments/search-resnet20-cifar10-subset.json --data-dir ../shared/datasets/cifar10-subset --budget 0.05 --out runs/r20-5pct', 'ResNet-20 at 5 % of its ReLUs'),
     handler: async (argv: ArgumentsCamelCase<SearchArgs>) => {
-      if (argv.dryRun) {
-        ctx.out(JSON.stringify(compileRecipe(argv.recipe), null, 2));
-        return;
-      }
-      const recipe = loadSearchRecipe(argv.recipe);
-      if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
-      if (argv.seed !== undefined) recipe.seed = argv.seed;
+      const recipe = searchRecipeFromArgs(ctx, argv);
+      if (!recipe) return;
       const outDir = argv.out ?? `runs/${recipe.name}`;
-      const progress = trainProgress(ctx.print, { tty: ctx.tty });
-      const sp = searchProgress(ctx.print, { tty: ctx.tty });
       ctx.print(`polynas search: ${recipe.name} → ${outDir}`);
-      const r = await runSearchRecipe(recipe, {
-        outDir,
-        resume: argv.resume ?? false,
-        ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
-        ...(argv.budget !== undefined ? { budget: argv.budget } : {}),
-        hooks: searchHooks(ctx, progress, sp),
-        download: { log: ctx.print },
-      }).finally(() => {
-        progress.stop();
-        sp.stop();
-      });
+      const r = await withSearchProgress(ctx, (hooks) =>
+        runSearchRecipe(recipe, {
+          outDir,
+          resume: argv.resume ?? false,
+          ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
+          ...(argv.budget !== undefined ? { budget: argv.budget } : {}),
+          hooks,
+          download: { log: ctx.print },
+        }),
+      );
       ctx.out(
         `budget ${r.budget ?? 'none'}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
       );
@@ -56,8 +48,35 @@ export function searchCommand(ctx: CliContext) {
   };
 }
 
-/** The progress hooks of a search run (shared by `search` and `sweep`). */
-export function searchHooks(ctx: CliContext, progress: ReturnType<typeof trainProgress>, sp: ReturnType<typeof searchProgress>): NonNullable<RunSearchOptions['hooks']> {
+/**
+ * The recipe of `search` and `sweep` with the command line's overrides (`--data-dir`, `--seed`);
+ * with `--dry-run` it prints the compiled recipe instead and returns undefined.
+ */
+export function searchRecipeFromArgs(ctx: CliContext, argv: { recipe: string; dryRun?: boolean; dataDir?: string; seed?: number }): SearchRecipe | undefined {
+  if (argv.dryRun) {
+    ctx.out(JSON.stringify(compileRecipe(argv.recipe), null, 2));
+    return undefined;
+  }
+  const recipe = loadSearchRecipe(argv.recipe);
+  if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
+  if (argv.seed !== undefined) recipe.seed = argv.seed;
+  return recipe;
+}
+
+/** Runs `f` with the training and search progress displays of `search` and `sweep`, stopped afterwards. */
+export async function withSearchProgress<T>(ctx: CliContext, f: (hooks: NonNullable<RunSearchOptions['hooks']>) => Promise<T>): Promise<T> {
+  const progress = trainProgress(ctx.print, { tty: ctx.tty });
+  const sp = searchProgress(ctx.print, { tty: ctx.tty });
+  try {
+    return await f(searchHooks(ctx, progress, sp));
+  } finally {
+    progress.stop();
+    sp.stop();
+  }
+}
+
+/** The progress hooks of a search run. */
+function searchHooks(ctx: CliContext, progress: ReturnType<typeof trainProgress>, sp: ReturnType<typeof searchProgress>): NonNullable<RunSearchOptions['hooks']> {
   return {
     train: { ...progress, signal: ctx.signal },
     search: {

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../train/checkpoint.js';
-import { renderCurvePlots, readCurveCsv } from './plot.js';
-import { sweepRow, sweepSummary } from '../search/sweep.js';
+import { budgetDirName, renderSweepPlots, sweepRow, sweepSummary, writeSweepCsv } from '../search/sweep.js';
+import type { SearchRecipe } from '../search/recipe.js';
+import { latencyLine } from '../search/pipeline.js';
 
 const readJson = <T>(file: string): T => {
   try {
@@ -41,13 +42,12 @@ export async function reportRun(dir: string): Promise<string> {
 }
 
 async function sweepReport(dir: string): Promise<string> {
-  const recipe = readJson<{ name: string; backbone: { name: string }; search: { strategy: string }; sweep?: { budgets: number[] } }>(join(dir, 'recipe.json'));
+  const recipe = readJson<SearchRecipe>(join(dir, 'recipe.json'));
   const budgets = recipe.sweep?.budgets ?? [];
-  const rows = budgets.filter((b) => existsSync(join(dir, `budget-${b}`, 'result.json'))).map((b) => sweepRow(b, join(dir, `budget-${b}`)));
+  const rows = budgets.filter((b) => existsSync(join(dir, budgetDirName(b), 'result.json'))).map((b) => sweepRow(b, join(dir, budgetDirName(b))));
   if (rows.length) {
-    const { stringify } = await import('csv-stringify/sync');
-    writeFileAtomic(join(dir, 'sweep.csv'), stringify(rows, { header: true, columns: Object.keys(rows[0]!) }));
-    await renderCurvePlots(readCurveCsv(join(dir, 'sweep.csv')), { outDir: join(dir, 'plots'), title: `${recipe.name}: ${recipe.backbone.name}, ${recipe.search.strategy}` });
+    writeSweepCsv(join(dir, 'sweep.csv'), rows);
+    await renderSweepPlots(dir, recipe);
   }
   const missing = budgets.length - rows.length;
   return sweepSummary(recipe.name, rows) + (missing ? `\n${missing} of ${budgets.length} budgets have not finished; \`polynas sweep\` with the same recipe and folder continues them.\n` : '');
@@ -57,13 +57,13 @@ function searchReport(dir: string): string {
   const r = readJson<{ budget?: number; relus: number; countBeforeProjection: number; teacher: { top1: number }; projected: { top1: number }; finetuned: { top1: number; top5: number }; searchSeconds: number; finetuneSeconds: number; strategy: string; seed: number }>(join(dir, 'result.json'));
   const a = readJson<{ backbone: string; space?: { name: string }; relus: { perLayer: { path: string; total: number; kept: number }[] }; latency?: { table: string; network?: string; total: number; unit: string; totalMs?: number; commBytes?: number; rounds?: number }; recipe?: { name?: string } }>(join(dir, 'architecture.json'));
   const total = a.relus.perLayer.reduce((s, l) => s + l.total, 0);
-  const l = a.latency;
+  const lat = latencyLine(a as unknown as Record<string, unknown>);
   return [
     `# ${a.recipe?.name ?? 'search'}`, '',
     `- backbone ${a.backbone}, space ${a.space?.name ?? '–'}, strategy ${r.strategy}, seed ${r.seed}`,
     `- budget ${r.budget ?? 'none (argmax per gate)'} of ${total} searchable ReLUs; ${r.countBeforeProjection} before projection, **${r.relus} exported**`,
     `- top-1: teacher ${pct(r.teacher.top1)}, after projection ${pct(r.projected.top1)}, **finetuned ${pct(r.finetuned.top1)}** (top-5 ${pct(r.finetuned.top5)})`,
-    ...(l ? [`- predicted 2PC latency under ${l.table}${l.network ? ` (${l.network})` : ''}: ${l.totalMs !== undefined ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`}${l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB` : ''}${l.rounds !== undefined ? `, ${l.rounds} rounds` : ''}`] : []),
+    ...(lat ? [lat] : []),
     `- wall time: search ${r.searchSeconds.toFixed(0)} s, finetune ${r.finetuneSeconds.toFixed(0)} s`,
     '', '| site | ReLUs | kept | kept (%) |', '|---|---:|---:|---:|',
     ...a.relus.perLayer.map((p) => `| ${p.path} | ${p.total} | ${p.kept} | ${p.total ? ((p.kept / p.total) * 100).toFixed(1) : '–'} |`),
@@ -83,9 +83,4 @@ function trainReport(dir: string): string {
     `- ${r.epochs} epochs, ${r.steps} steps, ${r.trainSeconds.toFixed(0)} s on the ${r.backend} backend`,
     ...table, '',
   ].join('\n');
-}
-
-/** Lists the budget folders of a sweep folder (for tools that walk a sweep). */
-export function sweepBudgetDirs(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.startsWith('budget-')).map((f) => join(dir, f));
 }

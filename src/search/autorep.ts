@@ -159,7 +159,9 @@ export async function autorepSearch(
         const lr = learningRate(schedule, step, totalSteps);
         const lam = lambda;
         const tgt = target;
+        // [loss, kept ReLUs of this step's masks]: one read per step for the loss and the λ update.
         const lossT = tf.tidy(() => {
+          let kept: tf.Tensor | undefined;
           const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
           const y = tf.tensor1d(batch.y, 'int32');
           const teacherLogits = opts.teacher ? opts.teacher.forward(x) : undefined;
@@ -167,16 +169,18 @@ export async function autorepSearch(
             const logits = net.forward(x);
             let loss: tf.Tensor = crossEntropy(logits, y);
             if (teacherLogits) loss = tf.add(loss, tf.mul(distillationLoss(logits, teacherLogits, T), config.distillWeight ?? 1));
-            const kept = tf.addN(gates.map((g) => g.gate.expectedRelus()));
+            kept = tf.keep(tf.addN(gates.map((g) => g.gate.expectedRelus())));
             const hinge = tf.relu(tf.div(tf.sub(kept, tgt), total));
             return tf.add(loss, tf.mul(hinge, lam)) as tf.Scalar;
           }, vars);
           // Weight step and architecture step (AutoReP trains both jointly on the same batch).
           opt.step(grads, lr);
           alphaOpt.step(grads, alphaLr);
-          return value;
+          const out = tf.stack([value, kept!]);
+          kept!.dispose();
+          return out;
         });
-        const loss = lossT.dataSync()[0]!;
+        const [loss, count] = Array.from(lossT.dataSync()) as [number, number];
         lossT.dispose();
         if (!Number.isFinite(loss)) throw new Error(`search diverged: loss ${loss} at epoch ${epoch}, step ${step}`);
         lossSum += loss;
@@ -188,7 +192,6 @@ export async function autorepSearch(
         // 1e6), ÷1.2 down to its initial value while it undershoots by > 2 %. Per-pixel hinge
         // gradients are λ/N, so a short search on a large network needs λ in the thousands; growing
         // every step gets there in tens of steps, where AutoReP's fixed hand-set λ needs 200 epochs.
-        const count = keptRelus(gates);
         if (count > target * 1.02) lambda = Math.min(lambda * 1.2, 1e6);
         else if (count < target * 0.98) lambda = Math.max(config.lambda ?? 5, lambda / 1.2);
         if (step % 10 === 0 || step === totalSteps) hooks.onStep?.({ epoch, step, totalSteps, loss, count, target });

@@ -227,10 +227,11 @@ function latencySummary(arch: Record<string, unknown>): LatencySummary | undefin
 }
 
 /** One summary line with the exported network's predicted 2PC latency, if a table priced it. */
-function latencyLine(arch: Record<string, unknown>): string | undefined {
+export function latencyLine(arch: Record<string, unknown>): string | undefined {
   const l = latencySummary(arch);
   if (!l) return undefined;
   const ms = l.totalMs !== undefined ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`;
   const comm = l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB communicated` : '';
-  return `- predicted 2PC latency ${ms} under ${l.table}${l.network ? ` (${l.network})` : ''}${comm}`;
+  const rounds = l.rounds !== undefined ? `, ${l.rounds} rounds` : '';
+  return `- predicted 2PC latency ${ms} under ${l.table}${l.network ? ` (${l.network})` : ''}${comm}${rounds}`;
 }

@@ -114,16 +114,27 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
         });
       }
       rows.push(sweepRow(spec, dir));
-      writeFileAtomic(csvPath, stringify(rows, { header: true, columns: Object.keys(rows[0]!) }));
+      writeSweepCsv(csvPath, rows);
       run.log({ type: 'sweep-budget', budget: spec, done, row: rows[rows.length - 1] });
     }
-    const points = [...readCurveCsv(csvPath), ...(opts.references ?? []).flatMap((f) => readCurveCsv(f, f))];
-    const { files } = await renderCurvePlots(points, { outDir: run.path('plots'), title: `${recipe.name}: ${recipe.backbone.name}, ${recipe.search.strategy}` });
+    const files = await renderSweepPlots(opts.outDir, recipe, opts.references);
     run.writeText('summary.md', sweepSummary(recipe.name, rows));
     return { rows, csv: csvPath, plots: files };
   } finally {
     release();
   }
+}
+
+/** Writes `sweep.csv` atomically. */
+export function writeSweepCsv(path: string, rows: readonly SweepRow[]): void {
+  writeFileAtomic(path, stringify(rows as SweepRow[], { header: true, columns: Object.keys(rows[0]!) }));
+}
+
+/** Renders a sweep folder's `sweep.csv` (and reference CSVs) into `plots/`; returns the files. */
+export async function renderSweepPlots(dir: string, recipe: Pick<SearchRecipe, 'name' | 'backbone' | 'search'>, references: readonly string[] = []): Promise<string[]> {
+  const points = [...readCurveCsv(join(dir, 'sweep.csv')), ...references.flatMap((f) => readCurveCsv(f, f))];
+  const { files } = await renderCurvePlots(points, { outDir: join(dir, 'plots'), title: `${recipe.name}: ${recipe.backbone.name}, ${recipe.search.strategy}` });
+  return files;
 }
 
 /**

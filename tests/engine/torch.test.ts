@@ -6,9 +6,17 @@ import { createBackbone } from '../../src/backbones/registry.js';
 import { crossEntropy } from '../../src/train/losses.js';
 import { Sgd } from '../../src/train/optim.js';
 
-// The LibTorch engine is optional: these tests run where `npm run build:torch` has built it (CI does).
+// The LibTorch engine is optional: these tests run where `npm run build:torch` has built it. CI
+// installs LibTorch and sets POLYNAS_REQUIRE_TORCH=1, so there a missing build fails instead of skipping.
 const built = existsSync(TORCH_ADDON_PATH);
+const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
 if (!built) console.warn(`torch backend not built (${TORCH_ADDON_PATH}); its tests are skipped`);
+
+describe('torch backend build', () => {
+  it.runIf(required)('is built where POLYNAS_REQUIRE_TORCH=1 (CI with LibTorch installed)', () => {
+    expect(existsSync(TORCH_ADDON_PATH), TORCH_ADDON_PATH).toBe(true);
+  });
+});
 
 const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
