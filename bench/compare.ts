@@ -5,8 +5,14 @@
  * interleaved round by round, each measurement in its own process. Prints the median ms/step,
  * images/s and the ratio polynas/PyTorch; `--json FILE` also writes every raw measurement.
  *
+ * Engines (`--backends`): `torch` (when built), `wasm` (`--threads` threads), `wasm-1t` (one
+ * thread) and `wasm-stock` (tfjs-wasm 4.22 as shipped: one thread, its own convolution gradients
+ * plus the filter-gradient kernel it lacks, see `stock-wasm.ts`; training steps only, with
+ * `--stock-steps` steps after one warm-up because each takes seconds).
+ *
  *   npm run bench:compare -- [--nets resnet20,lenet5] [--batches 64,128] [--kinds train,autorep]
- *                            [--backends torch,wasm] [--rounds 2] [--steps 10] [--warmup 3] [--threads 2]
+ *                            [--backends torch,wasm,wasm-1t,wasm-stock] [--rounds 2] [--steps 10]
+ *                            [--warmup 3] [--stock-steps 3] [--threads 2]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -19,7 +25,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values } = parseArgs({
   options: {
     nets: { type: 'string', default: 'resnet20,lenet5' }, batches: { type: 'string', default: '64,128' }, kinds: { type: 'string', default: 'train,autorep' },
-    backends: { type: 'string' }, rounds: { type: 'string', default: '2' }, steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' },
+    backends: { type: 'string' }, 'stock-steps': { type: 'string', default: '3' }, rounds: { type: 'string', default: '2' }, steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(cpus().length) }, python: { type: 'string', default: '/usr/bin/python3' }, json: { type: 'string' },
   },
 });
@@ -36,8 +42,12 @@ if (!hasTorchPython(python)) {
   }
 }
 const withPytorch = hasTorchPython(python);
-const backends = values.backends?.split(',') ?? [...(existsSync(join(root, 'native/torch/build/Release/polynas_torch.node')) ? ['torch'] : []), 'wasm'];
 const threads = values.threads!;
+const backends = values.backends?.split(',') ?? [...(existsSync(join(root, 'native/torch/build/Release/polynas_torch.node')) ? ['torch'] : []), 'wasm', 'wasm-1t', 'wasm-stock'];
+const KNOWN = ['torch', 'wasm', 'wasm-1t', 'wasm-stock', 'cpu', 'tensorflow'];
+for (const b of backends) if (!KNOWN.includes(b)) throw new Error(`--backends: unknown engine '${b}'; known: ${KNOWN.join(', ')}`);
+const engineName = (b: string): string =>
+  b === 'wasm' ? `polynas wasm ${threads}t` : b === 'wasm-1t' ? 'polynas wasm 1t' : b === 'wasm-stock' ? 'tfjs-wasm stock 1t' : `polynas ${b}`;
 
 interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[]; error?: string }
 const results: Measurement[] = [];
@@ -55,11 +65,17 @@ function attempt(engine: string, net: string, batch: number, kind: string, f: ()
   }
 }
 
-function runPolynas(backend: string, net: string, batch: number, kind: string): Measurement {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/step-json.ts'), '--backend', backend, '--net', net, '--batch', String(batch), '--kind', kind, '--steps', values.steps!, '--warmup', values.warmup!], {
-    cwd: root, env: { ...process.env, POLYNAS_TORCH_THREADS: threads }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+function runPolynas(engine: string, net: string, batch: number, kind: string): Measurement {
+  const stock = engine === 'wasm-stock';
+  const backend = engine === 'wasm-1t' ? 'wasm' : engine;
+  const args = ['--backend', backend, '--net', net, '--batch', String(batch), '--kind', kind, '--steps', stock ? values['stock-steps']! : values.steps!, '--warmup', stock ? '1' : values.warmup!];
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/step-json.ts'), ...args], {
+    cwd: root,
+    env: { ...process.env, POLYNAS_TORCH_THREADS: threads, POLYNAS_WASM_THREADS: engine === 'wasm' ? threads : '1' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return JSON.parse(out.trim().split('\n').pop()!) as Measurement;
+  return { ...(JSON.parse(out.trim().split('\n').pop()!) as Measurement), engine: engineName(engine) };
 }
 
 function runPytorch(net: string, batch: number, kind: string): Measurement {
@@ -73,28 +89,31 @@ console.log(`polynas backends: ${backends.join(', ')}; PyTorch: ${withPytorch ? 
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const { net, batch, kind } of configs) {
     for (const b of backends) {
+      if (b === 'wasm-stock' && kind !== 'train') continue;
       // A configuration that crashed once is not retried.
-      if (results.some((r) => r.engine === `polynas ${b}` && r.net === net && r.batch === batch && r.kind === kind && r.error)) continue;
-      results.push(attempt(`polynas ${b}`, net, batch, kind, () => runPolynas(b, net, batch, kind)));
+      if (results.some((r) => r.engine === engineName(b) && r.net === net && r.batch === batch && r.kind === kind && r.error)) continue;
+      results.push(attempt(engineName(b), net, batch, kind, () => runPolynas(b, net, batch, kind)));
     }
     if (withPytorch) results.push(attempt('pytorch', net, batch, kind, () => runPytorch(net, batch, kind)));
     console.error(`round ${round + 1}: ${net} ${kind} batch ${batch} done`);
   }
 }
 
-const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'img/s', '× PyTorch']];
+const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'img/s', '× PyTorch', 'stock/this']];
 for (const { net, batch, kind } of configs) {
   const pick = (engine: string) => results.filter((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind).flatMap((r) => r.ms);
   const ref = withPytorch ? median(pick('pytorch')) : undefined;
-  for (const engine of [...backends.map((b) => `polynas ${b}`), ...(withPytorch ? ['pytorch'] : [])]) {
+  const stockMs = pick(engineName('wasm-stock'));
+  const stockRef = stockMs.length ? median(stockMs) : undefined;
+  for (const engine of [...backends.map(engineName), ...(withPytorch ? ['pytorch'] : [])]) {
     const ms = pick(engine);
     if (!ms.length) {
       const err = results.find((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind && r.error)?.error;
-      if (err) rows.push([net, kind, String(batch), engine, err, '', '']);
+      if (err) rows.push([net, kind, String(batch), engine, err, '', '', '']);
       continue;
     }
     const m = median(ms);
-    rows.push([net, kind, String(batch), engine, m.toFixed(1), ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–']);
+    rows.push([net, kind, String(batch), engine, m.toFixed(1), ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–', stockRef ? (stockRef / m).toFixed(1) : '–']);
   }
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[5] !== '').map((r) => r[i]!.length)));

@@ -7,6 +7,10 @@
  * - `autorep`: an AutoReP search step (pixel masks ReLU vs quadratic, teacher forward, CE + KD +
  *   budget hinge, Adam on weights and α).
  *
+ * `--backend` is a backend choice, or `wasm-stock`: the wasm backend as tfjs 4.22 ships it (one
+ * thread, the backend's own convolution gradients; see `stock-wasm.ts`). The wasm thread count comes
+ * from `POLYNAS_WASM_THREADS`.
+ *
  *   npx tsx bench/step-json.ts --backend torch --net resnet20 --batch 64 --kind train
  */
 import { parseArgs } from 'node:util';
@@ -21,7 +25,10 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' }, kind: { type: 'string', default: 'train' },
   },
 });
-const info = await selectBackend(values.backend as BackendChoice);
+const stock = values.backend === 'wasm-stock';
+if (stock) process.env.POLYNAS_WASM_THREADS = '1';
+const info = await selectBackend(stock ? 'wasm' : (values.backend as BackendChoice));
+if (stock) (await import('./stock-wasm.js')).useStockWasm();
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
@@ -69,4 +76,4 @@ if (values.kind === 'train') {
   });
 } else throw new Error(`--kind: 'train' or 'autorep', got '${values.kind}'`);
 
-console.log(JSON.stringify({ engine: `polynas ${info.backend}`, net: values.net, batch, kind: values.kind, ms }));
+console.log(JSON.stringify({ engine: `polynas ${info.backend}`, threads: info.threads, net: values.net, batch, kind: values.kind, ms }));

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { tf } from './tf.js';
+import { defaultWasmThreads, enableWasmThreads, releaseWasmWorkers } from './wasm-threads.js';
 
 /** Backends a user can ask for. `auto` picks the fastest one that loads. */
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
@@ -17,12 +18,40 @@ export interface BackendInfo {
   tried: { package: string; error: string }[];
   /** tfjs version in use. */
   tfjsVersion: string;
+  /** Threads the backend computes with, where it reports them (wasm, torch). */
+  threads?: number;
 }
 
 interface Candidate {
   backend: string;
   pkg: string;
   load: () => Promise<unknown>;
+}
+
+/**
+ * Starts the wasm backend with {@link defaultWasmThreads} threads (`POLYNAS_WASM_THREADS`), or
+ * with one where that many cannot start.
+ */
+async function activateWasm(tried: { package: string; error: string }[]): Promise<number> {
+  const threads = defaultWasmThreads();
+  if (threads > 1) {
+    try {
+      const got = await enableWasmThreads(threads, async () => {
+        if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') returned false");
+      });
+      releaseWasmWorkers();
+      return got;
+    } catch (err) {
+      tried.push({ package: `@tensorflow/tfjs-backend-wasm (${threads} threads)`, error: shortError(err) });
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      if (tf.getBackend() === 'wasm') return wasm.getThreadsCount();
+      // A failed initialisation leaves the factory registered: retry it single-threaded.
+      wasm.setThreadsCount(1);
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    }
+  }
+  if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') returned false");
+  return 1;
 }
 
 // The native packages are optional peers: they are resolved first (a plain MODULE_NOT_FOUND when
@@ -93,10 +122,16 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
     for (const cand of CANDIDATES[family]) {
       try {
         await cand.load();
-        const ok = await tf.setBackend(cand.backend);
-        if (!ok) throw new Error(`tf.setBackend('${cand.backend}') returned false`);
+        let threads: number | undefined;
+        if (cand.backend === 'wasm') {
+          threads = await activateWasm(tried);
+        } else {
+          const ok = await tf.setBackend(cand.backend);
+          if (!ok) throw new Error(`tf.setBackend('${cand.backend}') returned false`);
+          if (cand.backend === 'torch') threads = (await import('./torch.js')).torchInfo().threads;
+        }
         await tf.ready();
-        current = { backend: tf.getBackend(), package: cand.pkg, requested: choice, tried, tfjsVersion: tf.version.tfjs };
+        current = { backend: tf.getBackend(), package: cand.pkg, requested: choice, tried, tfjsVersion: tf.version.tfjs, threads };
         return current;
       } catch (err) {
         tried.push({ package: cand.pkg, error: shortError(err) });

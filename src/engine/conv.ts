@@ -26,8 +26,26 @@ export interface ConvGeometry {
 /** Backends whose own gradient kernels are fast and correct (native TensorFlow, LibTorch). */
 export const NATIVE_BACKENDS: ReadonlySet<string> = new Set(['tensorflow', 'torch']);
 
+let gradients: 'composed' | 'stock' = 'composed';
+
+/**
+ * How convolution gradients run on the non-native backends (wasm, cpu): `composed` (the default)
+ * builds them from forward convolutions as described above; `stock` uses the backend's own kernels,
+ * for comparisons (tfjs-backend-wasm 4.22 registers no `Conv2DBackpropFilter`, so training a CNN on
+ * stock wasm needs one registered by the caller). Native backends always use their own kernels.
+ *
+ * @example
+ * ```ts
+ * setConvGradients('stock'); // benchmark the engine as shipped
+ * ```
+ */
+export function setConvGradients(mode: 'composed' | 'stock'): void {
+  if (mode !== 'composed' && mode !== 'stock') throw new Error(`setConvGradients: expected 'composed' or 'stock', got '${String(mode)}'`);
+  gradients = mode;
+}
+
 function useStockKernels(): boolean {
-  return NATIVE_BACKENDS.has(tf.getBackend());
+  return gradients === 'stock' || NATIVE_BACKENDS.has(tf.getBackend());
 }
 
 function checkGeometry(name: string, k: number, g: ConvGeometry): void {
