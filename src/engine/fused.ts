@@ -10,7 +10,29 @@ export const FUSED = {
   bnTrain: 'PolynasBatchNormTrain',
   bnTrainGrad: 'PolynasBatchNormTrainGrad',
   reluGrad: 'PolynasReluGrad',
+  sgdStep: 'PolynasSgdStep',
+  adamStep: 'PolynasAdamStep',
 } as const;
+
+/** Settings of one fused SGD update (PyTorch semantics: L2 decay added to the gradient). */
+export interface SgdStepAttrs {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+/** Settings of one fused Adam update; `c1`, `c2` are the bias corrections 1 − βᵗ. */
+export interface AdamStepAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  c1: number;
+  c2: number;
+}
 
 const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
 
@@ -66,4 +88,45 @@ export function relu(x: tf.Tensor): tf.Tensor {
     return { value: tf.relu(xi), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED.reluGrad, { dy, x: saved[0]! }) as tf.Tensor };
   });
   return f(x);
+}
+
+/**
+ * One SGD update of a parameter: returns `[param', buf']` (`buf'` is the new momentum buffer, or
+ * the decayed gradient without momentum). One native call where the backend fuses it, the same
+ * element-wise ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * const [p, buf] = sgdStep(param, grad, momentumBuffer, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov: false });
+ * ```
+ */
+export function sgdStep(param: tf.Tensor, grad: tf.Tensor, buf: tf.Tensor, a: SgdStepAttrs): [tf.Tensor, tf.Tensor] {
+  if (hasKernel(FUSED.sgdStep)) {
+    return tf.engine().runKernel(FUSED.sgdStep, { param, grad, buf }, a as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor];
+  }
+  let g = a.weightDecay ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;
+  const next = a.momentum > 0 ? tf.add(tf.mul(buf, a.momentum), g) : g;
+  if (a.momentum > 0) g = a.nesterov ? tf.add(g, tf.mul(next, a.momentum)) : next;
+  return [tf.sub(param, tf.mul(g, a.lr)), next];
+}
+
+/**
+ * One Adam / AdamW update of a parameter: returns `[param', m', v']`. One native call where the
+ * backend fuses it, the same element-wise ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * const [p, m, v] = adamStep(param, grad, m0, v0, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, c1: 0.1, c2: 0.001 });
+ * ```
+ */
+export function adamStep(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, a: AdamStepAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (hasKernel(FUSED.adamStep)) {
+    return tf.engine().runKernel(FUSED.adamStep, { param, grad, m, v }, a as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  }
+  const g = a.weightDecay && !a.decoupled ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;
+  const m1 = tf.add(tf.mul(m, a.beta1), tf.mul(g, 1 - a.beta1));
+  const v1 = tf.add(tf.mul(v, a.beta2), tf.mul(tf.square(g), 1 - a.beta2));
+  const update = tf.div(tf.div(m1, a.c1), tf.add(tf.sqrt(tf.div(v1, a.c2)), a.eps));
+  const base = a.weightDecay && a.decoupled ? tf.mul(param, 1 - a.lr * a.weightDecay) : param;
+  return [tf.sub(base, tf.mul(update, a.lr)), m1, v1];
 }

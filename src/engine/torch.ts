@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
-import { FUSED } from './fused.js';
+import { FUSED, type AdamStepAttrs, type SgdStepAttrs } from './fused.js';
 
 type Handle = number;
 /** What every native op returns: `[handle, dtypeCode, ...shape]`. */
@@ -58,6 +58,8 @@ interface TorchAddon {
   batchNormTrain(x: Handle, gamma: Handle, beta: Handle, eps: number): NativeResult[];
   batchNormTrainGrad(dy: Handle, x: Handle, gamma: Handle, mean: Handle, invstd: Handle, eps: number): NativeResult[];
   reluGrad(dy: Handle, x: Handle): NativeResult;
+  sgdStep(param: Handle, grad: Handle, buf: Handle, lr: number, momentum: number, weightDecay: number, nesterov: boolean): NativeResult[];
+  adamStep(param: Handle, grad: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, c1: number, c2: number): NativeResult[];
 }
 
 const DTYPES = ['float32', 'int32', 'bool'] as const;
@@ -390,6 +392,16 @@ function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.TensorI
   k[FUSED.bnTrainGrad] = (a) =>
     be(a).native.batchNormTrainGrad(h(a, 'dy'), h(a, 'x'), h(a, 'gamma'), h(a, 'mean'), h(a, 'invstd'), (a.attrs as { eps: number }).eps).map((r) => be(a).wrap(r));
   k[FUSED.reluGrad] = (a) => be(a).wrap(be(a).native.reluGrad(h(a, 'dy'), h(a, 'x')));
+  k[FUSED.sgdStep] = (a) => {
+    const t = a.attrs as unknown as SgdStepAttrs;
+    return be(a).native.sgdStep(h(a, 'param'), h(a, 'grad'), h(a, 'buf'), t.lr, t.momentum, t.weightDecay, t.nesterov).map((r) => be(a).wrap(r));
+  };
+  k[FUSED.adamStep] = (a) => {
+    const t = a.attrs as unknown as AdamStepAttrs;
+    return be(a).native
+      .adamStep(h(a, 'param'), h(a, 'grad'), h(a, 'm'), h(a, 'v'), t.lr, t.beta1, t.beta2, t.eps, t.weightDecay, t.decoupled, t.c1, t.c2)
+      .map((r) => be(a).wrap(r));
+  };
   return k;
 }
 

@@ -1,3 +1,4 @@
+import { adamStep, sgdStep } from '../engine/fused.js';
 import { tf } from '../engine/tf.js';
 import type { TensorState } from '../nn/module.js';
 
@@ -116,15 +117,11 @@ export class Sgd extends SlotOptimizer {
       for (const [path, v] of this.params) {
         const g0 = this.gradOf(grads, v);
         if (!g0) continue;
-        let g = this.wd ? tf.add(g0, tf.mul(v, this.wd)) : g0;
-        if (this.momentum > 0) {
-          const buf = this.slot(path, v, 'momentum');
-          // The buffer starts at zero, so the first step sets it to g as PyTorch does.
-          const next = tf.add(tf.mul(buf, this.momentum), g);
-          buf.assign(next);
-          g = this.nesterov ? tf.add(g, tf.mul(next, this.momentum)) : next;
-        }
-        v.assign(tf.sub(v, tf.mul(g, lr)));
+        // The buffer starts at zero, so the first step sets it to g as PyTorch does.
+        const buf = this.momentum > 0 ? this.slot(path, v, 'momentum') : undefined;
+        const [next, nextBuf] = sgdStep(v, g0, buf ?? g0, { lr, momentum: this.momentum, weightDecay: this.wd, nesterov: this.nesterov });
+        buf?.assign(nextBuf);
+        v.assign(next);
       }
     });
   }
@@ -160,14 +157,12 @@ export class Adam extends SlotOptimizer {
       for (const [path, v] of this.params) {
         const g0 = this.gradOf(grads, v);
         if (!g0) continue;
-        const g = this.wd && !this.decoupled ? tf.add(g0, tf.mul(v, this.wd)) : g0;
         const m = this.slot(path, v, 'm');
         const s = this.slot(path, v, 'v');
-        m.assign(tf.add(tf.mul(m, this.b1), tf.mul(g, 1 - this.b1)));
-        s.assign(tf.add(tf.mul(s, this.b2), tf.mul(tf.square(g), 1 - this.b2)));
-        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(s, c2)), this.eps));
-        const base = this.wd && this.decoupled ? tf.mul(v, 1 - lr * this.wd) : v;
-        v.assign(tf.sub(base, tf.mul(update, lr)));
+        const [next, m1, s1] = adamStep(v, g0, m, s, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });
+        m.assign(m1);
+        s.assign(s1);
+        v.assign(next);
       }
     });
   }

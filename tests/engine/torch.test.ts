@@ -63,6 +63,9 @@ const CASES: [string, () => tf.Tensor | tf.Tensor[]][] = [
   ['depthwise 3×3 s2 same, multiplier 2', dw([2, 8, 8, 4], [3, 3, 4, 2], 2, 'same')],
   ['max pool 2×2 and gradient', () => tf.grads((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid').square().sum())([rand([2, 8, 8, 3], 5)])],
   ['max pool 3×3 s2 same and gradient', () => tf.grads((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same').square().sum())([rand([2, 8, 8, 3], 5)])],
+  // ReLU zeros tie inside windows: the gradient must go to the first cell of each window only.
+  ['max pool ties (ReLU zeros), 3×3 s1 same, overlapping windows', () => tf.grads((x: tf.Tensor) => tf.maxPool(tf.relu(x) as tf.Tensor4D, 3, 1, 'same').mul(rand([2, 6, 6, 4], 10)).sum())([rand([2, 6, 6, 4], 9)])],
+  ['max pool 2×2 on 6 channels (LeNet-5) and gradient', () => [tf.maxPool(rand([3, 8, 8, 6], 11) as tf.Tensor4D, 2, 2, 0), ...tf.grads((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 2, 2, 0).mul(rand([3, 4, 4, 6], 12)).sum())([rand([3, 8, 8, 6], 11)])]],
   ['avg pool 2×2 and gradient', () => tf.grads((x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid').square().sum())([rand([2, 8, 8, 3], 6)])],
   ['avg pool 3×3 s2 same and gradient', () => [tf.avgPool(rand([2, 8, 8, 3], 6) as tf.Tensor4D, 3, 2, 'same'), ...tf.grads((x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'same').square().sum())([rand([2, 8, 8, 3], 6)])]],
   ['matMul with transposes, batched', () => [tf.matMul(rand([5, 7], 1), rand([6, 7], 2), false, true), tf.matMul(rand([3, 4, 5], 1), rand([3, 4, 6], 2), true, false)]],
@@ -135,6 +138,17 @@ describe.skipIf(!built)('torch backend (LibTorch): every kernel against the cpu 
       expect(Math.abs(a.losses[1]! - b.losses[1]!) / a.losses[1]!, `${arch} loss after a step`).toBeLessThan(1e-5);
       a.w.forEach((v, i) => expect(Math.abs(v - b.w[i]!)).toBeLessThan(1e-5));
       a.stats.forEach((v, i) => expect(Math.abs(v - b.stats[i]!)).toBeLessThan(1e-5));
+    }
+  });
+
+  it('fused SGD and Adam updates give the composed updates of the cpu backend', async () => {
+    const { sgdStep, adamStep } = await import('../../src/engine/fused.js');
+    const sgd = (nesterov: boolean) => () => sgdStep(rand([3, 4], 20), rand([3, 4], 21), rand([3, 4], 22), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov });
+    const sgdPlain = () => sgdStep(rand([5], 20), rand([5], 21), rand([5], 21), { lr: 0.05, momentum: 0, weightDecay: 0, nesterov: false })[0];
+    const adam = (decoupled: boolean) => () =>
+      adamStep(rand([3, 4], 23), rand([3, 4], 24), rand([3, 4], 25), tf.abs(rand([3, 4], 26)), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled, c1: 1 - 0.9 ** 3, c2: 1 - 0.999 ** 3 });
+    for (const f of [sgd(false), sgd(true), sgdPlain, adam(false), adam(true)]) {
+      expect((await compare(f)).err).toBeLessThanOrEqual(1e-6);
     }
   });
 
