@@ -60,6 +60,7 @@ export function runMetadata(backend: BackendInfo, seed: number, extra: Record<st
     backend: backend.backend,
     backendPackage: backend.package,
     backendTried: backend.tried,
+    ...(backend.threads !== undefined ? { backendThreads: backend.threads } : {}),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     seed,
