@@ -58,8 +58,8 @@ function attempt(engine: string, net: string, batch: number, kind: string, f: ()
     return f();
   } catch (e) {
     const text = String((e as { stderr?: string }).stderr ?? '') + String((e as Error).message);
-    const reason = text.includes('Aborted(') || /out of memory|memory access out of bounds/i.test(text) ? 'crashed (WebAssembly heap exhausted)' : 'failed (see stderr)';
-    if (reason.startsWith('failed')) console.error(text.slice(-2000));
+    const reason = text.includes('Aborted(') || /out of memory|memory access out of bounds/i.test(text) ? 'crashed (WebAssembly abort: heap exhausted)' : 'failed (see stderr)';
+    console.error(text.slice(-2000));
     console.error(`${engine} ${net} ${kind} batch ${batch}: ${reason}`);
     return { engine, net, batch, kind, ms: [], error: reason };
   }
@@ -73,7 +73,9 @@ function runPolynas(engine: string, net: string, batch: number, kind: string): M
     cwd: root,
     env: { ...process.env, POLYNAS_TORCH_THREADS: threads, POLYNAS_WASM_THREADS: engine === 'wasm' ? threads : '1' },
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stderr is captured so that a crash can be told from other failures (see `attempt`).
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 2 ** 20,
   });
   return { ...(JSON.parse(out.trim().split('\n').pop()!) as Measurement), engine: engineName(engine) };
 }
