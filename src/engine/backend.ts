@@ -28,6 +28,10 @@ interface Candidate {
   load: () => Promise<unknown>;
 }
 
+async function setBackendOrThrow(name: string): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
+}
+
 /**
  * Starts the wasm backend with {@link defaultWasmThreads} threads (`POLYNAS_WASM_THREADS`), or
  * with one where that many cannot start.
@@ -36,9 +40,7 @@ async function activateWasm(tried: { package: string; error: string }[]): Promis
   const threads = defaultWasmThreads();
   if (threads > 1) {
     try {
-      const got = await enableWasmThreads(threads, async () => {
-        if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') returned false");
-      });
+      const got = await enableWasmThreads(threads, () => setBackendOrThrow('wasm'));
       releaseWasmWorkers();
       return got;
     } catch (err) {
@@ -50,7 +52,7 @@ async function activateWasm(tried: { package: string; error: string }[]): Promis
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     }
   }
-  if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') returned false");
+  await setBackendOrThrow('wasm');
   return 1;
 }
 
@@ -126,8 +128,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
         if (cand.backend === 'wasm') {
           threads = await activateWasm(tried);
         } else {
-          const ok = await tf.setBackend(cand.backend);
-          if (!ok) throw new Error(`tf.setBackend('${cand.backend}') returned false`);
+          await setBackendOrThrow(cand.backend);
           if (cand.backend === 'torch') threads = (await import('./torch.js')).torchInfo().threads;
         }
         await tf.ready();

@@ -98,7 +98,8 @@ export async function enableWasmThreads(threads: number, init: () => Promise<unk
   const cpus = os.cpus;
   URL.createObjectURL = (obj: Blob): string =>
     obj instanceof Blob && obj.type === 'application/javascript' ? worker : createObjectURL(obj);
-  const cores = Array.from({ length: 2 * threads }, () => cpus()[0]!);
+  const core = cpus()[0]!;
+  const cores = Array.from({ length: 2 * threads }, () => core);
   os.cpus = () => cores;
   try {
     await init();
