@@ -1,8 +1,8 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { BackendChoice } from '../engine/backend.js';
-import { runSweep } from '../search/sweep.js';
+import { runSweep } from '../run/sweep.js';
 import { readCurveCsv, renderCurvePlots } from '../report/plot.js';
-import { reportRun } from '../report/report.js';
+import { reportRun } from '../run/report.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { searchRecipeFromArgs, withSearchProgress } from './search.js';
 

@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
-import { POLYNAS_VERSION } from '../train/run-dir.js';
+import { POLYNAS_VERSION } from '../io/version.js';
 import type { CliContext } from './common.js';
 import { trainCommand } from './train.js';
 import { latencyCommand } from './latency.js';

@@ -2,11 +2,11 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
 import type { BackendChoice } from '../engine/backend.js';
 import { loadSearchRecipe, type SearchRecipe } from '../search/recipe.js';
-import { compileRecipe } from '../search/compile.js';
-import { runSearchRecipe } from '../search/pipeline.js';
+import { compileRecipe } from '../run/compile.js';
+import { runSearchRecipe } from '../run/search.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { searchProgress, trainProgress } from './progress.js';
-import type { RunSearchOptions } from '../search/pipeline.js';
+import type { RunSearchOptions } from '../run/search.js';
 
 interface SearchArgs extends CommonArgs {
   recipe: string;

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
-import { loadTrainRecipe } from '../train/recipe.js';
-import { runTraining } from '../train/pipeline.js';
+import { loadTrainRecipe } from '../spec/recipe.js';
+import { runTraining } from '../run/train.js';
 import type { BackendChoice } from '../engine/backend.js';
 import { commonOptions, type CommonArgs, type CliContext } from './common.js';
 import { trainProgress } from './progress.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheDir, dataDirFromEnv, type Env } from '../io/env.js';
 import { readCifarBinary } from './cifar.js';
 import { subset, type DatasetSplits } from './dataset.js';
 import { DatasetUnavailableError, downloadFiles, type DownloadOptions, type RemoteFile } from './download.js';
@@ -76,8 +76,8 @@ const LAYOUTS: Record<Exclude<DatasetName, 'mnist'>, string[][]> = {
 };
 
 /** Default cache folder. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.POLYNAS_CACHE_DIR ?? join(homedir(), '.cache', 'polynas');
+export function defaultCacheDir(env: Env = process.env): string {
+  return cacheDir(env);
 }
 
 function findLayout(dir: string, name: Exclude<DatasetName, 'mnist'>): string[] | undefined {
@@ -92,14 +92,14 @@ function findLayout(dir: string, name: Exclude<DatasetName, 'mnist'>): string[] 
  * const { train, test } = await loadDataset({ name: 'cifar10', dir: process.env.CIFAR10_DIR });
  * ```
  */
-export async function loadDataset(spec: DatasetSpec, opts: DownloadOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<DatasetSplits> {
+export async function loadDataset(spec: DatasetSpec, opts: DownloadOptions & { env?: Env } = {}): Promise<DatasetSplits> {
   if (!(DATASET_NAMES as readonly string[]).includes(spec.name)) {
     throw new Error(`dataset.name: unknown dataset '${spec.name}'; known: ${DATASET_NAMES.join(', ')}`);
   }
   if (spec.name === 'mnist') return mnistSplits(spec);
   const name = spec.name;
   const env = opts.env ?? process.env;
-  const fromEnv = env.POLYNAS_DATA_DIR ? join(env.POLYNAS_DATA_DIR, name) : undefined;
+  const fromEnv = dataDirFromEnv(name, env);
   const dir = spec.dir ?? fromEnv ?? join(spec.cacheDir ?? defaultCacheDir(env), name);
   let files = findLayout(dir, name);
   if (!files) {

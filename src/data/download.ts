@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
 
@@ -82,7 +82,3 @@ export async function downloadFiles(files: RemoteFile[], dir: string, what: stri
   }
 }
 
-/** Removes a partially written download (used by tests and by `--force`). */
-export function removeDownload(dir: string, file: string): void {
-  rmSync(join(dir, file), { force: true });
-}

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
+import { torchThreadsFromEnv } from '../io/env.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
@@ -82,8 +83,7 @@ export function loadTorchAddon(): TorchAddon {
     throw new Error(`the LibTorch engine is not built (${TORCH_ADDON_PATH} is missing); run \`npm run build:torch\` after \`apt-get install -y libtorch-dev\` (or with LIBTORCH=/path/to/libtorch)`);
   }
   addon = createRequire(import.meta.url)(TORCH_ADDON_PATH) as TorchAddon;
-  const threads = Number(process.env.POLYNAS_TORCH_THREADS ?? cpus().length);
-  addon.setThreads(Math.max(1, threads));
+  addon.setThreads(torchThreadsFromEnv() ?? cpus().length);
   return addon;
 }
 

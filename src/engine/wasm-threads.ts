@@ -17,24 +17,20 @@
  * single-threaded binary in place.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { tf } from './tf.js';
+import { cacheDir, wasmThreadsFromEnv } from '../io/env.js';
 
 const requireHere = createRequire(import.meta.url);
 
 /** Threads the wasm backend uses when nothing else is asked: every core, at most 8. */
 export function defaultWasmThreads(): number {
-  const env = process.env.POLYNAS_WASM_THREADS;
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1 || n > 64) {
-      throw new Error(`POLYNAS_WASM_THREADS: expected an integer in [1, 64], got '${env}'`);
-    }
-    return n;
-  }
+  const n = wasmThreadsFromEnv();
+  if (n !== undefined) return n;
   return Math.max(1, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
 }
 
@@ -46,10 +42,7 @@ interface WasmModuleApi {
 /** Writes `text` to `path` unless a file is there (temp file + rename, so racing processes are safe). */
 function writeOnce(path: string, text: string): void {
   if (existsSync(path)) return;
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, text);
 }
 
 /** The pthread worker script, written once per package version into a cache folder. */
@@ -69,7 +62,7 @@ function workerScript(): string {
   // The script keeps an escaped newline inside a string literal (the bundle escapes it the same way).
   const text = prelude + wasmWorkerContents.replace(/^"use strict";/, '').replace(/\n/g, '\\n');
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const dir = process.env.POLYNAS_CACHE_DIR ?? join(os.tmpdir(), 'polynas-cache');
+  const dir = cacheDir();
   const path = join(dir, `tfjs-wasm-worker-${hash}.cjs`);
   writeOnce(path, text);
   return path;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/backbone.js';
-import { parseWith, readJsonFile } from '../util/validate.js';
+import { parseWith, readJsonFile } from '../io/json.js';
 import type { SiteChoice } from '../latency/network.js';
 
 /**

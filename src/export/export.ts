@@ -6,14 +6,15 @@ import { X2act } from '../ops/x2act.js';
 import { costLayers } from '../latency/network.js';
 import { networkCost } from '../latency/cost.js';
 import type { LatencyTable } from '../latency/schema.js';
-import { parseSearchSpace, type SearchSpace } from '../space/schema.js';
+import { parseSearchSpace, type SearchSpace } from '../spec/space.js';
 import { buildMaskSupernet } from '../supernet/build.js';
 import { MaskGate } from '../supernet/mask-gate.js';
 import { DartsGate } from '../supernet/darts-gate.js';
 import { buildDartsSupernet } from '../search/darts.js';
 import type { Module } from '../nn/module.js';
-import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../train/checkpoint.js';
-import { POLYNAS_VERSION } from '../train/run-dir.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { POLYNAS_VERSION } from '../io/version.js';
 
 /** A binary mask packed 8 decisions per byte (bit i of byte ⌊i/8⌋ = decision i), base64. */
 export interface PackedMask {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseWith, type ValidationIssue, readJsonFile } from '../util/validate.js';
+import { parseWith, type ValidationIssue, readJsonFile } from '../io/json.js';
 import { LatencyTableSchema, type LatencyTable } from './schema.js';
 
 /** Folder of the latency tables shipped with polynas. */

@@ -1,2 +1,1 @@
 export { paretoFront, readCurveCsv, curveSpec, renderSvg, svgToPng, renderCurvePlots, type CurvePoint, type PlotOptions, type PlotFiles } from './plot.js';
-export { reportRun } from './report.js';

@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** One point of a ReLU-budget / latency vs accuracy curve. */
 export interface CurvePoint {

@@ -14,7 +14,7 @@ import { costLayers } from '../latency/network.js';
 import { resolveNetwork } from '../latency/cost.js';
 import { candidateCosts, expectedCost } from '../latency/expected.js';
 import type { LatencyTable } from '../latency/schema.js';
-import { selectSites, type SearchSpace } from '../space/schema.js';
+import { selectSites, type SearchSpace } from '../spec/space.js';
 import { buildActivationOp } from '../supernet/build.js';
 import { DartsGate } from '../supernet/darts-gate.js';
 import { projectToBudget } from './budget.js';

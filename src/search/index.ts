@@ -1,9 +1,5 @@
 export { resolveBudget, projectToBudget, type Projection } from './budget.js';
 export { autorepSearch, keptRelus, AUTOREP_DAPA_DAMPING, type AutorepConfig, type AutorepResult, type SearchEpoch, type SearchHooks } from './autorep.js';
 export { SearchRecipeSchema, parseSearchRecipe, loadSearchRecipe, type SearchRecipe } from './recipe.js';
-export { runSearchRecipe, type RunSearchOptions, type SearchRun, type LatencySummary } from './pipeline.js';
-export { runSweep, sweepRow, sweepSummary, budgetDirName, writeSweepCsv, renderSweepPlots, type SweepRow, type SweepOptions, type SweepResult } from './sweep.js';
 export { buildDartsSupernet, dartsSearch, hessianVectorProduct, type DartsConfig, type DartsResult, type DartsEpoch, type PlacedDartsGate } from './darts.js';
 export { snlSearch, type SnlConfig, type SnlResult } from './snl.js';
-export { finetuneArchitecture, embeddedRecipe, type FinetuneOptions, type FinetuneRun } from './finetune.js';
-export { compileRecipe, type CompiledRecipe } from './compile.js';

@@ -1,8 +1,8 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { RecipeHeader, TrainSection } from '../train/recipe.js';
-import { SearchSpaceSchema } from '../space/schema.js';
-import { parseWith, readJsonFile } from '../util/validate.js';
+import { RecipeHeader, TrainSection } from '../spec/recipe.js';
+import { SearchSpaceSchema } from '../spec/space.js';
+import { parseWith, readJsonFile } from '../io/json.js';
 
 const AutorepSection = z.strictObject({
   strategy: z.literal('autorep'),

@@ -3,7 +3,7 @@ import { ChannelPoly, Identity } from '../ops/poly.js';
 import { X2act } from '../ops/x2act.js';
 import type { Module } from '../nn/module.js';
 import { ActivationSite } from '../nn/site.js';
-import { selectSites, type ActivationOp, type SearchSpace } from '../space/schema.js';
+import { selectSites, type ActivationOp, type SearchSpace } from '../spec/space.js';
 import { MaskGate } from './mask-gate.js';
 
 /** A gate placed at a site. */

@@ -2,7 +2,7 @@ import seedrandom from 'seedrandom';
 import { tf } from '../engine/tf.js';
 import { Module } from '../nn/module.js';
 import { ReLU } from '../nn/layers.js';
-import type { Granularity } from '../space/schema.js';
+import type { Granularity } from '../spec/space.js';
 import { ChannelPoly } from '../ops/poly.js';
 
 /** Options of {@link MaskGate}. */

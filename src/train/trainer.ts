@@ -3,7 +3,7 @@ import { tf } from '../engine/tf.js';
 import type { Module, TensorState } from '../nn/module.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { batchCount, batches, type Augmentation, type Normalization } from '../data/loader.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { clipByGlobalNorm, crossEntropy, distillationLoss } from './losses.js';
 import { evaluate, type EvalResult } from './metrics.js';
 import { createOptimizer, type OptimizerConfig } from './optim.js';

@@ -8,7 +8,7 @@ import { candidateCosts, costPerElement, expectedCost } from '../../src/latency/
 import { costLayers, type CostLayer } from '../../src/latency/network.js';
 import { latencyTableJsonSchema } from '../../src/latency/schema.js';
 import { loadLatencyTable, parseLatencyTable, SHIPPED_TABLES_DIR, shippedTableIds } from '../../src/latency/tables.js';
-import { ValidationError } from '../../src/util/validate.js';
+import { ValidationError } from '../../src/io/json.js';
 
 const layer = (op: string, n: number, extra: Partial<CostLayer> = {}): CostLayer => ({
   path: 'x', op, sizes: { inElements: n, outElements: n, outWindows: n, macs: 0, params: 0, calls: 1 }, ...extra,

@@ -5,7 +5,7 @@ import { createBackbone } from '../../src/backbones/registry.js';
 import { loadDataset } from '../../src/data/datasets.js';
 import { subset } from '../../src/data/dataset.js';
 import { channelStats } from '../../src/data/loader.js';
-import { parseSearchSpace } from '../../src/space/schema.js';
+import { parseSearchSpace } from '../../src/spec/space.js';
 import { buildMaskSupernet } from '../../src/supernet/build.js';
 import { autorepSearch, keptRelus } from '../../src/search/autorep.js';
 import { resolveBudget } from '../../src/search/budget.js';

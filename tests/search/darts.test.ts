@@ -4,7 +4,7 @@ import { createBackbone } from '../../src/backbones/registry.js';
 import { loadDataset } from '../../src/data/datasets.js';
 import { subset } from '../../src/data/dataset.js';
 import { channelStats } from '../../src/data/loader.js';
-import { parseSearchSpace } from '../../src/space/schema.js';
+import { parseSearchSpace } from '../../src/spec/space.js';
 import { buildDartsSupernet, dartsSearch, hessianVectorProduct } from '../../src/search/darts.js';
 import { loadLatencyTable } from '../../src/latency/tables.js';
 import { costLayers } from '../../src/latency/network.js';

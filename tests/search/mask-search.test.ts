@@ -4,10 +4,10 @@ import { createBackbone } from '../../src/backbones/registry.js';
 import { ChannelPoly } from '../../src/ops/poly.js';
 import { MaskGate } from '../../src/supernet/mask-gate.js';
 import { buildMaskSupernet } from '../../src/supernet/build.js';
-import { parseSearchSpace, matchSitePattern } from '../../src/space/schema.js';
+import { parseSearchSpace, matchSitePattern } from '../../src/spec/space.js';
 import { projectToBudget, resolveBudget } from '../../src/search/budget.js';
 import { costLayers } from '../../src/latency/network.js';
-import { ValidationError } from '../../src/util/validate.js';
+import { ValidationError } from '../../src/io/json.js';
 
 const gate = (granularity: 'pixel' | 'channel' | 'layer', shape = [2, 2, 3]) =>
   new MaskGate(new ChannelPoly(shape[shape.length - 1]!, { degree: 2 }), shape, { granularity, seed: 1 });

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileRecipe } from '../../src/search/compile.js';
+import { compileRecipe } from '../../src/run/compile.js';
 import { runCli } from '../../src/cli/main.js';
 
 const root = join(__dirname, '..', '..');

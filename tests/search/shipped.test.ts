@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackbone } from '../../src/backbones/registry.js';
-import { loadSearchSpace, searchSpaceJsonSchema } from '../../src/space/schema.js';
+import { loadSearchSpace, searchSpaceJsonSchema } from '../../src/spec/space.js';
 import { buildMaskSupernet } from '../../src/supernet/build.js';
 import { buildDartsSupernet } from '../../src/search/darts.js';
 import { loadSearchRecipe } from '../../src/search/recipe.js';

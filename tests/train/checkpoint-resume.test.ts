@@ -5,7 +5,8 @@ import { createBackbone } from '../../src/backbones/registry.js';
 import { loadDataset } from '../../src/data/datasets.js';
 import { subset } from '../../src/data/dataset.js';
 import { channelStats } from '../../src/data/loader.js';
-import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, writeFileAtomic } from '../../src/train/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from '../../src/io/checkpoint.js';
+import { writeFileAtomic } from '../../src/io/atomic.js';
 import { fit, type TrainConfig } from '../../src/train/trainer.js';
 import { tempDir } from '../helpers.js';
 
@@ -85,7 +86,7 @@ describe('interrupted training resumes to the same result', () => {
 
 describe('run folder lock', () => {
   it('refuses a second live run in the same folder and takes over a stale lock', async () => {
-    const { lockRunDir } = await import('../../src/train/run-dir.js');
+    const { lockRunDir } = await import('../../src/run/run-dir.js');
     const dir = tempDir();
     const release = lockRunDir(dir);
     // Another live process (the test's parent) holding the lock:

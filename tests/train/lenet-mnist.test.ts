@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTrainRecipe } from '../../src/train/recipe.js';
-import { runTraining } from '../../src/train/pipeline.js';
-import { loadTrainedModel } from '../../src/train/pipeline.js';
+import { loadTrainRecipe } from '../../src/spec/recipe.js';
+import { runTraining } from '../../src/run/train.js';
+import { loadTrainedModel } from '../../src/run/train.js';
 import { evaluate } from '../../src/train/metrics.js';
 import { loadDataset } from '../../src/data/datasets.js';
 import { tempDir } from '../helpers.js';

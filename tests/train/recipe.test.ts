@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backboneNames } from '../../src/backbones/registry.js';
-import { loadTrainRecipe, parseTrainRecipe, RecipeError, trainRecipeJsonSchema } from '../../src/train/recipe.js';
+import { loadTrainRecipe, parseTrainRecipe, RecipeError, trainRecipeJsonSchema } from '../../src/spec/recipe.js';
 import { tempDir } from '../helpers.js';
 
 const good = {

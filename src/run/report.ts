@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../train/checkpoint.js';
-import { budgetDirName, renderSweepPlots, sweepRow, sweepSummary, writeSweepCsv } from '../search/sweep.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { budgetDirName, renderSweepPlots, sweepRow, sweepSummary, writeSweepCsv } from './sweep.js';
 import type { SearchRecipe } from '../search/recipe.js';
-import { latencyLine } from '../search/pipeline.js';
+import { latencyLine } from './search.js';
 
 const readJson = <T>(file: string): T => {
   try {

@@ -1,14 +1,14 @@
-import { readJsonFile } from '../util/validate.js';
+import { readJsonFile } from '../io/json.js';
 import { createBackbone } from '../backbones/registry.js';
 import { DATASET_INFO } from '../data/datasets.js';
 import { loadLatencyTable } from '../latency/tables.js';
-import { loadSearchSpace } from '../space/schema.js';
+import { loadSearchSpace } from '../spec/space.js';
 import { buildMaskSupernet } from '../supernet/build.js';
 import { DartsGate } from '../supernet/darts-gate.js';
-import { loadTrainRecipe } from '../train/recipe.js';
-import { resolveBudget } from './budget.js';
-import { buildDartsSupernet } from './darts.js';
-import { loadSearchRecipe } from './recipe.js';
+import { loadTrainRecipe } from '../spec/recipe.js';
+import { resolveBudget } from '../search/budget.js';
+import { buildDartsSupernet } from '../search/darts.js';
+import { loadSearchRecipe } from '../search/recipe.js';
 
 /** What {@link compileRecipe} found: the recipe builds, and these are its sizes. */
 export interface CompiledRecipe {

@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { BackendChoice } from '../engine/backend.js';
-import { runTraining } from '../train/pipeline.js';
-import type { TrainRecipe } from '../train/recipe.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
-import { lockRunDir, openRunDir } from '../train/run-dir.js';
+import { runTraining } from './train.js';
+import type { TrainRecipe } from '../spec/recipe.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { lockRunDir, openRunDir } from './run-dir.js';
 import { renderCurvePlots, readCurveCsv } from '../report/plot.js';
-import { runSearchRecipe, type LatencySummary, type RunSearchOptions } from './pipeline.js';
-import type { SearchRecipe } from './recipe.js';
+import { runSearchRecipe, type LatencySummary, type RunSearchOptions } from './search.js';
+import type { SearchRecipe } from '../search/recipe.js';
 
 /** One row of `sweep.csv`: a finished search at one budget. */
 export interface SweepRow {

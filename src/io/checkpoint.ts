@@ -1,32 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import type { TensorState } from '../nn/module.js';
 
 const MAGIC = 'PNASCKP1';
-
-/**
- * Writes `data` to `path` atomically: a temp file in the same folder, fsync, then rename, so that a
- * reader sees either the old file or the new one, never a torn write.
- *
- * @example
- * ```ts
- * writeFileAtomic('runs/x/result.json', JSON.stringify(result)); // temp file + fsync + rename
- * ```
- */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
 
 /** A checkpoint: JSON-serialisable metadata plus named float32 tensors. */
 export interface Checkpoint<M = unknown> {

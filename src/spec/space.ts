@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { parseWith, readJsonFile } from '../util/validate.js';
+import { parseWith, readJsonFile } from '../io/json.js';
 
 /** Candidate operators of an activation site. */
 export const ACTIVATION_OPS = ['relu', 'x2act', 'poly1', 'poly2', 'poly3', 'poly4', 'identity'] as const;

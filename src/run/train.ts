@@ -5,11 +5,11 @@ import { loadDataset } from '../data/datasets.js';
 import { subset, type DatasetSplits } from '../data/dataset.js';
 import { channelStats, seededPermutation, type Normalization } from '../data/loader.js';
 import type { DownloadOptions } from '../data/download.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { join } from 'node:path';
-import type { TrainRecipe } from './recipe.js';
+import type { TrainRecipe } from '../spec/recipe.js';
 import { hasCheckpoint, lockRunDir, openRunDir, runMetadata } from './run-dir.js';
-import { fit, type TrainHooks, type TrainResult, type TrainConfig } from './trainer.js';
+import { fit, type TrainHooks, type TrainResult, type TrainConfig } from '../train/trainer.js';
 
 /** Options of {@link runTraining}. */
 export interface RunTrainingOptions {

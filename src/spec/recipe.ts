@@ -2,7 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { describeIssues, ValidationError, type ValidationIssue, readJsonFile } from '../util/validate.js';
+import { describeIssues, ValidationError, type ValidationIssue, readJsonFile } from '../io/json.js';
 
 const positiveInt = z.number().int().positive();
 

@@ -15,4 +15,13 @@ export {
   type ActivationOp,
   type PoolOp,
   type Granularity,
-} from './schema.js';
+} from './space.js';
+export {
+  TrainRecipeSchema,
+  parseTrainRecipe,
+  loadTrainRecipe,
+  trainRecipeJsonSchema,
+  RecipeError,
+  type TrainRecipe,
+  type TrainRecipeInput,
+} from './recipe.js';

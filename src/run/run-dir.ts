@@ -1,12 +1,10 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { BackendInfo } from '../engine/backend.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { POLYNAS_VERSION } from '../io/version.js';
 
-/** Version of this library (from its package.json). */
-export const POLYNAS_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** Files of a run folder. */
 export interface RunDir {

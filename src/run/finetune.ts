@@ -5,13 +5,13 @@ import type { DownloadOptions } from '../data/download.js';
 import { channelStats, type Normalization } from '../data/loader.js';
 import { exportArchitecture, loadExportedArchitecture } from '../export/export.js';
 import { loadLatencyTable } from '../latency/tables.js';
-import { parseSearchSpace } from '../space/schema.js';
+import { parseSearchSpace } from '../spec/space.js';
 import { evaluate, type EvalResult } from '../train/metrics.js';
-import { loadRecipeData, loadTrainedModel, trainConfigOf } from '../train/pipeline.js';
-import type { TrainRecipe } from '../train/recipe.js';
-import { lockRunDir, openRunDir, runMetadata } from '../train/run-dir.js';
+import { loadRecipeData, loadTrainedModel, trainConfigOf } from './train.js';
+import type { TrainRecipe } from '../spec/recipe.js';
+import { lockRunDir, openRunDir, runMetadata } from './run-dir.js';
 import { fit, type TrainHooks } from '../train/trainer.js';
-import { parseSearchRecipe, type SearchRecipe } from './recipe.js';
+import { parseSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 
 /** Options of {@link finetuneArchitecture}. */
 export interface FinetuneOptions {
