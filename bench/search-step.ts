@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  autorepSearch, buildDartsSupernet, buildMaskSupernet, createBackbone, dartsSearch, parseSearchSpace, selectBackend,
+  buildSupernet, createBackbone, parseSearchSpace, searchSupernet, selectBackend,
   loadLatencyTable, type ImageDataset,
 } from '../src/index.js';
 
@@ -35,18 +35,18 @@ for (const name of values.nets!.split(',')) {
   {
     const net = createBackbone(name, { numClasses: 10, seed: 0 });
     const teacher = createBackbone(name, { numClasses: 10, seed: 1 }).eval();
-    const { gates } = buildMaskSupernet(net, parseSearchSpace({ name: 'b', backbone: name, activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { seed: 0 });
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'b', backbone: name, activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { gate: 'mask', seed: 0 });
     const t0 = performance.now();
-    await autorepSearch(net, gates, { train: randomData(shape, batch * steps), test, norm }, { epochs: 1, batchSize: batch, budget: 1000, seed: 0 }, { teacher });
+    await searchSupernet({ strategy: 'autorep', epochs: 1, batchSize: batch, budget: 1000 }, { net, gates, data: { train: randomData(shape, batch * steps), test, norm }, teacher, seed: 0 });
     console.log(`${name.padEnd(9)} autorep step      ${((performance.now() - t0) / steps).toFixed(1)} ms`);
     net.dispose();
     teacher.dispose();
   }
   for (const order of [1, 2] as const) {
     const net = createBackbone(name, { numClasses: 10, seed: 0 });
-    const { gates } = buildDartsSupernet(net, parseSearchSpace({ name: 'b', backbone: name, activation: { candidates: ['relu', 'x2act'], granularity: 'layer' } }), loadLatencyTable('pasnet-dac2023-code'));
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'b', backbone: name, activation: { candidates: ['relu', 'x2act'], granularity: 'layer' } }), { gate: 'darts', seed: 0 });
     const t0 = performance.now();
-    await dartsSearch(net, gates, { train: randomData(shape, 2 * batch * steps), test, norm }, { epochs: 1, batchSize: batch, order, seed: 0, latencyWeight: 1 });
+    await searchSupernet({ strategy: 'darts', epochs: 1, batchSize: batch, order, latencyWeight: 1 }, { net, gates, data: { train: randomData(shape, 2 * batch * steps), test, norm }, seed: 0, latency: { table: loadLatencyTable('pasnet-dac2023-code') } });
     console.log(`${name.padEnd(9)} darts order-${order} step ${((performance.now() - t0) / steps).toFixed(1)} ms`);
     net.dispose();
   }

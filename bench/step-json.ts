@@ -15,9 +15,10 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  autorepSearch, buildMaskSupernet, createBackbone, createOptimizer, crossEntropy, parseSearchSpace, selectBackend, tf,
+  buildSupernet, createBackbone, createOptimizer, crossEntropy, parseSearchSpace, searchSupernet, selectBackend,
   type BackendChoice, type ImageDataset,
 } from '../src/index.js';
+import { tf } from '../src/engine/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,16 +63,14 @@ if (values.kind === 'train') {
   let s = 1;
   const data: ImageDataset = { name: 'random', images: Uint8Array.from({ length: n * size }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 24)), labels: Int32Array.from({ length: n }, (_, i) => i % 10), shape, numClasses: 10 };
   const norm = { mean: new Array(shape[2]).fill(0.5), std: new Array(shape[2]).fill(0.25) };
-  const { gates } = buildMaskSupernet(net, parseSearchSpace({ name: 'b', backbone: values.net!, activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { seed: 0 });
+  const gates = await buildSupernet(net, parseSearchSpace({ name: 'b', backbone: values.net!, activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { gate: 'mask', seed: 0 });
   let t0 = performance.now();
-  await autorepSearch(net, gates, { train: data, test: { ...data, labels: data.labels.slice(0, batch), images: data.images.slice(0, batch * size) }, norm }, { epochs: 1, batchSize: batch, budget: 1000, seed: 0, dapaEvery: 0 }, {
-    teacher,
-    hooks: {
-      onBatch: (step) => {
-        const t = performance.now();
-        if (step > warmup) ms.push(t - t0);
-        t0 = t;
-      },
+  const test = { ...data, labels: data.labels.slice(0, batch), images: data.images.slice(0, batch * size) };
+  await searchSupernet({ strategy: 'autorep', epochs: 1, batchSize: batch, budget: 1000, dapaEvery: 0 }, { net, gates, data: { train: data, test, norm }, teacher, seed: 0 }, {
+    onStep: ({ step }) => {
+      const t = performance.now();
+      if (step > warmup) ms.push(t - t0);
+      t0 = t;
     },
   });
 } else throw new Error(`--kind: 'train' or 'autorep', got '${values.kind}'`);

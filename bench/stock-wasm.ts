@@ -7,7 +7,7 @@
  * gradient as a loop over output pixels accumulating outer products, the same algorithm as the
  * tfjs cpu backend's kernel, run in JavaScript on the values read from the wasm heap.
  */
-import { setConvGradients, tf } from '../src/index.js';
+import { setConvGradients, tf } from '../src/engine/index.js';
 
 interface WasmBackendApi {
   readSync(dataId: unknown): Float32Array;

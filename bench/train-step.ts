@@ -6,7 +6,8 @@
  *   npm run bench -- [--backend auto|wasm|cpu|tensorflow] [--batch 64] [--steps 10] [--warmup 3] [--nets resnet20,lenet5]
  */
 import { parseArgs } from 'node:util';
-import { createBackbone, selectBackend, tf, createOptimizer, crossEntropy, type BackendChoice } from '../src/index.js';
+import { createBackbone, selectBackend, createOptimizer, crossEntropy, type BackendChoice } from '../src/index.js';
+import { tf } from '../src/engine/index.js';
 
 const { values } = parseArgs({
   options: {

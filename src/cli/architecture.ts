@@ -1,17 +1,17 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readJsonFile } from '../io/json.js';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
 import type { Normalization } from '../data/loader.js';
-import { exportArchitecture, loadExportedArchitecture } from '../export/export.js';
+import { architectureFiles, loadArchitecture, toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { loadLatencyTable } from '../latency/tables.js';
-import { parseSearchSpace } from '../spec/space.js';
 import { embeddedRecipe, finetuneArchitecture } from '../run/finetune.js';
 import { evaluate } from '../train/metrics.js';
 import { loadRecipeData, loadTrainedModel } from '../run/train.js';
-import { loadTrainRecipe, type TrainRecipe } from '../spec/recipe.js';
+import { loadTrainRecipe, parseTrainRecipe, type TrainRecipe } from '../spec/recipe.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { trainProgress } from './progress.js';
@@ -20,17 +20,17 @@ import { BACKEND_CHOICES } from '../engine/backend.js';
 const isArchitecture = (p: string) => p.endsWith('.json') || existsSync(`${p}.json`);
 
 /** The network at `path` (an exported architecture, a training run folder or a weights file), its normalization and the recipe its data comes from. */
-function loadNetwork(path: string): { net: Backbone; norm: Normalization | undefined; recipe: Pick<TrainRecipe, 'name' | 'seed' | 'dataset'> } {
+async function loadNetwork(path: string): Promise<{ net: Backbone; norm: Normalization | undefined; recipe: Pick<TrainRecipe, 'name' | 'seed' | 'dataset'> }> {
   if (isArchitecture(path)) {
-    const { net, arch } = loadExportedArchitecture(path);
+    const { net, arch } = await loadArchitecture(path);
     const recipe = embeddedRecipe(arch, path);
-    return { net, norm: arch.normalization as Normalization | undefined, recipe };
+    return { net, norm: arch.normalization, recipe };
   }
   const dir = existsSync(path) && statSync(path).isDirectory() ? path : resolve(path, '..');
   const { model, meta } = loadTrainedModel(path);
   const recipeFile = join(dir, 'recipe.json');
   if (!existsSync(recipeFile)) throw new Error(`${dir}: no recipe.json beside the weights, so the dataset is unknown; pass --recipe`);
-  const recipe = JSON.parse(readFileSync(recipeFile, 'utf8')) as TrainRecipe;
+  const recipe = parseTrainRecipe(readJsonFile(recipeFile, 'recipe'), recipeFile);
   return { net: model, norm: meta.normalization, recipe };
 }
 
@@ -58,10 +58,10 @@ export function evaluateCommand(ctx: CliContext) {
         .example('$0 evaluate runs/teacher --data-dir ../shared/datasets/cifar10-subset', 'A trained network on local files'),
     handler: async (argv: ArgumentsCamelCase<EvaluateArgs>) => {
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-      const { net, norm, recipe: from } = loadNetwork(argv.model);
+      const { net, norm, recipe: from } = await loadNetwork(argv.model);
       const recipe = argv.recipe ? loadTrainRecipe(argv.recipe) : from;
       if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
-      const splits = await loadRecipeData(recipe as TrainRecipe, { log: ctx.print });
+      const splits = await loadRecipeData(recipe, { log: ctx.print });
       if (!norm) throw new Error(`${argv.model}: no input normalization recorded`);
       const r = evaluate(net, splits.test, { norm });
       const relus = net.reluCount().total;
@@ -130,22 +130,21 @@ export function exportCommand(ctx: CliContext) {
         .example('$0 export runs/search/architecture.json --table delphi-gc-epyc7502 --network LAN --out runs/search/delphi-lan', 'Price the searched network under DELPHI on a LAN'),
     handler: async (argv: ArgumentsCamelCase<ExportArgs>) => {
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-      const { net, gates, arch } = loadExportedArchitecture(argv.architecture);
+      const { net, gates, arch } = await loadArchitecture(argv.architecture);
       const table = loadLatencyTable(argv.table);
-      const out = argv.out.endsWith('.json') ? argv.out.slice(0, -5) : argv.out;
-      const a = exportArchitecture(net, gates, out, {
-        space: parseSearchSpace(arch.space, `${argv.architecture}: space`), strategy: String(arch.strategy), seed: Number(arch.seed), table,
-        ...(typeof arch.budget === 'number' ? { budget: arch.budget } : {}),
-        ...(argv.network ? { network: argv.network } : {}),
-        ...(arch.recipe ? { recipe: arch.recipe } : {}),
-        ...(arch.metrics ? { metrics: arch.metrics as Record<string, unknown> } : {}),
-        ...(arch.normalization ? { normalization: arch.normalization as Normalization } : {}),
+      const out = architectureFiles(argv.out).json.slice(0, -'.json'.length);
+      const a = toArchitecture(net, gates, {
+        space: arch.space, strategy: arch.strategy, seed: arch.seed, table,
+        ...(arch.budget !== undefined ? { budget: arch.budget } : {}), ...(argv.network ? { network: argv.network } : {}),
+        ...(arch.recipe ? { recipe: arch.recipe } : {}), ...(arch.metrics ? { metrics: arch.metrics } : {}), ...(arch.normalization ? { normalization: arch.normalization } : {}),
       });
+      writeArchitecture(out, a, net);
       net.dispose();
-      const lat = a.latency as { perLayer: { path: string; op: string; time: number; bytes: number; rounds: number }[]; total: number; unit: string; totalMs?: number; commBytes: number };
-      const kept = new Map((a.relus as { perLayer: { path: string; total: number; kept: number }[] }).perLayer.map((l) => [l.path, l]));
+      const lat = a.latency!;
+      const kept = new Map(a.relus.perLayer.map((l) => [l.path, l]));
       writeFileAtomic(`${out}.layers.csv`, stringify(lat.perLayer.map((l) => ({ path: l.path, op: l.op, relus: kept.get(l.path)?.total ?? '', kept_relus: kept.get(l.path)?.kept ?? '', time: l.time, unit: lat.unit, comm_bytes: l.bytes, rounds: l.rounds })), { header: true }));
-      ctx.out(`${out}.json: ${(a.relus as { total: number }).total} ReLUs, predicted ${lat.totalMs !== undefined ? `${(lat.totalMs / 1000).toFixed(3)} s` : `${lat.total.toFixed(1)} ${lat.unit}`}, ${(lat.commBytes / 2 ** 20).toFixed(1)} MiB under ${table.id}${argv.network ? ` (${argv.network})` : ''}; per layer: ${out}.layers.csv`);
+      const time = lat.totalMs != null ? `${(lat.totalMs / 1000).toFixed(3)} s` : `${lat.total.toFixed(1)} ${lat.unit}`;
+      ctx.out(`${out}.json: ${a.relus.total} ReLUs, predicted ${time}, ${((lat.commBytes ?? 0) / 2 ** 20).toFixed(1)} MiB under ${table.id}${argv.network ? ` (${argv.network})` : ''}; per layer: ${out}.layers.csv`);
     },
   };
 }

@@ -1,10 +1,9 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import type { BackendChoice } from '../engine/backend.js';
 import { runSweep } from '../run/sweep.js';
 import { readCurveCsv, renderCurvePlots } from '../report/plot.js';
 import { reportRun } from '../run/report.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
-import { searchRecipeFromArgs, withSearchProgress } from './search.js';
+import { overridesFromArgs, searchRecipeFromArgs, withSearchProgress } from './search.js';
 
 /** Parses `1k,5k,0.05,20000` into budgets (counts with an optional k/M suffix, or fractions). */
 export function parseBudgets(text: string): number[] {
@@ -38,16 +37,16 @@ export function sweepCommand(ctx: CliContext) {
         .example('$0 sweep --recipe experiments/search-lenet5-mnist.json --budgets 100,300,1k,3k --out runs/lenet-sweep', 'LeNet-5 at four budgets')
         .epilogue('A finished budget (its folder has result.json) is never searched again; run the same command to continue an interrupted sweep.'),
     handler: async (argv: ArgumentsCamelCase<SweepArgs>) => {
-      const recipe = searchRecipeFromArgs(ctx, argv);
+      const overrides = overridesFromArgs(argv, argv.budgets ? parseBudgets(argv.budgets) : undefined);
+      const recipe = await searchRecipeFromArgs(ctx, argv, overrides);
       if (!recipe) return;
       const outDir = argv.out ?? `runs/${recipe.name}-sweep`;
       ctx.print(`polynas sweep: ${recipe.name} → ${outDir}`);
       const r = await withSearchProgress(ctx, (hooks) =>
         runSweep(recipe, {
           outDir,
-          ...(argv.budgets ? { budgets: parseBudgets(argv.budgets) } : {}),
+          overrides,
           ...(argv.reference ? { references: argv.reference } : {}),
-          ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
           hooks,
           download: { log: ctx.print },
           onBudget: (e) => ctx.print(`== budget ${e.budget} (${e.index + 1}/${e.count})${e.done ? ': finished earlier, kept' : ''}`),

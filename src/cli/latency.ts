@@ -1,5 +1,12 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { architectureNetwork, loadArchitecture, uniformArchitecture, type Architecture } from '../export/architecture.js';
+import { createBackbone } from '../backbones/registry.js';
+import type { Backbone } from '../backbones/backbone.js';
+import { readArchitecture } from '../export/architecture.js';
+import { parseWith, readJsonFile } from '../io/json.js';
+import { networkChoicesSchema } from '../spec/architecture.js';
+import { siteChoicesOf, uniformChoices } from '../export/choices.js';
+import type { SiteChoice } from '../latency/network.js';
+import { opIds } from '../ops/index.js';
 import { costLayers } from '../latency/network.js';
 import { networkCost, type NetworkCost } from '../latency/cost.js';
 import { loadLatencyTable, shippedTableIds } from '../latency/tables.js';
@@ -35,6 +42,20 @@ function perLayerTable(c: NetworkCost): string[] {
   return pad(rows);
 }
 
+/** The network to price: an exported architecture's, or a backbone with one operator everywhere. */
+function networkOf(argv: LatencyArgs): { net: Backbone; choices: Record<string, SiteChoice> } {
+  if (argv.architecture) {
+    const file = argv.architecture;
+    const json = readJsonFile(file, 'architecture');
+    const isExport = typeof json === 'object' && json !== null && 'format' in json;
+    const arch = isExport ? readArchitecture(file) : parseWith(networkChoicesSchema(), json, file);
+    return { net: createBackbone(arch.backbone, { numClasses: arch.numClasses, ...(arch.inputShape ? { inputShape: arch.inputShape } : {}) }), choices: siteChoicesOf(arch) };
+  }
+  if (!argv.backbone) throw new Error('latency: give an architecture file or --backbone');
+  const net = createBackbone(argv.backbone, { numClasses: 10 });
+  return { net, choices: uniformChoices(net, argv.all ?? 'relu', argv.pool) };
+}
+
 /** `polynas latency`: predicted 2PC latency and communication of a network under latency tables. */
 export function latencyCommand(ctx: CliContext) {
   return {
@@ -44,8 +65,8 @@ export function latencyCommand(ctx: CliContext) {
       y
         .positional('architecture', { type: 'string', describe: 'architecture.json (exported by a search)' })
         .option('backbone', { type: 'string', describe: 'Instead of a file: a registered backbone' })
-        .option('all', { type: 'string', default: 'relu', choices: ['relu', 'x2act', 'poly2', 'identity'], describe: 'With --backbone: the operator at every activation site' })
-        .option('pool', { type: 'string', choices: ['maxpool', 'avgpool'], describe: 'With --backbone: the operator at every pooling site' })
+        .option('all', { type: 'string', default: 'relu', choices: opIds('activation'), describe: 'With --backbone: the operator at every activation site' })
+        .option('pool', { type: 'string', choices: opIds('pool'), describe: 'With --backbone: the operator at every pooling site' })
         .option('table', { type: 'string', array: true, default: ['pasnet-dac2023-code'], describe: `Table id or file; repeat or comma-separate (shipped: ${shippedTableIds().join(', ')})` })
         .option('network', { type: 'string', describe: "Network profile of the table (default: the table's first)" })
         .option('bandwidth', { type: 'number', describe: 'Override the bandwidth (Mbps, symmetric)' })
@@ -58,12 +79,9 @@ export function latencyCommand(ctx: CliContext) {
         .example('$0 latency runs/search/architecture.json --table cheetah-approxrelu-r50 --network WAN --rtt 20', 'An exported architecture under a custom RTT'),
     handler: async (argv: ArgumentsCamelCase<LatencyArgs>) => {
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-      let arch: Architecture;
-      if (argv.architecture) arch = loadArchitecture(argv.architecture);
-      else if (argv.backbone) arch = uniformArchitecture(argv.backbone, argv.all as Architecture['sites'][string]['op'], argv.pool ? { pool: argv.pool as 'maxpool' | 'avgpool' } : {});
-      else throw new Error('latency: give an architecture file or --backbone');
-      const { net, choices } = architectureNetwork(arch);
+      const { net, choices } = networkOf(argv);
       const layers = costLayers(net, choices);
+      const name = `${net.arch} ${net.inputShape.join('x')}`;
       net.dispose();
       const tables = argv.table.flatMap((t) => t.split(',')).filter(Boolean).map(loadLatencyTable);
       const overrides = { ...(argv.bandwidth !== undefined ? { bandwidthMbps: argv.bandwidth } : {}), ...(argv.rtt !== undefined ? { rttMs: argv.rtt } : {}) };
@@ -74,10 +92,10 @@ export function latencyCommand(ctx: CliContext) {
       }
       const relus = layers.filter((l) => l.op === 'relu').reduce((a, l) => a + l.sizes.outElements, 0);
       if (argv.json) {
-        ctx.out(JSON.stringify({ architecture: arch.backbone, relus, results }, null, 2));
+        ctx.out(JSON.stringify({ architecture: name.split(' ')[0], relus, results }, null, 2));
         return;
       }
-      ctx.out(`${arch.backbone} ${arch.inputShape ? arch.inputShape.join('x') : ''}: ${relus.toLocaleString('en-US')} ReLUs per sample (stem included)`);
+      ctx.out(`${name}: ${relus.toLocaleString('en-US')} ReLUs per sample (stem included)`);
       if (results.length === 1 && !argv.compare) {
         const c = results[0]!;
         ctx.out(`table ${c.table}${c.network ? `, network ${c.network.name} (${c.network.bandwidthMbps ?? `${c.network.upMbps}/${c.network.downMbps}`} Mbps, RTT ${c.network.rttMs} ms)` : ''}`);

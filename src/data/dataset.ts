@@ -21,10 +21,6 @@ export interface DatasetSplits {
   test: ImageDataset;
 }
 
-/** Number of samples. */
-export function datasetSize(ds: ImageDataset): number {
-  return ds.labels.length;
-}
 
 /** Bytes per sample. */
 export function sampleSize(ds: ImageDataset): number {

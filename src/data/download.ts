@@ -66,7 +66,7 @@ export async function downloadFiles(files: RemoteFile[], dir: string, what: stri
       const reason = cause?.code ?? cause?.message ?? (e as Error).message;
       throw new DatasetUnavailableError(
         `${what}: cannot download ${f.url} (${reason}); this machine looks offline. ` +
-          `Place the official files at ${dir} (${files.map((x) => x.file).join(', ')}) or pass --data-dir.`,
+          `Place the official files at ${dir} (${files.map((x) => x.file).join(', ')}).`,
       );
     }
     const sum = md5(body);

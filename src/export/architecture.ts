@@ -1,79 +1,161 @@
-import { z } from 'zod';
-import { createBackbone } from '../backbones/registry.js';
+import { existsSync } from 'node:fs';
 import type { Backbone } from '../backbones/backbone.js';
+import { createBackbone } from '../backbones/registry.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { parseWith, readJsonFile } from '../io/json.js';
-import type { SiteChoice } from '../latency/network.js';
+import { POLYNAS_VERSION } from '../io/version.js';
+import { networkCost } from '../latency/cost.js';
+import { costLayers } from '../latency/network.js';
+import type { LatencyTable } from '../latency/schema.js';
+import {
+  ARCHITECTURE_FORMAT,
+  ARCHITECTURE_FORMAT_VERSION,
+  architectureSchema,
+  upgradeArchitecture,
+  type Architecture,
+} from '../spec/architecture.js';
+import type { SearchSpace } from '../spec/space.js';
+import { buildSupernet } from '../supernet/build.js';
+import { costChoices, type PlacedGate } from '../supernet/gate.js';
 
-/**
- * The part of an exported architecture that fixes the discretized network: backbone, input shape
- * and the operator chosen at each site (sites not listed keep the backbone's default: ReLU,
- * MaxPool). Extra fields (weights, masks, coefficients, reports) are allowed and ignored here.
- */
-export const ArchitectureSchema = z.looseObject({
-  backbone: z.string().min(1),
-  numClasses: z.number().int().positive().default(10),
-  /** Per-sample input `[H,W,C]`; default: the backbone's own. */
-  inputShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]).optional(),
-  sites: z
-    .record(
-      z.string(),
-      z.looseObject({
-        op: z.enum(['relu', 'x2act', 'poly1', 'poly2', 'poly3', 'poly4', 'identity', 'maxpool', 'avgpool']),
-        /** ReLUs kept per sample by a pixel/channel mask (the rest use `op`). */
-        keptRelus: z.number().int().min(0).optional(),
-      }),
-    )
-    .default({}),
-});
+/** What an export records besides the network itself. */
+export interface ArchitectureContext {
+  space: SearchSpace;
+  strategy: string;
+  seed: number;
+  /** The exact ReLU budget the discretization met (absent: DARTS argmax without a budget). */
+  budget?: number;
+  /** Input normalization the network was trained with (kept so the export evaluates on its own). */
+  normalization?: { mean: number[]; std: number[] };
+  /** Predicted 2PC latency under this table (and network profile). */
+  table?: LatencyTable;
+  network?: string;
+  /** The normalized recipe of the run. */
+  recipe?: Record<string, unknown>;
+  metrics?: Architecture['metrics'];
+}
 
-export type Architecture = z.infer<typeof ArchitectureSchema>;
-
-/**
- * Reads and validates an architecture JSON file.
- *
- * @example
- * ```ts
- * const arch = loadArchitecture('runs/s/architecture.json');
- * const { net, choices } = architectureNetwork(arch);
- * ```
- */
-export function loadArchitecture(path: string): Architecture {
-  const json = readJsonFile(path, 'architecture');
-  return parseWith(ArchitectureSchema, json, path);
+function latencyOf(net: Backbone, gates: readonly PlacedGate[], table: LatencyTable, network?: string): NonNullable<Architecture['latency']> {
+  const c = networkCost(costLayers(net, costChoices(gates)), table, network ? { network } : {});
+  return {
+    table: c.table, ...(c.network ? { network: c.network.name } : {}), unit: c.unit, total: c.total,
+    totalMs: c.totalMs, commBytes: c.commBytes, rounds: c.rounds,
+    unmodelled: c.unmodelled, perLayer: c.perLayer.map((l) => ({ path: l.path, op: l.op, time: l.time, bytes: l.bytes, rounds: l.rounds })),
+  };
 }
 
 /**
- * Builds the backbone of an architecture and the per-site operator choices for cost models.
+ * The discretized network as an {@link Architecture} (pure: reads the network, writes nothing):
+ * backbone, input shape, each gated site serialized by its gate (operator, granularity, packed mask,
+ * trained parameters), total and per-site ReLU counts, and the predicted 2PC latency.
  *
  * @example
  * ```ts
- * const { net, choices } = architectureNetwork(uniformArchitecture('resnet18', 'x2act'));
- * networkCost(costLayers(net, choices), loadLatencyTable('delphi-gc-epyc7502')).totalMs;
+ * const arch = toArchitecture(net, gates, { space, strategy: 'autorep', seed: 0, budget: 300, table: loadLatencyTable('crypten-2pc-dealer') });
+ * arch.relus.total; // ≤ 300
  * ```
  */
-export function architectureNetwork(arch: Architecture): { net: Backbone; choices: Record<string, SiteChoice> } {
-  const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, ...(arch.inputShape ? { inputShape: arch.inputShape } : {}) });
-  const choices: Record<string, SiteChoice> = {};
-  for (const [path, c] of Object.entries(arch.sites)) choices[path] = { op: c.op, ...(c.keptRelus !== undefined ? { keptRelus: c.keptRelus } : {}) };
-  return { net, choices };
+export function toArchitecture(net: Backbone, gates: readonly PlacedGate[], ctx: ArchitectureContext): Architecture {
+  const sites = Object.fromEntries(gates.map(({ path, gate }) => [path, gate.toSite()]));
+  const perLayer = gates.filter((g) => g.gate.siteKind === 'activation').map(({ path, gate }) => ({ path, total: gate.siteSize(), kept: gate.reluCount() }));
+  const total = net.reluCount().total;
+  return {
+    format: ARCHITECTURE_FORMAT,
+    formatVersion: ARCHITECTURE_FORMAT_VERSION,
+    polynas: POLYNAS_VERSION,
+    backbone: net.arch,
+    numClasses: net.numClasses,
+    inputShape: [...net.inputShape] as [number, number, number],
+    ...(ctx.normalization ? { normalization: ctx.normalization } : {}),
+    strategy: ctx.strategy,
+    seed: ctx.seed,
+    ...(ctx.budget !== undefined ? { budget: ctx.budget } : {}),
+    relus: { total, ...(ctx.budget !== undefined ? { budgetMet: total <= ctx.budget } : {}), perLayer },
+    sites,
+    ...(ctx.table ? { latency: latencyOf(net, gates, ctx.table, ctx.network) } : {}),
+    space: ctx.space,
+    ...(ctx.recipe ? { recipe: ctx.recipe } : {}),
+    ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
+  };
+}
+
+/** `<base>.json` and `<base>.weights.bin` of an export (`base` may end in `.json`). */
+export function architectureFiles(base: string): { json: string; weights: string } {
+  const stem = base.endsWith('.json') ? base.slice(0, -'.json'.length) : base;
+  return { json: `${stem}.json`, weights: `${stem}.weights.bin` };
 }
 
 /**
- * An architecture with every activation site set to one operator (e.g. all-ReLU, all-X2act) and,
- * optionally, every pooling site to one pool.
+ * Writes `<base>.json` and the network's weights `<base>.weights.bin`, both atomically.
  *
  * @example
  * ```ts
- * const allPoly = uniformArchitecture('resnet18', 'x2act');
+ * writeArchitecture('runs/s/architecture', toArchitecture(net, gates, ctx), net);
  * ```
  */
-export function uniformArchitecture(backbone: string, activation: Architecture['sites'][string]['op'], opts: { pool?: 'maxpool' | 'avgpool'; numClasses?: number; inputShape?: [number, number, number] } = {}): Architecture {
-  const net = createBackbone(backbone, { numClasses: opts.numClasses ?? 10, ...(opts.inputShape ? { inputShape: opts.inputShape } : {}) });
-  const sites: Architecture['sites'] = {};
-  for (const { path, site } of net.sites()) {
-    if (site.kind === 'activation') sites[path] = { op: activation };
-    else if (opts.pool) sites[path] = { op: opts.pool };
+export function writeArchitecture(base: string, arch: Architecture, net: Backbone): void {
+  const f = architectureFiles(base);
+  writeJsonAtomic(f.json, arch);
+  saveCheckpoint(f.weights, { meta: { kind: 'polynas-architecture-weights', backbone: net.arch }, tensors: net.stateDict() });
+}
+
+/**
+ * Reads and validates an `architecture.json` (format 1 files are upgraded), naming the file and
+ * every bad field.
+ *
+ * @example
+ * ```ts
+ * const arch = readArchitecture('runs/s/architecture.json');
+ * arch.relus.total;
+ * ```
+ */
+export function readArchitecture(path: string): Architecture {
+  const file = architectureFiles(path).json;
+  const json = readJsonFile(file, 'architecture');
+  const format = (json as { format?: unknown } | null)?.format;
+  if (format !== ARCHITECTURE_FORMAT) throw new Error(`${file}: not a polynas architecture (format '${String(format)}')`);
+  return parseWith(architectureSchema(), upgradeArchitecture(json), file);
+}
+
+/**
+ * Rebuilds an exported network: the backbone, gates from the embedded space, the weights, and every
+ * site's decisions as exported. Evaluating it reproduces the exported network's accuracy.
+ *
+ * @example
+ * ```ts
+ * const { net, gates } = await rebuildArchitecture(readArchitecture('runs/s/architecture.json'), 'runs/s/architecture.weights.bin');
+ * ```
+ */
+export async function rebuildArchitecture(arch: Architecture, weightsFile: string): Promise<{ net: Backbone; gates: PlacedGate[] }> {
+  const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, inputShape: arch.inputShape });
+  try {
+    const kinds = new Set(Object.values(arch.sites).map((s) => s.gate));
+    if (kinds.size !== 1) throw new Error(`${weightsFile}: the architecture's sites mix gate kinds (${[...kinds].join(', ')})`);
+    const gates = await buildSupernet(net, arch.space, { gate: [...kinds][0]!, seed: arch.seed });
+    if (!existsSync(weightsFile)) throw new Error(`${weightsFile}: missing weights file`);
+    net.loadStateDict(loadCheckpoint(weightsFile)!.tensors);
+    for (const { path, gate } of gates) {
+      const site = arch.sites[path];
+      if (!site) throw new Error(`${weightsFile}: the architecture has no entry for site '${path}'`);
+      gate.restore(site);
+    }
+    return { net, gates };
+  } catch (e) {
+    net.dispose();
+    throw e;
   }
-  net.dispose();
-  return { backbone, numClasses: opts.numClasses ?? 10, ...(opts.inputShape ? { inputShape: opts.inputShape } : {}), sites };
+}
+
+/**
+ * Reads and rebuilds `<base>.json` + `<base>.weights.bin` in one call.
+ *
+ * @example
+ * ```ts
+ * const { net, arch } = await loadArchitecture('runs/s/architecture.json');
+ * ```
+ */
+export async function loadArchitecture(base: string): Promise<{ arch: Architecture; net: Backbone; gates: PlacedGate[] }> {
+  const arch = readArchitecture(base);
+  return { arch, ...(await rebuildArchitecture(arch, architectureFiles(base).weights)) };
 }

@@ -1,2 +1,10 @@
-export { ArchitectureSchema, loadArchitecture, architectureNetwork, uniformArchitecture, type Architecture } from './architecture.js';
-export { exportArchitecture, loadExportedArchitecture, packMask, unpackMask, type PackedMask, type ExportOptions } from './export.js';
+export {
+  toArchitecture,
+  writeArchitecture,
+  readArchitecture,
+  rebuildArchitecture,
+  loadArchitecture,
+  architectureFiles,
+  type ArchitectureContext,
+} from './architecture.js';
+export { siteChoicesOf, uniformChoices } from './choices.js';

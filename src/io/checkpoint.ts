@@ -1,8 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
-import type { TensorState } from '../nn/module.js';
 
 const MAGIC = 'PNASCKP1';
+
+/** A serialisable tensor: shape and row-major float32 values. */
+export interface TensorState {
+  shape: number[];
+  values: Float32Array;
+}
 
 /** A checkpoint: JSON-serialisable metadata plus named float32 tensors. */
 export interface Checkpoint<M = unknown> {

@@ -1,5 +1,5 @@
 export { writeFileAtomic, writeJsonAtomic } from './atomic.js';
-export { ValidationError, parseWith, readJsonFile, describeIssues, type ValidationIssue } from './json.js';
+export { ValidationError, parseWith, readJsonFile, readJsonAs, describeIssues, type ValidationIssue } from './json.js';
 export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
 export { POLYNAS_VERSION } from './version.js';
 export { EnvError, cacheDir, envInt, envPath, type Env } from './env.js';

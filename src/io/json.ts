@@ -76,3 +76,15 @@ export function readJsonFile(path: string, what: string): unknown {
     throw new Error(`${path}: cannot read ${what} (${(e as Error).message})`);
   }
 }
+
+/**
+ * Reads a JSON file and validates it against a schema, naming the file and every bad field.
+ *
+ * @example
+ * ```ts
+ * const result = readJsonAs('runs/s/result.json', SearchResultFileSchema, 'search result');
+ * ```
+ */
+export function readJsonAs<S extends z.ZodType>(path: string, schema: S, what: string): z.output<S> {
+  return parseWith(schema, readJsonFile(path, what), path);
+}

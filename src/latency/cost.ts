@@ -4,6 +4,11 @@ import type { LatencyTable, NetworkSetting, OpCostModel } from './schema.js';
 
 const TO_MS = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3 } as const;
 
+/** Raised when a table's cost model needs a network setting (bandwidth, round-trip time) it was not given. */
+export class NetworkSettingError extends Error {
+  override name = 'NetworkSettingError';
+}
+
 /** Cost of one layer under one table and network setting. */
 export interface LayerCost {
   path: string;
@@ -66,12 +71,12 @@ export function resolveNetwork(table: LatencyTable, opts: { network?: string; ba
 
 function seconds(bytes: number, mbps: number | undefined, what: string, table: string): number {
   if (bytes === 0) return 0;
-  if (!mbps) throw new Error(`table '${table}': ${what} traffic needs a bandwidth; give a network profile or --bandwidth`);
+  if (!mbps) throw new NetworkSettingError(`table '${table}': ${what} traffic needs a bandwidth (a network profile, or a bandwidth override)`);
   return (bytes * 8) / (mbps * 1e6);
 }
 
 function needNetwork(net: NetworkSetting | undefined, table: string): NetworkSetting {
-  if (!net) throw new Error(`table '${table}' is analytic: it needs a network setting (the table lists none; pass --bandwidth and --rtt)`);
+  if (!net) throw new NetworkSettingError(`table '${table}' is analytic: it needs a network setting (the table lists none; give a bandwidth and round-trip time)`);
   return net;
 }
 
@@ -83,7 +88,7 @@ function needNetwork(net: NetworkSetting | undefined, table: string): NetworkSet
  * @example
  * ```ts
  * const table = loadLatencyTable('crypten-2pc-dealer');
-const c = layerCost(costLayers(net)[0], table, resolveNetwork(table, { network: 'WAN' }));
+ * const c = layerCost(costLayers(net)[0], table, resolveNetwork(table, { network: 'WAN' }));
  * ```
  */
 export function layerCost(layer: CostLayer, table: LatencyTable, network?: NetworkSetting): LayerCost {

@@ -9,6 +9,6 @@ export {
   type SizeVar,
 } from './schema.js';
 export { loadLatencyTable, parseLatencyTable, shippedTableIds, SHIPPED_TABLES_DIR } from './tables.js';
-export { costLayers, type CostLayer, type SiteChoice, type CostOp } from './network.js';
-export { layerCost, networkCost, resolveNetwork, type LayerCost, type NetworkCost } from './cost.js';
+export { costLayers, type CostLayer, type SiteChoice } from './network.js';
+export { layerCost, networkCost, resolveNetwork, NetworkSettingError, type LayerCost, type NetworkCost } from './cost.js';
 export { candidateCosts, costPerElement, expectedCost, type GateCost } from './expected.js';

@@ -1,7 +1,7 @@
 import type { Backbone } from '../backbones/backbone.js';
-import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, ReLU } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear } from '../nn/layers.js';
 import { ActivationSite, PoolSite, Site } from '../nn/site.js';
-import type { Module } from '../nn/module.js';
+import { costOpOf } from '../ops/index.js';
 import type { SizeVar } from './schema.js';
 
 /** One cost-bearing layer of a discretized network, with its per-sample sizes. */
@@ -30,36 +30,17 @@ export interface SiteChoice {
   keptRelus?: number;
 }
 
-/** An operator that reports its latency-table id (polynomial operators implement this). */
-export interface CostOp {
-  costOp(): string;
-}
-
-/** A site operator that keeps ReLUs on part of its elements (a mask gate). */
-export interface MaskedOp {
-  reluCount(): number;
-  altCostOp(): string;
-}
-
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function sizes(input: readonly number[], output: readonly number[], macs = 0, params = 0): Record<SizeVar, number> {
   return { inElements: prod(input), outElements: prod(output), outWindows: prod(output), macs, params, calls: 1 };
 }
 
-function siteOp(site: Site): string {
-  const op = site.op as Module & Partial<CostOp>;
-  if (typeof op.costOp === 'function') return op.costOp();
-  if (op instanceof ReLU) return 'relu';
-  if (site instanceof PoolSite) return op.constructor.name === 'AvgPool2d' ? 'avgpool' : 'maxpool';
-  throw new Error(`site ${site.constructor.name}: operator ${op.constructor.name} does not report a latency-table id (implement costOp())`);
-}
-
 /**
  * Lists the cost-bearing layers of a network in forward order after tracing it at `inputShape`:
  * convolutions and linear layers (by MACs), BatchNorms, activation sites (every ReLU counts here,
- * the stem's included) and pooling sites. `choices` overrides the operator at sites by path, e.g.
- * from an exported architecture.
+ * the stem's included) and pooling sites. A site's operator is priced by its registry id; `choices`
+ * gives it by path instead (a gated site's `costChoice()`, or an exported architecture's sites).
  *
  * @example
  * ```ts
@@ -78,9 +59,8 @@ export function costLayers(net: Backbone, choices: Record<string, SiteChoice> = 
     if (m instanceof Site) {
       const input = m.inputShape;
       if (!input) continue;
-      const masked = m.op as Module & Partial<MaskedOp>;
-      const choice = choices[path] ?? (typeof masked.altCostOp === 'function' && typeof masked.reluCount === 'function' ? { op: masked.altCostOp(), keptRelus: masked.reluCount() } : undefined);
-      const op = choice?.op ?? siteOp(m);
+      const choice = choices[path];
+      const op = choice?.op ?? costOpOf(m.op);
       if (m instanceof ActivationSite) {
         const n = prod(input);
         const kept = choice?.keptRelus;

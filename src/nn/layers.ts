@@ -151,6 +151,7 @@ export class Linear extends Module {
 
 /** Element-wise ReLU: one secure comparison per element under 2PC. */
 export class ReLU extends Module {
+  override opId = 'relu';
   forward(x: tf.Tensor): tf.Tensor {
     return relu(x);
   }
@@ -161,6 +162,7 @@ export class ReLU extends Module {
 
 /** Max pooling with a square window; padded positions never win. */
 export class MaxPool2d extends Module {
+  override opId = 'maxpool';
   constructor(
     readonly kernel: number,
     readonly stride = kernel,
@@ -175,6 +177,7 @@ export class MaxPool2d extends Module {
 
 /** Average pooling with a square window (padded positions are excluded from the mean). */
 export class AvgPool2d extends Module {
+  override opId = 'avgpool';
   constructor(
     readonly kernel: number,
     readonly stride = kernel,

@@ -9,11 +9,9 @@ interface ParamEntry {
   group: ParamGroup;
 }
 
-/** A serialisable tensor: shape and row-major float32 values. */
-export interface TensorState {
-  shape: number[];
-  values: Float32Array;
-}
+import type { TensorState } from '../io/checkpoint.js';
+
+export type { TensorState };
 
 /**
  * Base class of every polynas layer, a small module system over tfjs-core (in the spirit of
@@ -37,6 +35,11 @@ export abstract class Module {
   private readonly paramMap = new Map<string, ParamEntry>();
   private readonly bufferMap = new Map<string, tf.Variable>();
   private isTraining = true;
+  /**
+   * Operator id of a site operator in the operator registry (`relu`, `maxpool`, `x2act`, …): what
+   * latency tables price it as and what an export writes. Set by the layer or by the registry's builder.
+   */
+  opId?: string;
   /** Per-sample input and output shapes of the last forward pass (set by layers that record them). */
   lastShapes?: { input: number[]; output: number[] };
 

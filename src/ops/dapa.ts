@@ -10,7 +10,7 @@ import { gaussianMoments, normalCdf, normalPdf, positivePartialMoments } from '.
  * σ is the standard deviation (the reference code passes the variance where σ belongs).
  *
  * @example
- * ```ts
+ * ```ts runnable
  * dapaCoefficients(0, 1, 2); // [0.19947, 0.5, 0.19947]
  * ```
  */
@@ -27,10 +27,4 @@ export function dapaCoefficients(mu: number, sigma: number, degree: number): num
   const a = Array.from({ length: degree + 1 }, (_, i) => Array.from({ length: degree + 1 }, (_, j) => mom[i + j]!));
   const sol = lusolve(a, rhs.map((v) => [v])) as number[][];
   return sol.map((r) => r[0]!);
-}
-
-/** Optional damping of DaPa coefficients (the reference code scales c0 by 1/5 and c2 by 1/10). */
-export interface DapaDamping {
-  /** Multiplier per coefficient index, e.g. `[0.2, 1, 0.1]`. */
-  scale: number[];
 }

@@ -1,4 +1,20 @@
-export { X2act, type X2actOptions, type X2actScale } from './x2act.js';
-export { ChannelPoly, Identity, type ChannelPolyOptions } from './poly.js';
-export { dapaCoefficients } from './dapa.js';
-export { normalPdf, normalCdf, gaussianMoments, positivePartialMoments } from './gaussian.js';
+import './register-all.js';
+
+export {
+  registerOp,
+  unregisterOp,
+  getOp,
+  hasOp,
+  opIds,
+  opDefs,
+  opRegistryVersion,
+  buildOp,
+  costOpOf,
+  UnknownOpError,
+  OP_KINDS,
+  type OpDef,
+  type OpKind,
+  type OpSite,
+} from './registry.js';
+export { X2actOptionsSchema, type X2actParams, type X2actSpaceOptions } from './defs/x2act.js';
+export { PolyOptionsSchema, type PolySpaceOptions } from './defs/poly.js';

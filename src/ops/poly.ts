@@ -70,18 +70,11 @@ export class ChannelPoly extends Module {
     const high = tf.mul(inner, tf.square(x));
     return tf.add(linear, this.squareScale === 1 ? high : tf.mul(high, this.squareScale));
   }
-
-  costOp(): string {
-    return `poly${this.degree}`;
-  }
 }
 
 /** Identity activation (SNL's linearised sites). */
 export class Identity extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return x;
-  }
-  costOp(): string {
-    return 'identity';
   }
 }

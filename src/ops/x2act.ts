@@ -51,8 +51,4 @@ export class X2act extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.add(tf.mul(x, tf.add(tf.mul(x, tf.mul(this.w1, this.s)), this.w2)), this.b);
   }
-
-  costOp(): string {
-    return 'x2act';
-  }
 }

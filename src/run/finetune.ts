@@ -2,16 +2,17 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
 import type { DownloadOptions } from '../data/download.js';
-import { channelStats, type Normalization } from '../data/loader.js';
-import { exportArchitecture, loadExportedArchitecture } from '../export/export.js';
+import { channelStats } from '../data/loader.js';
+import { loadArchitecture, toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { loadLatencyTable } from '../latency/tables.js';
-import { parseSearchSpace } from '../spec/space.js';
-import { evaluate, type EvalResult } from '../train/metrics.js';
-import { loadRecipeData, loadTrainedModel, trainConfigOf } from './train.js';
-import type { TrainRecipe } from '../spec/recipe.js';
-import { lockRunDir, openRunDir, runMetadata } from './run-dir.js';
-import { fit, type TrainHooks } from '../train/trainer.js';
+import { summarizeFinetuneRun } from '../report/summary.js';
+import type { Architecture } from '../spec/architecture.js';
+import type { FinetuneResultFile } from '../spec/result.js';
 import { parseSearchRecipe, type SearchRecipe } from '../search/recipe.js';
+import { evaluate, type EvalResult } from '../train/metrics.js';
+import { fit, type TrainHooks } from '../train/trainer.js';
+import { lockRunDir, openRunDir, runMetadata, RunStoppedError } from './run-dir.js';
+import { loadRecipeData, loadTrainedModel, trainConfigOf, trainRecipeOf } from './train.js';
 
 /** Options of {@link finetuneArchitecture}. */
 export interface FinetuneOptions {
@@ -40,13 +41,19 @@ export interface FinetuneRun {
  *
  * @example
  * ```ts
- * const { arch } = loadExportedArchitecture('runs/s/architecture');
- * embeddedRecipe(arch, 'runs/s/architecture.json').finetune.epochs;
+ * embeddedRecipe(readArchitecture('runs/s/architecture.json'), 'runs/s/architecture.json').finetune.epochs;
  * ```
  */
-export function embeddedRecipe(arch: Record<string, unknown>, file: string): SearchRecipe {
+export function embeddedRecipe(arch: Architecture, file: string): SearchRecipe {
   if (!arch.recipe) throw new Error(`${file}: has no embedded recipe (exported outside a search run); finetune it with the library's fit()`);
   return parseSearchRecipe(arch.recipe, `${file}: recipe`);
+}
+
+/** The finetune section with the overrides applied. */
+function finetuneSection(recipe: SearchRecipe, opts: FinetuneOptions): SearchRecipe['finetune'] {
+  const ft = { ...recipe.finetune, ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}) };
+  if (opts.lr !== undefined) ft.schedule = { ...ft.schedule, lr: opts.lr };
+  return ft;
 }
 
 /**
@@ -65,26 +72,22 @@ export async function finetuneArchitecture(path: string, opts: FinetuneOptions):
   const release = lockRunDir(opts.outDir);
   try {
     const run = openRunDir(opts.outDir);
-    const backend = await selectBackend(opts.backend ?? 'auto');
-    const { net, gates, arch } = loadExportedArchitecture(path);
+    const { net, gates, arch } = await loadArchitecture(path);
     const recipe = embeddedRecipe(arch, path);
     if (opts.dataDir) recipe.dataset.dir = opts.dataDir;
-    const ft = { ...recipe.finetune, ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}) };
-    if (opts.lr !== undefined) ft.schedule = { ...ft.schedule, lr: opts.lr };
-    const trainRecipe: TrainRecipe = { name: `${recipe.name}-finetune`, seed: recipe.seed, backend: recipe.backend, dataset: recipe.dataset, backbone: recipe.backbone, train: ft };
+    const backend = await selectBackend(opts.backend ?? recipe.backend);
+    const ft = finetuneSection(recipe, opts);
+    const trainRecipe = trainRecipeOf(recipe, ft, `${recipe.name}-finetune`);
     const splits = await loadRecipeData(trainRecipe, opts.download);
-    const norm = (arch.normalization as Normalization | undefined) ?? channelStats(splits.train);
-    const data = { ...splits, norm };
+    const data = { ...splits, norm: arch.normalization ?? channelStats(splits.train) };
     // The teacher: the recipe's weights, or the one the search run trained beside the export.
     const teacherDir = 'weights' in recipe.teacher ? recipe.teacher.weights : join(dirname(resolve(path)), 'teacher');
-    let teacher;
-    if (ft.distill && existsSync(teacherDir)) {
-      teacher = loadTrainedModel(teacherDir).model;
-      teacher.eval();
-    }
-    run.writeJson('recipe.json', { ...recipe, finetune: ft });
+    const teacher = ft.distill && existsSync(teacherDir) ? loadTrainedModel(teacherDir).model : undefined;
+    teacher?.eval();
+    const updated: SearchRecipe = { ...recipe, finetune: ft };
+    run.writeJson('recipe.json', updated);
     run.writeJson('meta.json', runMetadata(backend, recipe.seed, { from: path, backbone: arch.backbone, distill: !!teacher }));
-    const before = evaluate(net, data.test, { norm });
+    const before = evaluate(net, data.test, { norm: data.norm });
     const r = await fit(net, data, trainConfigOf(trainRecipe, data.train.labels.length), {
       checkpointPath: run.path('checkpoint.bin'), resume: !!opts.resume,
       hooks: { ...opts.hooks, onLog: (l) => run.log(l) },
@@ -93,28 +96,22 @@ export async function finetuneArchitecture(path: string, opts: FinetuneOptions):
     teacher?.dispose();
     if (!r.completed) {
       net.dispose();
-      throw new Error(`finetuning was stopped; continue with --resume (checkpoint in ${opts.outDir})`);
+      throw new RunStoppedError('finetuning', opts.outDir);
     }
     const after = r.final!;
-    const space = parseSearchSpace(arch.space, `${path}: space`);
-    const lat = arch.latency as { table?: string; network?: string } | undefined;
-    const tableId = recipe.latency.table;
-    exportArchitecture(net, gates, join(opts.outDir, 'architecture'), {
-      space, strategy: String(arch.strategy), seed: recipe.seed, normalization: norm, recipe: { ...recipe, finetune: ft },
-      ...(typeof arch.budget === 'number' ? { budget: arch.budget } : {}),
-      ...(tableId ? { table: loadLatencyTable(tableId) } : {}),
-      ...(lat?.network ? { network: lat.network } : {}),
-      metrics: { ...(arch.metrics as Record<string, unknown>), finetunedFrom: path, beforeTop1: before.top1, finetunedTop1: after.top1, finetunedTop5: after.top5 },
+    const exported = toArchitecture(net, gates, {
+      space: arch.space, strategy: arch.strategy, seed: arch.seed, normalization: data.norm, recipe: updated,
+      ...(arch.budget !== undefined ? { budget: arch.budget } : {}),
+      table: loadLatencyTable(recipe.latency.table),
+      ...(arch.latency?.network ? { network: arch.latency.network } : {}),
+      metrics: { ...arch.metrics, finetunedFrom: path, beforeTop1: before.top1, finetunedTop1: after.top1, finetunedTop5: after.top5 },
     });
-    const relus = net.reluCount().total;
+    writeArchitecture(join(opts.outDir, 'architecture'), exported, net);
     net.dispose();
-    run.writeJson('result.json', { before, final: after, relus, epochs: ft.epochs, trainSeconds: r.trainSeconds, backend: backend.backend });
-    run.writeText('summary.md', [
-      `# ${recipe.name}: finetuned`, '',
-      `- from ${path}: ${relus} ReLUs, decisions frozen`,
-      `- top-1 ${(before.top1 * 100).toFixed(2)} % → **${(after.top1 * 100).toFixed(2)} %** after ${ft.epochs} epochs (${r.trainSeconds.toFixed(0)} s)${teacher ? ', distilled from the teacher' : ''}`, '',
-    ].join('\n'));
-    return { before, after, relus, trainSeconds: r.trainSeconds };
+    const result: FinetuneResultFile = { before, final: after, relus: exported.relus.total, epochs: ft.epochs, trainSeconds: r.trainSeconds, backend: backend.backend };
+    run.writeJson('result.json', result);
+    run.writeText('summary.md', summarizeFinetuneRun(recipe.name, path, result, !!teacher));
+    return { before, after, relus: result.relus, trainSeconds: r.trainSeconds };
   } finally {
     release();
   }

@@ -104,10 +104,32 @@ export function lockRunDir(dir: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number(readFileSync(file, 'utf8').trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new Error(`${dir} is in use by another polynas run (process ${pid}); wait for it or choose another --out`);
+        throw new RunFolderInUseError(dir, pid);
       }
       rmSync(file, { force: true });
     }
   }
   throw new Error(`${dir}: cannot take the run lock ${file}`);
+}
+
+/** Raised when a run's phase was stopped through its signal; the folder keeps what it saved. */
+export class RunStoppedError extends Error {
+  constructor(
+    readonly phase: string,
+    readonly outDir: string,
+  ) {
+    super(`${phase} was stopped; its checkpoint is in ${outDir}`);
+    this.name = 'RunStoppedError';
+  }
+}
+
+/** Raised when another live process holds a run folder's lock. */
+export class RunFolderInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`${dir} is in use by another polynas run (process ${pid})`);
+    this.name = 'RunFolderInUseError';
+  }
 }

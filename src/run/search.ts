@@ -1,237 +1,257 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { selectBackend, type BackendChoice } from '../engine/backend.js';
-import { channelStats } from '../data/loader.js';
+import { selectBackend, type BackendInfo } from '../engine/backend.js';
+import type { Backbone } from '../backbones/backbone.js';
+import { channelStats, type Normalization } from '../data/loader.js';
 import type { DownloadOptions } from '../data/download.js';
-import { loadLatencyTable } from '../latency/tables.js';
-import { loadSearchSpace, type SearchSpace } from '../spec/space.js';
-import { buildMaskSupernet, type PlacedGate } from '../supernet/build.js';
-import { DartsGate } from '../supernet/darts-gate.js';
-import { MaskGate } from '../supernet/mask-gate.js';
-import { exportArchitecture, type ExportGate } from '../export/export.js';
-import { buildDartsSupernet, dartsSearch, type DartsEpoch, type PlacedDartsGate, type SearchStepEvent } from '../search/darts.js';
+import type { ImageDataset } from '../data/dataset.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { evaluate, type EvalResult } from '../train/metrics.js';
-import { loadRecipeData, loadTrainedModel, runTraining, trainConfigOf } from './train.js';
-import type { TrainRecipe } from '../spec/recipe.js';
-import { lockRunDir, openRunDir, runMetadata } from './run-dir.js';
-import { fit, type TrainHooks } from '../train/trainer.js';
-import { autorepSearch, type SearchHooks } from '../search/autorep.js';
+import { loadLatencyTable } from '../latency/tables.js';
+import type { LatencyTable } from '../latency/schema.js';
+import type { Architecture, ArchitectureSite } from '../spec/architecture.js';
+import type { SearchResultFile } from '../spec/result.js';
+import { loadSearchSpace, type SearchSpace } from '../spec/space.js';
+import { buildSupernet } from '../supernet/build.js';
+import { searchableRelus, type PlacedGate } from '../supernet/gate.js';
 import { resolveBudget } from '../search/budget.js';
-import { snlSearch } from '../search/snl.js';
-import type { SearchRecipe } from '../search/recipe.js';
+import { runSearchLoop, type SearchHooks } from '../search/loop.js';
+import { normalizeSearchRecipe, type Overrides, type SearchRecipe } from '../search/recipe.js';
+import { getStrategy, type SearchStrategy, type SectionBase } from '../search/strategy.js';
+import { evaluate, type EvalResult } from '../train/metrics.js';
+import { fit, type TrainHooks } from '../train/trainer.js';
+import { toArchitecture, writeArchitecture } from '../export/architecture.js';
+import { latencySummary, summarizeSearchRun } from '../report/summary.js';
+import { lockRunDir, openRunDir, runMetadata, RunStoppedError, type RunDir } from './run-dir.js';
+import { cloneTeacher, teacherPhase, type Teacher } from './teacher.js';
+import { loadRecipeData, trainConfigOf, trainRecipeOf } from './train.js';
 
+/** Observers of a search run: teacher training and finetuning, the search, and phase changes. */
+export interface RunSearchHooks {
+  train?: TrainHooks;
+  search?: SearchHooks;
+  phase?: (name: string) => void;
+}
+
+/** Options of {@link runSearchRecipe}. */
 export interface RunSearchOptions {
   outDir: string;
+  /** Continue the folder's phases (a finished teacher or search is never redone). */
   resume?: boolean;
-  backend?: BackendChoice;
-  /** Overrides the recipe's budget. */
-  budget?: number;
-  hooks?: {
-    train?: TrainHooks;
-    /** Search progress of every strategy (`onEpoch` is AutoReP's epoch report). */
-    search?: Omit<SearchHooks, 'onStep'> & { onStep?(e: SearchStepEvent & Partial<{ loss: number; count: number; target: number }>): void };
-    darts?: { onEpoch?(e: DartsEpoch): void };
-    snl?: { onEpoch?(e: { epoch: number; count: number; lambda: number; test: EvalResult }): void };
-    phase?: (name: string) => void;
-  };
+  /** Command-line overrides (budget, seed, data folder, backend): applied to a copy of the recipe and recorded in it. */
+  overrides?: Overrides;
+  hooks?: RunSearchHooks;
   download?: DownloadOptions;
 }
 
-export interface SearchRun {
-  outDir: string;
-  /** The exact budget met (undefined: DARTS argmax without a budget). */
+/** What {@link runSearchRecipe} produced. */
+export interface SearchRun extends SearchResultFile {
+  architecture: Architecture;
+  /** The normalized recipe the run used (as in its `recipe.json`). */
+  recipe: SearchRecipe;
+}
+
+/** Everything the phases share: the normalized recipe and what it resolves to. */
+interface SearchRunContext {
+  recipe: SearchRecipe;
+  strategy: SearchStrategy<SectionBase, unknown>;
+  settings: SectionBase;
+  space: SearchSpace;
+  table: LatencyTable;
+  backend: BackendInfo;
+  run: RunDir;
+  opts: RunSearchOptions;
+  phase: (name: string) => void;
+  /** Derived values, written to `recipe.json`'s `resolved` block as they become known. */
+  resolved: Record<string, number | string | null>;
+}
+
+interface Data {
+  train: ImageDataset;
+  test: ImageDataset;
+  norm: Normalization;
+}
+
+interface Supernet {
+  net: Backbone;
+  gates: PlacedGate[];
+  searchable: number;
   budget: number | undefined;
+}
+
+interface Searched {
   countBeforeProjection: number;
-  relus: number;
-  teacher: EvalResult;
   projected: EvalResult;
-  finetuned: EvalResult;
-  /** Wall seconds of the search phase (0 when restored) and of finetuning (this invocation). */
   searchSeconds: number;
-  finetuneSeconds: number;
-  architecture: Record<string, unknown>;
+}
+
+/** The checkpoint of a finished search phase (`search.bin`): the weights, and every gate's decisions. */
+interface SearchCheckpointMeta {
+  kind: 'polynas-search';
+  strategy?: string;
+  budget?: number;
+  countBefore: number;
+  projected: EvalResult;
+  searchSeconds?: number;
+  sites?: Record<string, ArchitectureSite>;
+  resolved?: Record<string, number>;
+  /** Format 1: the DARTS choices by site. */
+  choices?: Record<string, string>;
 }
 
 /**
- * Runs a search recipe end to end:
+ * Runs a search recipe end to end, in named phases that share one context:
  *
  * ```
- * teacher (train or load) ─> supernet (space) ─> AutoReP or SNL search ─> exact projection onto B
- *        ─> finetune (decisions frozen, distillation) ─> export architecture.json + weights
+ * prepare (normalize the recipe, space, table, backend; recipe.json)
+ *   ─> teacher (train or load) ─> data ─> supernet (student cloned from the teacher, gates, budget)
+ *   ─> search (the strategy in the shared loop, exact projection; or restored from search.bin)
+ *   ─> finetune (decisions frozen, distillation) ─> export (architecture.json + weights) ─> summary
  * ```
  *
- * Resumable by phase: a finished teacher, search (`search.bin`) or finetuning is not redone, and
- * teacher training and finetuning resume from their own checkpoints.
+ * Resumable by phase: a finished teacher or search is not redone, and teacher training and
+ * finetuning resume from their own checkpoints.
  *
  * @example
  * ```ts
- * const run = await runSearchRecipe(loadSearchRecipe('experiments/search-lenet5-mnist.json'), { outDir: 'runs/s', budget: 300 });
+ * const run = await runSearchRecipe(loadSearchRecipe('experiments/search-lenet5-mnist.json'), { outDir: 'runs/s', overrides: { budget: 300 } });
  * console.log(run.relus, run.finetuned.top1);
  * ```
  */
 export async function runSearchRecipe(recipe: SearchRecipe, opts: RunSearchOptions): Promise<SearchRun> {
   const release = lockRunDir(opts.outDir);
   try {
-    return await searchInRunDir(recipe, opts);
+    const ctx = await prepare(recipe, opts);
+    const teacher = await teacherPhase(ctx.recipe, {
+      dir: ctx.run.path('teacher'), backend: ctx.recipe.backend, phase: ctx.phase,
+      ...(opts.hooks?.train ? { hooks: opts.hooks.train } : {}), ...(opts.download ? { download: opts.download } : {}),
+    });
+    try {
+      const data = await dataPhase(ctx, teacher);
+      const teacherEval = evaluate(teacher.model, data.test, { norm: data.norm });
+      const sn = await supernetPhase(ctx, teacher, teacherEval);
+      try {
+        const searched = await searchPhase(ctx, sn, data, teacher);
+        const ft = await finetunePhase(ctx, sn, data, teacher);
+        const architecture = exportPhase(ctx, sn, data, { teacherEval, searched, finetuned: ft.final });
+        return summarize(ctx, sn, architecture, { teacherEval, searched, ...ft });
+      } finally {
+        sn.net.dispose();
+      }
+    } finally {
+      teacher.model.dispose();
+    }
   } finally {
     release();
   }
 }
 
-async function searchInRunDir(recipe: SearchRecipe, opts: RunSearchOptions): Promise<SearchRun> {
+/** Normalizes the recipe and loads what it names; writes `recipe.json` once all of it validated. */
+async function prepare(recipe: SearchRecipe, opts: RunSearchOptions): Promise<SearchRunContext> {
+  const space = typeof recipe.space === 'string' ? loadSearchSpace(recipe.space) : recipe.space;
+  const normalized = normalizeSearchRecipe(recipe, space, opts.overrides);
+  if (space.backbone !== normalized.backbone.name) throw new Error(`space '${space.name}' is for '${space.backbone}' but the recipe's backbone is '${normalized.backbone.name}'`);
+  const strategy = getStrategy(normalized.search.strategy);
+  const table = loadLatencyTable(normalized.latency.table);
+  const backend = await selectBackend(normalized.backend);
   const run = openRunDir(opts.outDir);
-  const phase = opts.hooks?.phase ?? (() => {});
-  const backend = await selectBackend(opts.backend ?? recipe.backend);
-  const space: SearchSpace = typeof recipe.space === 'string' ? loadSearchSpace(recipe.space) : recipe.space;
-  if (space.backbone !== recipe.backbone.name) throw new Error(`space '${space.name}' is for '${space.backbone}' but the recipe's backbone is '${recipe.backbone.name}'`);
-  const table = loadLatencyTable(recipe.latency.table);
-  run.writeJson('recipe.json', recipe);
+  run.writeJson('recipe.json', normalized);
+  return { recipe: normalized, strategy, settings: normalized.search, space, table, backend, run, opts, phase: opts.hooks?.phase ?? (() => {}), resolved: {} };
+}
 
-  // Teacher: the all-ReLU network every search starts from.
-  let teacherDir: string;
-  if ('weights' in recipe.teacher) {
-    teacherDir = recipe.teacher.weights;
-    phase(`teacher (loaded from ${teacherDir})`);
-  } else {
-    phase('teacher');
-    teacherDir = join(opts.outDir, 'teacher');
-    if (!existsSync(join(teacherDir, 'model.weights.bin'))) {
-      const trainRecipe: TrainRecipe = { name: `${recipe.name}-teacher`, seed: recipe.seed, backend: recipe.backend, dataset: recipe.dataset, backbone: recipe.backbone, train: recipe.teacher.train };
-      await runTraining(trainRecipe, { outDir: teacherDir, resume: true, ...(opts.hooks?.train ? { hooks: opts.hooks.train } : {}), ...(opts.download ? { download: opts.download } : {}) });
-    }
-  }
-  const { model: teacher, meta } = loadTrainedModel(teacherDir);
-  teacher.eval();
-  const splits = await loadRecipeData({ name: recipe.name, seed: recipe.seed, backend: recipe.backend, dataset: recipe.dataset, backbone: recipe.backbone, train: recipe.finetune }, opts.download);
-  const norm = meta.normalization ?? channelStats(splits.train);
-  const data = { ...splits, norm };
-  const teacherEval = evaluate(teacher, data.test, { norm });
+/** Records derived values in `recipe.json`'s `resolved` block. */
+function recordResolved(ctx: SearchRunContext, values: Record<string, number | string | null>): void {
+  Object.assign(ctx.resolved, values);
+  ctx.run.writeJson('recipe.json', { ...ctx.recipe, resolved: ctx.resolved });
+}
 
-  // Supernet from the teacher's weights.
-  const { model: net } = loadTrainedModel(teacherDir);
-  const s = recipe.search;
-  const placed: ExportGate[] =
-    s.strategy === 'darts'
-      ? buildDartsSupernet(net, space, table, recipe.latency.network).gates
-      : buildMaskSupernet(net, space, {
-          seed: recipe.seed,
-          ...(s.strategy === 'autorep' && s.threshold ? { threshold: s.threshold } : {}),
-          ...(s.strategy === 'snl' ? { mode: 'continuous' as const } : {}),
-        }).gates;
-  const total = placed.reduce((a, g) => a + (g.gate instanceof DartsGate && !g.gate.names.includes('relu') ? 0 : g.gate.siteSize()), 0);
-  const requested = opts.budget ?? s.budget;
-  const budget = requested === undefined ? undefined : resolveBudget(requested, total);
-  run.writeJson('meta.json', runMetadata(backend, recipe.seed, { recipe: recipe.name, backbone: recipe.backbone.name, space: space.name, strategy: s.strategy, searchableRelus: total, budget, teacherTop1: teacherEval.top1, table: table.id }));
+/** The recipe's data, normalized as the teacher was trained. */
+async function dataPhase(ctx: SearchRunContext, teacher: Teacher): Promise<Data> {
+  const splits = await loadRecipeData(trainRecipeOf(ctx.recipe, ctx.recipe.finetune), ctx.opts.download);
+  return { ...splits, norm: teacher.meta.normalization ?? channelStats(splits.train) };
+}
 
-  // Search, then the exact projection; the result is kept so a resumed run does not search again.
-  const searchFile = run.path('search.bin');
-  let countBefore: number;
-  let projected: EvalResult;
-  let searchSeconds: number;
-  type SearchMeta = { kind: string; strategy?: string; budget?: number; countBefore: number; projected: EvalResult; choices?: Record<string, string>; searchSeconds?: number };
-  const saved = opts.resume ? loadCheckpoint<SearchMeta>(searchFile) : undefined;
-  if (saved && saved.meta.budget === budget && (saved.meta.strategy ?? 'autorep') === s.strategy) {
-    phase('search (restored)');
-    net.loadStateDict(saved.tensors);
-    for (const { path, gate } of placed) {
-      if (gate instanceof MaskGate) gate.freeze(gate.mask.dataSync());
-      else gate.choose(saved.meta.choices?.[path] ?? gate.choice());
-    }
-    countBefore = saved.meta.countBefore;
-    projected = saved.meta.projected;
-    searchSeconds = saved.meta.searchSeconds ?? 0;
-  } else {
-    phase('search');
-    const t0 = performance.now();
-    const onLog = (r: Record<string, unknown>) => run.log(r);
-    const stepHooks = {
-      ...(opts.hooks?.search?.onStep ? { onStep: opts.hooks.search.onStep } : {}),
-      ...(opts.hooks?.search?.signal ? { signal: opts.hooks.search.signal } : {}),
-    };
-    // The recipe sections use the strategies' own option names, so they pass straight through.
-    if (s.strategy === 'darts') {
-      const { strategy: _s, budget: _b, ...cfg } = s;
-      const r = await dartsSearch(net, placed as PlacedDartsGate[], data, { ...cfg, ...(budget !== undefined ? { budget } : {}), seed: recipe.seed }, { ...stepHooks, ...opts.hooks?.darts, onLog });
-      countBefore = r.countBeforeProjection;
-      projected = r.test;
-    } else {
-      const gates = placed as PlacedGate[];
-      const r =
-        s.strategy === 'snl'
-          ? await snlSearch(net, gates, data, { ...s, budget: budget!, seed: recipe.seed }, { teacher, hooks: { ...stepHooks, ...opts.hooks?.snl } })
-          : await autorepSearch(net, gates, data, {
-              ...s, budget: budget!, seed: recipe.seed,
-              dapaDamping: s.dapaDamping ?? space.activation?.poly.damping,
-              dapaEvery: space.activation?.poly.dapa === false ? 0 : s.dapaEvery,
-            }, { teacher, hooks: { ...opts.hooks?.search, onLog } });
-      countBefore = r.countBeforeProjection;
-      projected = r.projectedTest;
-    }
-    const choices = Object.fromEntries(placed.flatMap(({ path, gate }) => (gate instanceof DartsGate ? [[path, gate.choice()]] : [])));
-    searchSeconds = (performance.now() - t0) / 1000;
-    saveCheckpoint(searchFile, { meta: { kind: 'polynas-search', strategy: s.strategy, budget, countBefore, projected, choices, searchSeconds } satisfies SearchMeta, tensors: net.stateDict() });
-  }
-  run.log({ type: 'projection', budget, before: countBefore, after: net.reluCount().total });
-
-  // Finetune with the decisions frozen.
-  phase('finetune');
-  const ftRecipe: TrainRecipe = { name: recipe.name, seed: recipe.seed, backend: recipe.backend, dataset: recipe.dataset, backbone: recipe.backbone, train: recipe.finetune };
-  const ft = await fit(net, data, trainConfigOf(ftRecipe, data.train.labels.length), {
-    checkpointPath: run.path('finetune.bin'), resume: !!opts.resume,
-    hooks: { ...opts.hooks?.train, onLog: (r) => run.log(r) },
-    ...(recipe.finetune.distill ? { distill: { teacher } } : {}),
+/** The student (the teacher's network, cloned), gated as the strategy asks; the budget resolved against its searchable ReLUs. */
+async function supernetPhase(ctx: SearchRunContext, teacher: Teacher, teacherEval: EvalResult): Promise<Supernet> {
+  const { recipe, strategy, settings } = ctx;
+  const net = cloneTeacher(teacher);
+  const gates = await buildSupernet(net, ctx.space, {
+    gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}), ...strategy.supernet?.(settings),
   });
-  if (!ft.completed) throw new Error('finetuning was stopped; run again with --resume');
-  const finetuned = ft.final!;
-  const finetuneSeconds = ft.trainSeconds;
+  const searchable = searchableRelus(gates);
+  const budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchable);
+  recordResolved(ctx, { budget: budget ?? null, searchableRelus: searchable });
+  ctx.run.writeJson('meta.json', runMetadata(ctx.backend, recipe.seed, {
+    recipe: recipe.name, backbone: recipe.backbone.name, space: ctx.space.name, strategy: strategy.name, searchableRelus: searchable, budget, teacherTop1: teacherEval.top1, table: ctx.table.id,
+  }));
+  return { net, gates, searchable, budget };
+}
 
-  phase('export');
-  const architecture = exportArchitecture(net, placed, run.path('architecture'), {
-    space, strategy: recipe.search.strategy, normalization: norm, ...(budget !== undefined ? { budget } : {}), seed: recipe.seed, table, ...(recipe.latency.network ? { network: recipe.latency.network } : {}), recipe,
-    metrics: { teacherTop1: teacherEval.top1, projectedTop1: projected.top1, finetunedTop1: finetuned.top1, finetunedTop5: finetuned.top5, countBeforeProjection: countBefore },
+/** The search in the shared loop, or its result restored from `search.bin` (the search is not resumable mid-way). */
+async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teacher: Teacher): Promise<Searched> {
+  const file = ctx.run.path('search.bin');
+  const saved = ctx.opts.resume ? loadCheckpoint<SearchCheckpointMeta>(file) : undefined;
+  if (saved && saved.meta.budget === sn.budget && (saved.meta.strategy ?? 'autorep') === ctx.strategy.name) {
+    ctx.phase('search (restored)');
+    sn.net.loadStateDict(saved.tensors);
+    for (const { path, gate } of sn.gates) {
+      const choice = saved.meta.choices?.[path];
+      const site = saved.meta.sites?.[path] ?? gate.toSite();
+      gate.restore(choice && site.gate === 'darts' ? { ...site, op: choice } : site);
+    }
+    if (saved.meta.resolved) recordResolved(ctx, saved.meta.resolved);
+    return { countBeforeProjection: saved.meta.countBefore, projected: saved.meta.projected, searchSeconds: saved.meta.searchSeconds ?? 0 };
+  }
+  ctx.phase('search');
+  const t0 = performance.now();
+  const r = await runSearchLoop(ctx.strategy, ctx.settings, {
+    net: sn.net, gates: sn.gates, data, teacher: teacher.model, budget: sn.budget, searchable: sn.searchable, seed: ctx.recipe.seed,
+    latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}) },
+  }, { ...ctx.opts.hooks?.search, onLog: (l) => ctx.run.log(l) });
+  recordResolved(ctx, r.resolved);
+  const searched = { countBeforeProjection: r.countBeforeProjection, projected: r.projectedTest, searchSeconds: (performance.now() - t0) / 1000 };
+  const meta: SearchCheckpointMeta = {
+    kind: 'polynas-search', strategy: ctx.strategy.name, ...(sn.budget !== undefined ? { budget: sn.budget } : {}), countBefore: searched.countBeforeProjection,
+    projected: searched.projected, searchSeconds: searched.searchSeconds, sites: Object.fromEntries(sn.gates.map((g) => [g.path, g.gate.toSite()])), resolved: r.resolved,
+  };
+  saveCheckpoint(file, { meta, tensors: sn.net.stateDict() });
+  return searched;
+}
+
+/** Finetuning with the decisions frozen (distilled from the teacher unless the recipe turns it off). */
+async function finetunePhase(ctx: SearchRunContext, sn: Supernet, data: Data, teacher: Teacher): Promise<{ final: EvalResult; finetuneSeconds: number }> {
+  ctx.phase('finetune');
+  const ft = ctx.recipe.finetune;
+  const r = await fit(sn.net, data, trainConfigOf(trainRecipeOf(ctx.recipe, ft), data.train.labels.length), {
+    checkpointPath: ctx.run.path('finetune.bin'), resume: !!ctx.opts.resume,
+    hooks: { ...ctx.opts.hooks?.train, onLog: (l) => ctx.run.log(l) },
+    ...(ft.distill ? { distill: { teacher: teacher.model } } : {}),
   });
-  const relus = net.reluCount().total;
-  run.writeText('summary.md', [
-    `# ${recipe.name}`, '',
-    `- backbone ${recipe.backbone.name}, space ${space.name} (${space.activation?.granularity} ${space.activation?.candidates.join(' vs ')}), backend ${backend.backend}`,
-    `- strategy ${s.strategy}; budget ${budget === undefined ? 'none (argmax per gate)' : budget.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} searchable ReLUs; before projection ${countBefore.toLocaleString('en-US')}, exported ${relus.toLocaleString('en-US')}`,
-    ...(latencyLine(architecture) ? [latencyLine(architecture)!] : []),
-    `- teacher top-1 ${(teacherEval.top1 * 100).toFixed(2)} %, after projection ${(projected.top1 * 100).toFixed(2)} %, finetuned ${(finetuned.top1 * 100).toFixed(2)} %`, '',
-  ].join('\n'));
-  run.log({ type: 'end', relus, finetuned });
-  teacher.dispose();
-  net.dispose();
-  const result: SearchRun = { outDir: opts.outDir, budget, countBeforeProjection: countBefore, relus, teacher: teacherEval, projected, finetuned, searchSeconds, finetuneSeconds, architecture };
-  const { architecture: _a, ...summary } = result;
-  run.writeJson('result.json', { ...summary, strategy: s.strategy, seed: recipe.seed, latency: latencySummary(architecture) });
-  return result;
+  if (!r.completed) throw new RunStoppedError('finetune', ctx.opts.outDir);
+  return { final: r.final!, finetuneSeconds: r.trainSeconds };
 }
 
-/** The headline figures of an export's predicted latency (without the per-layer list). */
-export interface LatencySummary {
-  table: string;
-  network?: string;
-  total: number;
-  unit: string;
-  totalMs?: number;
-  commBytes?: number;
-  rounds?: number;
+/** `architecture.json` + weights, with the normalized recipe embedded. */
+function exportPhase(ctx: SearchRunContext, sn: Supernet, data: Data, m: { teacherEval: EvalResult; searched: Searched; finetuned: EvalResult }): Architecture {
+  ctx.phase('export');
+  const { recipe } = ctx;
+  const arch = toArchitecture(sn.net, sn.gates, {
+    space: ctx.space, strategy: ctx.strategy.name, seed: recipe.seed, normalization: data.norm, table: ctx.table,
+    ...(sn.budget !== undefined ? { budget: sn.budget } : {}), ...(recipe.latency.network ? { network: recipe.latency.network } : {}),
+    recipe: { ...recipe, resolved: ctx.resolved },
+    metrics: { teacherTop1: m.teacherEval.top1, projectedTop1: m.searched.projected.top1, finetunedTop1: m.finetuned.top1, finetunedTop5: m.finetuned.top5, countBeforeProjection: m.searched.countBeforeProjection },
+  });
+  writeArchitecture(ctx.run.path('architecture'), arch, sn.net);
+  return arch;
 }
 
-function latencySummary(arch: Record<string, unknown>): LatencySummary | undefined {
-  const l = arch.latency as (LatencySummary & { perLayer?: unknown; unmodelled?: unknown }) | undefined;
-  if (!l) return undefined;
-  const { perLayer: _p, unmodelled: _u, ...head } = l;
-  return head;
-}
-
-/** One summary line with the exported network's predicted 2PC latency, if a table priced it. */
-export function latencyLine(arch: Record<string, unknown>): string | undefined {
-  const l = latencySummary(arch);
-  if (!l) return undefined;
-  const ms = l.totalMs !== undefined ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`;
-  const comm = l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB communicated` : '';
-  const rounds = l.rounds !== undefined ? `, ${l.rounds} rounds` : '';
-  return `- predicted 2PC latency ${ms} under ${l.table}${l.network ? ` (${l.network})` : ''}${comm}${rounds}`;
+/** `result.json` and `summary.md`. */
+function summarize(ctx: SearchRunContext, sn: Supernet, architecture: Architecture, m: { teacherEval: EvalResult; searched: Searched; final: EvalResult; finetuneSeconds: number }): SearchRun {
+  const lat = latencySummary(architecture);
+  const result: SearchResultFile = {
+    outDir: ctx.opts.outDir, ...(sn.budget !== undefined ? { budget: sn.budget } : {}), countBeforeProjection: m.searched.countBeforeProjection, relus: architecture.relus.total,
+    teacher: m.teacherEval, projected: m.searched.projected, finetuned: m.final, searchSeconds: m.searched.searchSeconds, finetuneSeconds: m.finetuneSeconds,
+    strategy: ctx.strategy.name, seed: ctx.recipe.seed, ...(lat ? { latency: lat } : {}),
+  };
+  ctx.run.writeJson('result.json', result);
+  ctx.run.writeText('summary.md', summarizeSearchRun(ctx.recipe.name, architecture, result));
+  ctx.run.log({ type: 'end', relus: result.relus, finetuned: m.final });
+  return { ...result, architecture, recipe: ctx.recipe };
 }

@@ -10,6 +10,16 @@ import { join } from 'node:path';
 import type { TrainRecipe } from '../spec/recipe.js';
 import { hasCheckpoint, lockRunDir, openRunDir, runMetadata } from './run-dir.js';
 import { fit, type TrainHooks, type TrainResult, type TrainConfig } from '../train/trainer.js';
+import { summarizeTrainRun } from '../report/summary.js';
+import type { TrainResultFile } from '../spec/result.js';
+
+/** Raised when a run would start afresh in a folder holding an earlier run's checkpoint (resume it, or use another folder). */
+export class CheckpointExistsError extends Error {
+  constructor(readonly outDir: string) {
+    super(`${outDir} already holds a checkpoint`);
+    this.name = 'CheckpointExistsError';
+  }
+}
 
 /** Options of {@link runTraining}. */
 export interface RunTrainingOptions {
@@ -49,7 +59,7 @@ export interface TrainingRun extends TrainResult {
  * const { train, test } = await loadRecipeData(loadTrainRecipe('experiments/quickstart-lenet-mnist.json'));
  * ```
  */
-export async function loadRecipeData(recipe: TrainRecipe, download?: DownloadOptions): Promise<DatasetSplits> {
+export async function loadRecipeData(recipe: Pick<TrainRecipe, 'seed' | 'dataset'>, download?: DownloadOptions): Promise<DatasetSplits> {
   const ds = recipe.dataset;
   const splits = await loadDataset(
     { name: ds.name, ...(ds.dir ? { dir: ds.dir } : {}), ...(ds.download !== undefined ? { download: ds.download } : {}) },
@@ -60,6 +70,19 @@ export async function loadRecipeData(recipe: TrainRecipe, download?: DownloadOpt
     splits.train = subset(splits.train, idx, `${splits.train.name}[:${ds.trainLimit}]`);
   }
   return splits;
+}
+
+/** A metrics table as text cells, header first. */
+export function metricsTable(rows: readonly Record<string, string | number>[]): string[][] {
+  return rows.length ? [Object.keys(rows[0]!), ...rows.map((r) => Object.values(r).map(String))] : [];
+}
+
+/**
+ * The training recipe of one phase of a search recipe (teacher, finetune): its header with that
+ * phase's training section.
+ */
+export function trainRecipeOf(recipe: Omit<TrainRecipe, 'train'>, train: TrainRecipe['train'], name = recipe.name): TrainRecipe {
+  return { name, seed: recipe.seed, backend: recipe.backend, dataset: recipe.dataset, backbone: recipe.backbone, train };
 }
 
 /** The trainer settings a recipe describes (warm-up epochs become steps). */
@@ -99,7 +122,7 @@ export function trainConfigOf(recipe: TrainRecipe, trainSize: number): TrainConf
  */
 export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
   if (hasCheckpoint(opts.outDir) && !opts.resume) {
-    throw new Error(`${opts.outDir} already holds a checkpoint: pass --resume to continue that run, or choose another --out`);
+    throw new CheckpointExistsError(opts.outDir);
   }
   const release = lockRunDir(opts.outDir);
   try {
@@ -147,32 +170,22 @@ async function trainInRunDir(recipe: TrainRecipe, opts: RunTrainingOptions): Pro
       inputShape: data.train.shape, normalization: norm, seed,
     };
     saveCheckpoint(run.path('model.weights.bin'), { meta, tensors: model.stateDict() });
-    run.writeJson('result.json', { final: out.final, epochs: out.history.length, steps: out.steps, trainSeconds: out.trainSeconds, backend: backend.backend });
-    run.writeText('summary.md', summary(recipe, backend.backend, out, model));
+    const result: TrainResultFile = { final: out.final!, epochs: out.history.length, steps: out.steps, trainSeconds: out.trainSeconds, backend: backend.backend };
+    run.writeJson('result.json', result);
+    run.writeText('summary.md', summarizeTrainRun({
+      name: recipe.name, backbone: recipe.backbone.name, dataset: recipe.dataset.name, parameters: model.parameterCount(), relus: model.reluCount().total,
+      result, metrics: metricsTable(out.history.map(metricRow)),
+    }));
   }
   run.log({ type: out.completed ? 'end' : 'paused', final: out.final, steps: out.steps });
   return { ...out, outDir: opts.outDir, backend: backend.backend, model, normalization: norm };
 }
 
-function metricRow(e: { epoch: number; trainLoss: number; test: { top1: number; top5: number; loss: number }; lr: number; seconds: number }) {
+export function metricRow(e: { epoch: number; trainLoss: number; test: { top1: number; top5: number; loss: number }; lr: number; seconds: number }) {
   return {
     epoch: e.epoch + 1, train_loss: e.trainLoss.toFixed(5), test_top1: e.test.top1.toFixed(5), test_top5: e.test.top5.toFixed(5),
     test_loss: e.test.loss.toFixed(5), lr: e.lr.toPrecision(6), seconds: e.seconds.toFixed(2),
   };
-}
-
-function summary(recipe: TrainRecipe, backend: string, r: TrainResult, model: Backbone): string {
-  const f = r.final!;
-  return [
-    `# ${recipe.name}`,
-    '',
-    `- backbone: ${recipe.backbone.name} (${model.parameterCount().toLocaleString('en-US')} parameters, ${model.reluCount().total.toLocaleString('en-US')} ReLUs)`,
-    `- dataset: ${recipe.dataset.name}`,
-    `- backend: ${backend}`,
-    `- epochs: ${r.history.length}, steps: ${r.steps}, training time: ${r.trainSeconds.toFixed(1)} s`,
-    `- test top-1: ${(f.top1 * 100).toFixed(2)} %, top-5: ${(f.top5 * 100).toFixed(2)} %, loss ${f.loss.toFixed(4)}`,
-    '',
-  ].join('\n');
 }
 
 /**

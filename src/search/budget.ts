@@ -1,25 +1,23 @@
-/** What the exact projection needs of a gate (mask gates and DARTS gates both provide it). */
-export interface BudgetGate {
-  scores(): Float32Array;
-  unitSize(): number;
-  freeze(keep: ArrayLike<number>): void;
-}
+import type { Gate, PlacedGate } from '../supernet/gate.js';
+
+/** What the exact projection needs of a gate. */
+export type BudgetGate = Pick<Gate, 'scores' | 'unitSize'>;
 
 /**
  * Absolute ReLU budget: values ≥ 1 are counts, values in (0, 1) a fraction of `total` (rounded
  * down), 0 replaces every searchable ReLU.
  *
  * @example
- * ```ts
+ * ```ts runnable
  * resolveBudget(0.05, 172_032); // 8601
  * resolveBudget(12_900, 491_520); // 12900
  * resolveBudget(0, 6_508); // 0: all-polynomial
  * ```
  */
 export function resolveBudget(budget: number, total: number): number {
-  if (!(budget >= 0) || !Number.isFinite(budget)) throw new Error(`budget must be a count ≥ 0 or a fraction in (0, 1), got ${budget}`);
+  if (!(budget >= 0) || !Number.isFinite(budget)) throw new RangeError(`budget must be a count ≥ 0 or a fraction in (0, 1), got ${budget}`);
   const b = budget < 1 ? Math.floor(budget * total) : Math.floor(budget);
-  if (b > total) throw new Error(`budget ${b} exceeds the ${total} searchable ReLUs`);
+  if (b > total) throw new RangeError(`budget ${b} exceeds the ${total} searchable ReLUs`);
   return b;
 }
 
@@ -59,4 +57,18 @@ export function projectToBudget(gates: readonly BudgetGate[], budget: number): P
     count += unit.size;
   }
   return { keep, count };
+}
+
+/**
+ * Projects the gates' decisions exactly onto `budget` ({@link projectToBudget}) and freezes them.
+ *
+ * @example
+ * ```ts
+ * projectAndFreeze(gates, 12_900); // the network now keeps ≤ 12,900 ReLUs
+ * ```
+ */
+export function projectAndFreeze(gates: readonly PlacedGate[], budget: number): number {
+  const { keep, count } = projectToBudget(gates.map((g) => g.gate), budget);
+  gates.forEach((g, i) => g.gate.freeze(keep[i]!));
+  return count;
 }

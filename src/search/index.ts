@@ -1,5 +1,42 @@
-export { resolveBudget, projectToBudget, type Projection } from './budget.js';
-export { autorepSearch, keptRelus, AUTOREP_DAPA_DAMPING, type AutorepConfig, type AutorepResult, type SearchEpoch, type SearchHooks } from './autorep.js';
-export { SearchRecipeSchema, parseSearchRecipe, loadSearchRecipe, type SearchRecipe } from './recipe.js';
-export { buildDartsSupernet, dartsSearch, hessianVectorProduct, type DartsConfig, type DartsResult, type DartsEpoch, type PlacedDartsGate } from './darts.js';
-export { snlSearch, type SnlConfig, type SnlResult } from './snl.js';
+export { resolveBudget, projectToBudget, projectAndFreeze, type Projection, type BudgetGate } from './budget.js';
+export {
+  registerStrategy,
+  unregisterStrategy,
+  getStrategy,
+  strategyNames,
+  strategies,
+  type SearchStrategy,
+  type SearchContext,
+  type SectionBase,
+  type StepInfo,
+  type StepInput,
+  type StepReport,
+  type EpochDetails,
+  type NormalizeEnv,
+} from './strategy.js';
+export { runSearchLoop, searchSupernet, SearchStoppedError, SearchDivergedError, type SearchHooks, type SearchEpoch, type SearchStepEvent, type SearchResult, type SupernetSearch } from './loop.js';
+export {
+  autorep,
+  snl,
+  darts,
+  AutorepSection,
+  SnlSection,
+  DartsSection,
+  AUTOREP_DAPA_DAMPING,
+  hessianVectorProduct,
+  resolveAugment,
+  type AutorepSettings,
+  type SnlSettings,
+  type DartsSettings,
+} from './strategies/index.js';
+export {
+  searchRecipeSchema,
+  parseSearchRecipe,
+  loadSearchRecipe,
+  normalizeSearchRecipe,
+  searchRecipeJsonSchema,
+  DEFAULT_LATENCY_TABLE,
+  OverridesSchema,
+  type SearchRecipe,
+  type Overrides,
+} from './recipe.js';

@@ -1,81 +1,70 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { RecipeHeader, TrainSection } from '../spec/recipe.js';
-import { SearchSpaceSchema } from '../spec/space.js';
+import { BACKEND_CHOICES } from '../engine/backend.js';
+import { DATASET_INFO } from '../data/datasets.js';
 import { parseWith, readJsonFile } from '../io/json.js';
+import { opRegistryVersion } from '../ops/index.js';
+import { RecipeHeader, TrainSection } from '../spec/recipe.js';
+import { searchSpaceSchema, type SearchSpace } from '../spec/space.js';
+import { getStrategy, strategies, strategyRegistryVersion, type SectionBase } from './strategy.js';
+import './strategies/index.js';
 
-const AutorepSection = z.strictObject({
-  strategy: z.literal('autorep'),
-  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
-  budget: z.number().min(0),
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
-  lr: z.number().positive().optional(),
-  minLr: z.number().min(0).optional(),
-  alphaLr: z.number().positive().optional(),
-  lambda: z.number().positive().optional(),
-  annealFraction: z.number().gt(0).max(1).optional(),
-  temperature: z.number().positive().optional(),
-  distillWeight: z.number().min(0).optional(),
-  dapaEvery: z.number().int().min(0).optional(),
-  dapaUntil: z.number().int().min(0).optional(),
-  dapaDamping: z.array(z.number()).optional(),
-  threshold: z.number().positive().optional(),
-});
+/** The latency table a search recipe prices its export with when it names none. */
+export const DEFAULT_LATENCY_TABLE = 'pasnet-dac2023-code';
 
-const SnlSection = z.strictObject({
-  strategy: z.literal('snl'),
-  budget: z.number().min(0),
-  /** Maximum epochs (the search stops once the count reaches the budget). */
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
-  lr: z.number().positive().optional(),
-  alphaLr: z.number().positive().optional(),
-  lambda: z.number().positive().optional(),
-  temperature: z.number().positive().optional(),
-  distillWeight: z.number().min(0).optional(),
-});
-
-const DartsSection = z.strictObject({
-  strategy: z.literal('darts'),
-  /** 1: first-order DARTS; 2: unrolled second order (PASNet Algorithm 1). */
-  order: z.union([z.literal(1), z.literal(2)]).default(1),
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
-  lr: z.number().positive().optional(),
-  minLr: z.number().min(0).optional(),
-  momentum: z.number().min(0).max(1).optional(),
-  weightDecay: z.number().min(0).optional(),
-  clipNorm: z.number().positive().optional(),
-  archLr: z.number().positive().optional(),
-  archWeightDecay: z.number().min(0).optional(),
-  /** λ_lat: weight of the expected latency (relative to the all-ReLU network) in the search loss. */
-  latencyWeight: z.number().min(0).default(0),
-  /** Optional ReLU-budget hinge weight (needs `budget`). */
-  reluWeight: z.number().min(0).optional(),
-  /** Optional exact ReLU budget of the discretization (count, fraction or 0); absent: argmax per gate. */
+/** Command-line overrides a run applied to its recipe (recorded in the normalized recipe). */
+export const OverridesSchema = z.strictObject({
   budget: z.number().min(0).optional(),
+  budgets: z.array(z.number().min(0)).min(1).optional(),
+  seed: z.number().int().nonnegative().optional(),
+  dataDir: z.string().optional(),
+  backend: z.enum(BACKEND_CHOICES).optional(),
 });
+export type Overrides = z.output<typeof OverridesSchema>;
+
+function buildSearchRecipeSchema() {
+  const sections = strategies().map((s) => s.section) as unknown as [z.ZodObject<{ strategy: z.ZodLiteral<string> }>, ...z.ZodObject<{ strategy: z.ZodLiteral<string> }>[]];
+  return z.strictObject({
+    ...RecipeHeader,
+    /** The all-ReLU teacher: `weights` (a run folder or weights file) or `train` settings. */
+    teacher: z.union([z.strictObject({ weights: z.string().min(1) }), z.strictObject({ train: TrainSection })]),
+    /** A search-space file, the name of a shipped space, or an inline space. */
+    space: z.union([z.string().min(1), searchSpaceSchema()]),
+    /** The strategy's section (`strategy` picks it; every registered strategy has one). */
+    search: z.discriminatedUnion('strategy', sections),
+    /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
+    finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
+    /** The latency table (id or file) and network profile of the export's predicted cost. */
+    latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: DEFAULT_LATENCY_TABLE }),
+    /** Budgets of `polynas sweep` (counts, fractions or 0). */
+    sweep: z.strictObject({ budgets: z.array(z.number().min(0)).min(1) }).optional(),
+    /** The command-line overrides a run applied (written by the run; their values are already in place). */
+    overrides: OverridesSchema.optional(),
+    /** Values derived from the data and the schedule once known (written by the run, recomputed on every run). */
+    resolved: z.record(z.string(), z.union([z.number(), z.string(), z.null()])).optional(),
+  });
+}
+
+type BuiltSchema = ReturnType<typeof buildSearchRecipeSchema>;
+let cached: { version: string; schema: BuiltSchema } | undefined;
 
 /**
- * A search recipe: teacher (trained here or loaded), search space, strategy settings, finetuning and
- * the latency table of the export. Paths resolve against the recipe file.
+ * The schema of search recipes, built from the strategy and operator registries when called (a
+ * strategy or operator registered after import validates).
+ *
+ * @example
+ * ```ts
+ * searchRecipeSchema().safeParse(json).success;
+ * ```
  */
-export const SearchRecipeSchema = z.strictObject({
-  ...RecipeHeader,
-  /** The all-ReLU teacher: `weights` (a run folder or weights file) or `train` settings. */
-  teacher: z.union([z.strictObject({ weights: z.string().min(1) }), z.strictObject({ train: TrainSection })]),
-  /** A search-space file or an inline space. */
-  space: z.union([z.string().min(1), SearchSpaceSchema]),
-  search: z.discriminatedUnion('strategy', [AutorepSection, SnlSection, DartsSection]),
-  /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
-  finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
-  latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: 'pasnet-dac2023-code' }),
-  /** Budgets of `polynas sweep` (counts, fractions or 0); `--budgets` overrides them. */
-  sweep: z.strictObject({ budgets: z.array(z.number().min(0)).min(1) }).optional(),
-});
+export function searchRecipeSchema(): BuiltSchema {
+  const v = `${strategyRegistryVersion()}:${opRegistryVersion()}`;
+  if (cached?.version !== v) cached = { version: v, schema: buildSearchRecipeSchema() };
+  return cached.schema;
+}
 
-export type SearchRecipe = z.infer<typeof SearchRecipeSchema>;
+/** A search recipe (the `search` section is the strategy's own; its settings parse with the strategy's schema). */
+export type SearchRecipe = Omit<z.output<BuiltSchema>, 'search'> & { search: SectionBase };
 
 /**
  * Validates a search recipe, reporting every problem with its path.
@@ -86,7 +75,9 @@ export type SearchRecipe = z.infer<typeof SearchRecipeSchema>;
  * ```
  */
 export function parseSearchRecipe(input: unknown, source = 'search recipe'): SearchRecipe {
-  return parseWith(SearchRecipeSchema, input, source);
+  return parseWith(searchRecipeSchema(), input, source, (r) =>
+    (r.search as SectionBase).budget === undefined && getStrategy(r.search.strategy).needsBudget ? [{ path: 'search.budget', code: 'invalid_type', message: `the ${r.search.strategy} strategy needs a budget` }] : [],
+  ) as SearchRecipe;
 }
 
 /**
@@ -99,14 +90,45 @@ export function parseSearchRecipe(input: unknown, source = 'search recipe'): Sea
  * ```
  */
 export function loadSearchRecipe(path: string): SearchRecipe {
-  const json = readJsonFile(path, 'recipe');
-  const r = parseSearchRecipe(json, path);
-  const base = dirname(path);
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const r = parseSearchRecipe(readJsonFile(path, 'recipe'), path);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dirname(path), p));
   if (r.dataset.dir) r.dataset.dir = abs(r.dataset.dir);
   if ('weights' in r.teacher) r.teacher.weights = abs(r.teacher.weights);
   // A space is a file (relative to the recipe) or the name of a shipped space.
-  if (typeof r.space === 'string' && (/[\\/]|\.json$/.test(r.space))) r.space = abs(r.space);
+  if (typeof r.space === 'string' && /[\\/]|\.json$/.test(r.space)) r.space = abs(r.space);
   if (r.latency.table.endsWith('.json')) r.latency.table = abs(r.latency.table);
   return r;
+}
+
+/**
+ * The one configuration a run uses, records in `recipe.json` and embeds in `architecture.json`: the
+ * recipe with the overrides applied to a copy (and recorded), and what the dataset and space decide
+ * filled in by the strategy (e.g. AutoReP's augmentation and DaPa settings). Every other default is
+ * already in place from the schema.
+ *
+ * @example
+ * ```ts
+ * const normalized = normalizeSearchRecipe(loadSearchRecipe('r.json'), loadSearchSpace('resnet20-pixel'), { budget: 0.05 });
+ * normalized.search.budget; // 0.05
+ * ```
+ */
+export function normalizeSearchRecipe(recipe: SearchRecipe, space: SearchSpace, overrides: Overrides = {}): SearchRecipe {
+  const r: SearchRecipe = structuredClone(recipe);
+  delete r.resolved;
+  if (overrides.budget !== undefined) r.search.budget = overrides.budget;
+  if (overrides.budgets) r.sweep = { budgets: overrides.budgets };
+  if (overrides.seed !== undefined) r.seed = overrides.seed;
+  if (overrides.dataDir !== undefined) r.dataset.dir = overrides.dataDir;
+  if (overrides.backend !== undefined) r.backend = overrides.backend;
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  if (Object.keys(given).length) r.overrides = { ...r.overrides, ...given };
+  const strategy = getStrategy(r.search.strategy);
+  const settings = strategy.section.parse(r.search);
+  r.search = strategy.normalize ? strategy.normalize(settings, { space, imageShape: DATASET_INFO[r.dataset.name].shape }) : settings;
+  return parseSearchRecipe(r, `${r.name} (normalized)`);
+}
+
+/** JSON Schema of search recipes (for editors: `"$schema"` in a recipe). */
+export function searchRecipeJsonSchema(): unknown {
+  return z.toJSONSchema(searchRecipeSchema(), { io: 'input' });
 }

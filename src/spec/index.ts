@@ -1,5 +1,5 @@
 export {
-  SearchSpaceSchema,
+  searchSpaceSchema,
   parseSearchSpace,
   loadSearchSpace,
   shippedSpaceNames,
@@ -7,13 +7,10 @@ export {
   searchSpaceJsonSchema,
   matchSitePattern,
   selectSites,
-  ACTIVATION_OPS,
-  POOL_OPS,
   GRANULARITIES,
   type SearchSpace,
   type SiteSelectionSpec,
-  type ActivationOp,
-  type PoolOp,
+  type ActivationSpace,
   type Granularity,
 } from './space.js';
 export {
@@ -21,7 +18,32 @@ export {
   parseTrainRecipe,
   loadTrainRecipe,
   trainRecipeJsonSchema,
-  RecipeError,
   type TrainRecipe,
   type TrainRecipeInput,
 } from './recipe.js';
+export {
+  architectureSchema,
+  upgradeArchitecture,
+  packMask,
+  unpackMask,
+  ARCHITECTURE_FORMAT,
+  ARCHITECTURE_FORMAT_VERSION,
+  architectureSiteSchema,
+  LatencySummarySchema,
+  type Architecture,
+  type ArchitectureSite,
+  type MaskSite,
+  type DartsSite,
+  type PackedMask,
+  type LatencySummary,
+} from './architecture.js';
+export {
+  EvalResultSchema,
+  TrainResultFileSchema,
+  SearchResultFileSchema,
+  FinetuneResultFileSchema,
+  type TrainResultFile,
+  type SearchResultFile,
+  type FinetuneResultFile,
+  type SweepRow,
+} from './result.js';

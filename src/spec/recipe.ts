@@ -2,7 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { describeIssues, ValidationError, type ValidationIssue, readJsonFile } from '../io/json.js';
+import { parseWith, readJsonFile } from '../io/json.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -65,12 +65,10 @@ export const TrainSection = z.strictObject({
   checkpointEverySteps: z.number().int().min(0).optional(),
 });
 
-/**
- * A training recipe: everything needed to reproduce a (teacher) training run. One zod schema gives
- * the runtime validation, the TypeScript type and the JSON Schema (`recipeJsonSchema()`).
- */
 /** Fields every recipe starts with (training and search recipes alike). */
 export const RecipeHeader = {
+  /** The recipe's JSON Schema, for editors (`./search-recipe.schema.json`, `./train-recipe.schema.json`). */
+  $schema: z.string().optional(),
   /** Short name, used in run folders and reports. */
   name: z.string().min(1),
   description: z.string().optional(),
@@ -82,6 +80,10 @@ export const RecipeHeader = {
   backbone: BackboneSection,
 };
 
+/**
+ * A training recipe: everything needed to reproduce a (teacher) training run. One zod schema gives
+ * the runtime validation, the TypeScript type and the JSON Schema ({@link trainRecipeJsonSchema}).
+ */
 export const TrainRecipeSchema = z.strictObject({
   ...RecipeHeader,
   train: TrainSection,
@@ -89,14 +91,6 @@ export const TrainRecipeSchema = z.strictObject({
 
 export type TrainRecipe = z.infer<typeof TrainRecipeSchema>;
 export type TrainRecipeInput = z.input<typeof TrainRecipeSchema>;
-
-/** Raised with every problem of a recipe at once. */
-export class RecipeError extends ValidationError {
-  constructor(source: string, issues: ValidationIssue[]) {
-    super(source, issues);
-    this.name = 'RecipeError';
-  }
-}
 
 /**
  * Validates a recipe object, reporting all problems at once with their paths and bad values.
@@ -107,9 +101,7 @@ export class RecipeError extends ValidationError {
  * ```
  */
 export function parseTrainRecipe(input: unknown, source = 'recipe'): TrainRecipe {
-  const r = TrainRecipeSchema.safeParse(input);
-  if (r.success) return r.data;
-  throw new RecipeError(source, describeIssues(input, r.error.issues));
+  return parseWith(TrainRecipeSchema, input, source);
 }
 
 /**

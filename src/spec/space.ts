@@ -3,16 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseWith, readJsonFile } from '../io/json.js';
+import { opDefs, opIds, opRegistryVersion, PolyOptionsSchema, X2actOptionsSchema, type OpKind } from '../ops/index.js';
 
-/** Candidate operators of an activation site. */
-export const ACTIVATION_OPS = ['relu', 'x2act', 'poly1', 'poly2', 'poly3', 'poly4', 'identity'] as const;
-/** Candidate operators of a pooling site. */
-export const POOL_OPS = ['maxpool', 'avgpool'] as const;
 /** Which elements share one decision: the whole site, one channel, or one pixel (element). */
 export const GRANULARITIES = ['layer', 'channel', 'pixel'] as const;
-
-export type ActivationOp = (typeof ACTIVATION_OPS)[number];
-export type PoolOp = (typeof POOL_OPS)[number];
 export type Granularity = (typeof GRANULARITIES)[number];
 
 /**
@@ -27,57 +21,72 @@ const SiteSelection = z.union([
   }),
 ]);
 
-/** Options of the polynomial candidates. */
-const PolyOptions = z.strictObject({
-  /** DaPa initialisation from the BatchNorm statistics before the site (default true). */
-  dapa: z.boolean().default(true),
-  /** Multipliers of the DaPa coefficients c0…cd (the reference code damps c0 by 1/5 and c2 by 1/10). */
-  damping: z.array(z.number()).optional(),
-  /** Scale on the terms of degree ≥ 2. Default 1. */
-  squareScale: z.number().positive().default(1),
-  /** Clip coefficients to [−clip, clip]. */
-  clip: z.number().positive().optional(),
-});
+const opEnum = (kind: OpKind) => {
+  const ids = opIds(kind);
+  return ids.length ? z.enum(ids as [string, ...string[]]) : z.never();
+};
 
-const X2actOptions = z.strictObject({
-  granularity: z.enum(['layer', 'channel']).default('layer'),
-  scale: z
-    .union([z.strictObject({ rule: z.literal('constant'), value: z.number().positive() }), z.strictObject({ rule: z.literal('feature-size'), c: z.number().positive() })])
-    .default({ rule: 'constant', value: 1 }),
-});
+/** The `activation.<key>` option sections of registered operators other than the built-in two. */
+function pluginOptionSections(): Record<string, z.ZodType> {
+  const out: Record<string, z.ZodType> = {};
+  for (const d of opDefs()) if (d.options && d.options.key !== 'poly' && d.options.key !== 'x2act') out[d.options.key] = d.options.schema.default(d.options.schema.parse({}));
+  return out;
+}
+
+function buildSpaceSchema() {
+  return z.strictObject({
+    $schema: z.string().optional(),
+    name: z.string().min(1),
+    description: z.string().optional(),
+    /** Registered backbone name. */
+    backbone: z.string().min(1),
+    activation: z
+      .strictObject({
+        sites: SiteSelection.default('all'),
+        /** Candidates: registered activation operators, `relu` plus at least one cheap operator. */
+        candidates: z.array(opEnum('activation')).min(2),
+        /** Default `layer`. Pixel and channel decisions need exactly two candidates, one of them `relu`. */
+        granularity: z.enum(GRANULARITIES).default('layer'),
+        /** Include the stem activation (default false, the SNL/AutoReP convention). */
+        includeStem: z.boolean().default(false),
+        /** Options of the polynomial candidates (`poly1` … `poly4`). */
+        poly: PolyOptionsSchema.default(PolyOptionsSchema.parse({})),
+        /** Options of the `x2act` candidate. */
+        x2act: X2actOptionsSchema.default(X2actOptionsSchema.parse({})),
+        ...(pluginOptionSections() as {}),
+      })
+      .optional(),
+    pool: z
+      .strictObject({
+        sites: SiteSelection.default('all'),
+        /** Candidates: registered pooling operators. */
+        candidates: z.array(opEnum('pool')).min(2),
+      })
+      .optional(),
+  });
+}
+
+let cached: { version: number; schema: ReturnType<typeof buildSpaceSchema> } | undefined;
 
 /**
- * A search space: which sites of a backbone are searchable, the candidate operators per activation
- * and pooling site, and the decision granularity. One schema gives validation, type and JSON Schema.
+ * The schema of search spaces, built from the operator registry when called, so that an operator
+ * registered after import (a plugin, a test) is a valid candidate. One schema gives validation, type
+ * and JSON Schema.
+ *
+ * @example
+ * ```ts
+ * searchSpaceSchema().parse(json);
+ * ```
  */
-export const SearchSpaceSchema = z.strictObject({
-  $schema: z.string().optional(),
-  name: z.string().min(1),
-  description: z.string().optional(),
-  /** Registered backbone name. */
-  backbone: z.string().min(1),
-  activation: z
-    .strictObject({
-      sites: SiteSelection.default('all'),
-      /** Candidates; `relu` plus at least one cheap operator. */
-      candidates: z.array(z.enum(ACTIVATION_OPS)).min(2),
-      /** Default `layer`. Pixel and channel decisions need exactly two candidates, one of them `relu`. */
-      granularity: z.enum(GRANULARITIES).default('layer'),
-      /** Include the stem activation (default false, the SNL/AutoReP convention). */
-      includeStem: z.boolean().default(false),
-      poly: PolyOptions.default({ dapa: true, squareScale: 1 }),
-      x2act: X2actOptions.default({ granularity: 'layer', scale: { rule: 'constant', value: 1 } }),
-    })
-    .optional(),
-  pool: z
-    .strictObject({
-      sites: SiteSelection.default('all'),
-      candidates: z.array(z.enum(POOL_OPS)).min(2),
-    })
-    .optional(),
-});
+export function searchSpaceSchema(): ReturnType<typeof buildSpaceSchema> {
+  if (cached?.version !== opRegistryVersion()) cached = { version: opRegistryVersion(), schema: buildSpaceSchema() };
+  return cached!.schema;
+}
 
-export type SearchSpace = z.infer<typeof SearchSpaceSchema>;
+export type SearchSpace = z.output<ReturnType<typeof buildSpaceSchema>>;
+/** A space's activation section, with the option sections of every candidate. */
+export type ActivationSpace = NonNullable<SearchSpace['activation']>;
+
 export type SiteSelectionSpec = z.infer<typeof SiteSelection>;
 
 function crossChecks(s: SearchSpace) {
@@ -102,7 +111,7 @@ function crossChecks(s: SearchSpace) {
  * ```
  */
 export function parseSearchSpace(input: unknown, source = 'search space'): SearchSpace {
-  return parseWith(SearchSpaceSchema, input, source, crossChecks);
+  return parseWith(searchSpaceSchema(), input, source, crossChecks) as SearchSpace;
 }
 
 /** Folder of the search spaces shipped with polynas. */
@@ -148,14 +157,14 @@ export function loadSearchSpace(pathOrName: string): SearchSpace {
  * ```
  */
 export function searchSpaceJsonSchema(): unknown {
-  return z.toJSONSchema(SearchSpaceSchema, { io: 'input' });
+  return z.toJSONSchema(searchSpaceSchema(), { io: 'input' });
 }
 
 /**
  * Glob match of a dotted site path: `*` within one segment, `**` across segments.
  *
  * @example
- * ```ts
+ * ```ts runnable
  * matchSitePattern('stages.*.0.act1', 'stages.2.0.act1'); // true
  * matchSitePattern('stages.**', 'stages.2.0.act1'); // true
  * ```

@@ -1,71 +1,110 @@
 import type { Backbone } from '../backbones/backbone.js';
-import { ChannelPoly, Identity } from '../ops/poly.js';
-import { X2act } from '../ops/x2act.js';
-import type { Module } from '../nn/module.js';
-import { ActivationSite } from '../nn/site.js';
-import { selectSites, type ActivationOp, type SearchSpace } from '../spec/space.js';
+import { ActivationSite, PoolSite, type Site } from '../nn/site.js';
+import { buildOp, getOp } from '../ops/index.js';
+import { selectSites, type ActivationSpace, type SearchSpace } from '../spec/space.js';
+import { DartsGate } from './darts-gate.js';
+import type { GateKind, PlacedGate } from './gate.js';
 import { MaskGate } from './mask-gate.js';
+import { MASK_RULES, type MaskRuleName } from './mask-rules.js';
 
-/** A gate placed at a site. */
-export interface PlacedGate {
-  path: string;
-  gate: MaskGate;
+/** How {@link buildSupernet} places gates. */
+export interface SupernetOptions {
+  /** `mask`: ReLU vs one cheap operator per pixel, channel or layer; `darts`: a softmax over every candidate per site. */
+  gate: GateKind;
+  /** Mask gates: the rule by which α decides while searching (default `hysteresis`). */
+  rule?: MaskRuleName;
+  /** Mask gates: hysteresis half-width t (AutoReP: 0.003). */
+  threshold?: number;
+  /** Seed of the mask gates' α initialisation (gate i draws from `seed·1000 + i`). */
+  seed: number;
 }
 
-/**
- * Builds the cheap candidate operator of an activation site.
- *
- * @example
- * ```ts
- * const op = buildActivationOp('poly2', [16, 16, 32], space.activation!); // a ChannelPoly over 32 channels
- * ```
- */
-export function buildActivationOp(op: ActivationOp, siteShape: readonly number[], space: NonNullable<SearchSpace['activation']>): Module {
-  const c = siteShape[siteShape.length - 1]!;
-  switch (op) {
-    case 'x2act':
-      return new X2act(c, siteShape, { granularity: space.x2act.granularity, scale: space.x2act.scale });
-    case 'identity':
-      return new Identity();
-    case 'relu':
-      throw new Error('relu is the expensive candidate, not a replacement');
-    default: {
-      const degree = Number(op.slice(4));
-      return new ChannelPoly(c, { degree, squareScale: space.poly.squareScale, ...(space.poly.clip !== undefined ? { clip: space.poly.clip } : {}) });
-    }
-  }
+/** The options section of a candidate in the space (`activation.poly` for `poly2`, …). */
+function opOptions(act: ActivationSpace, id: string): unknown {
+  const key = getOp(id).options?.key;
+  return key ? (act as Record<string, unknown>)[key] : undefined;
 }
 
-/**
- * Places mask gates (ReLU vs the space's cheap operator, at the space's granularity) at the
- * searchable activation sites of `net`, which must be the space's backbone. The network is traced
- * first so every gate knows its site shape.
- *
- * @example
- * ```ts
- * const { gates } = buildMaskSupernet(createBackbone('resnet20', { numClasses: 10 }), space, { seed: 0 });
- * ```
- */
-export function buildMaskSupernet(net: Backbone, space: SearchSpace, opts: { seed: number; threshold?: number; mode?: 'hysteresis' | 'continuous' }): { net: Backbone; gates: PlacedGate[] } {
-  if (space.backbone !== net.arch) throw new Error(`search space '${space.name}' is for backbone '${space.backbone}', not '${net.arch}'`);
-  const act = space.activation;
-  if (!act) throw new Error(`search space '${space.name}': the mask strategies need an activation section`);
-  if (space.pool) throw new Error(`search space '${space.name}': pool decisions are searched by the darts strategy, not by mask gates`);
-  const alt = act.candidates.find((c) => c !== 'relu');
-  if (!alt || act.candidates.length !== 2 || !act.candidates.includes('relu')) {
-    throw new Error(`search space '${space.name}': mask gates choose between relu and one operator; candidates are ${JSON.stringify(act.candidates)}`);
-  }
-  net.trace();
+/** The activation sites a space selects, in forward order, each with its index among activation sites. */
+function activationSites(net: Backbone, act: ActivationSpace): { path: string; site: Site; index: number }[] {
   const sites = net.sites().filter((s) => s.site instanceof ActivationSite && (act.includeStem || !s.site.stem));
   const chosen = new Set(selectSites(act.sites, sites.map((s) => s.path), 'activation.sites'));
+  return sites.map((s, index) => ({ ...s, index })).filter((s) => chosen.has(s.path));
+}
+
+function checkSpace(net: Backbone, space: SearchSpace, gate: GateKind): void {
+  if (space.backbone !== net.arch) throw new Error(`search space '${space.name}' is for backbone '${space.backbone}', not '${net.arch}'`);
+  if (gate === 'darts') {
+    if (space.activation && space.activation.granularity !== 'layer') throw new Error(`search space '${space.name}': DARTS gates decide per site ('layer' granularity), not per ${space.activation.granularity}`);
+    return;
+  }
+  const act = space.activation;
+  if (!act) throw new Error(`search space '${space.name}': mask gates need an activation section`);
+  if (space.pool) throw new Error(`search space '${space.name}': pool decisions are searched by DARTS gates, not by mask gates`);
+  if (act.candidates.length !== 2 || !act.candidates.includes('relu')) {
+    throw new Error(`search space '${space.name}': mask gates choose between relu and one operator; candidates are ${JSON.stringify(act.candidates)}`);
+  }
+}
+
+async function maskGates(net: Backbone, space: SearchSpace, opts: SupernetOptions): Promise<PlacedGate[]> {
+  const act = space.activation!;
+  const alt = act.candidates.find((c) => c !== 'relu')!;
+  const rule = MASK_RULES[opts.rule ?? 'hysteresis'];
   const gates: PlacedGate[] = [];
-  sites.forEach(({ path, site }, i) => {
-    if (!chosen.has(path)) return;
+  for (const { path, site, index } of activationSites(net, act)) {
     const shape = site.inputShape!;
-    const gate = new MaskGate(buildActivationOp(alt, shape, act), shape, { granularity: act.granularity, seed: opts.seed * 1000 + i, ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}), ...(opts.mode ? { mode: opts.mode } : {}) });
+    const op = await buildOp(alt, { shape }, opOptions(act, alt));
+    const gate = new MaskGate(op, shape, { granularity: act.granularity, seed: opts.seed * 1000 + index, rule, ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}) });
     site.setOp(gate).dispose();
     gates.push({ path, gate });
-  });
-  if (!gates.length) throw new Error(`search space '${space.name}' selects no activation site of ${net.arch}`);
-  return { net, gates };
+  }
+  return gates;
+}
+
+async function dartsGates(net: Backbone, space: SearchSpace): Promise<PlacedGate[]> {
+  const gates: PlacedGate[] = [];
+  const act = space.activation;
+  if (act) {
+    for (const { path, site } of activationSites(net, act)) {
+      const shape = site.inputShape!;
+      const ops = await Promise.all(act.candidates.map((c) => buildOp(c, { shape }, opOptions(act, c))));
+      const gate = new DartsGate('activation', act.candidates, ops, shape);
+      site.setOp(gate).dispose();
+      gates.push({ path, gate });
+    }
+  }
+  const pool = space.pool;
+  if (pool) {
+    const sites = net.sites().filter((s) => s.site instanceof PoolSite);
+    const chosen = new Set(selectSites(pool.sites, sites.map((s) => s.path), 'pool.sites'));
+    for (const { path, site } of sites) {
+      if (!chosen.has(path)) continue;
+      const p = site as PoolSite;
+      const ops = await Promise.all(pool.candidates.map((c) => buildOp(c, { shape: site.inputShape!, kernel: p.kernel, stride: p.stride, pad: p.pad })));
+      const gate = new DartsGate('pool', pool.candidates, ops, site.inputShape!);
+      site.setOp(gate).dispose();
+      gates.push({ path, gate });
+    }
+  }
+  return gates;
+}
+
+/**
+ * Places gates at the sites a search space selects in `net` (which must be the space's backbone),
+ * after tracing it so every gate knows its site shape: mask gates (ReLU vs the space's cheap
+ * operator at its granularity, AutoReP / SNL) or DARTS gates (a softmax over the candidates at
+ * every selected activation and pooling site, PASNet).
+ *
+ * @example
+ * ```ts
+ * const net = createBackbone('resnet20', { numClasses: 10 });
+ * const gates = await buildSupernet(net, loadSearchSpace('resnet20-pixel'), { gate: 'mask', seed: 0 });
+ * ```
+ */
+export async function buildSupernet(net: Backbone, space: SearchSpace, opts: SupernetOptions): Promise<PlacedGate[]> {
+  checkSpace(net, space, opts.gate);
+  net.trace();
+  const gates = opts.gate === 'mask' ? await maskGates(net, space, opts) : await dartsGates(net, space);
+  if (!gates.length) throw new Error(`search space '${space.name}' selects no site of ${net.arch}`);
+  return gates;
 }

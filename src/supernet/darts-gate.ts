@@ -1,5 +1,9 @@
 import { tf } from '../engine/tf.js';
 import { Module } from '../nn/module.js';
+import { getOp } from '../ops/index.js';
+import type { ArchitectureSite, DartsSite } from '../spec/architecture.js';
+import type { SiteChoice } from '../latency/network.js';
+import type { Gate } from './gate.js';
 
 /**
  * A DARTS mixed operation (PASNet GateAct / GatePool): architecture parameters θ (one per candidate,
@@ -8,12 +12,13 @@ import { Module } from '../nn/module.js';
  *
  * @example
  * ```ts
- * const gate = new DartsGate(['relu', 'x2act'], [new ReLU(), new X2act(16, [32, 32, 16])], [32, 32, 16]);
+ * const gate = new DartsGate('activation', ['relu', 'x2act'], [relu, x2act], [32, 32, 16]);
  * gate.probs().print(); // [0.5, 0.5]
  * gate.choose('x2act');
  * ```
  */
-export class DartsGate extends Module {
+export class DartsGate extends Module implements Gate {
+  readonly gateKind = 'darts' as const;
   readonly theta: tf.Variable;
   readonly ops: Module[];
   /** Per-sample input shape at the site. */
@@ -21,6 +26,8 @@ export class DartsGate extends Module {
   private chosen: number | undefined;
 
   constructor(
+    readonly siteKind: 'activation' | 'pool',
+    /** Candidate operator ids (registry), in the order of `ops`. */
     readonly names: readonly string[],
     ops: Module[],
     siteShape: readonly number[],
@@ -65,7 +72,11 @@ export class DartsGate extends Module {
   }
 
   siteSize(): number {
-    return this.siteShape.reduce((a, b) => a * b, 1);
+    return tf.util.sizeFromShape(this.siteShape);
+  }
+
+  searchableRelus(): number {
+    return this.reluIndex() < 0 ? 0 : this.siteSize();
   }
 
   /** A layer gate decides for the whole site at once. */
@@ -109,8 +120,21 @@ export class DartsGate extends Module {
     this.chosen = best;
   }
 
-  /** Latency-table id of the chosen candidate. */
-  costOp(): string {
-    return this.choice();
+  costChoice(): SiteChoice {
+    return { op: getOp(this.choice()).costOp };
+  }
+
+  toSite(): DartsSite {
+    const op = this.choice();
+    const params = getOp(op).exportParams?.(this.ops[this.names.indexOf(op)]!);
+    return {
+      gate: 'darts', kind: this.siteKind, op, granularity: 'layer', candidates: [...this.names], theta: Array.from(this.theta.dataSync()),
+      ...(this.siteKind === 'activation' ? { keptRelus: this.reluCount() } : {}), siteShape: [...this.siteShape], ...(params !== undefined ? { params } : {}),
+    };
+  }
+
+  restore(site: ArchitectureSite): void {
+    if (site.gate !== 'darts') throw new Error(`a DARTS gate cannot restore a '${site.gate}' site`);
+    this.choose(site.op);
   }
 }

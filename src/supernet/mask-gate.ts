@@ -3,7 +3,11 @@ import { tf } from '../engine/tf.js';
 import { Module } from '../nn/module.js';
 import { ReLU } from '../nn/layers.js';
 import type { Granularity } from '../spec/space.js';
-import { ChannelPoly } from '../ops/poly.js';
+import { packMask, unpackMask, type ArchitectureSite, type MaskSite } from '../spec/architecture.js';
+import { getOp } from '../ops/index.js';
+import type { SiteChoice } from '../latency/network.js';
+import type { Gate } from './gate.js';
+import { hysteresisSte, type MaskRule } from './mask-rules.js';
 
 /** Options of {@link MaskGate}. */
 export interface MaskGateOptions {
@@ -12,12 +16,8 @@ export interface MaskGateOptions {
   threshold?: number;
   /** Seed of the U(0,1) initialisation of α_aux. */
   seed: number;
-  /**
-   * `hysteresis` (AutoReP): a binary mask driven by α through the hysteresis band, with a
-   * straight-through gradient. `continuous` (SNL): the output mixes with α itself,
-   * `α·ReLU(x) + (1 − α)·op(x)`, α initialised to 1; a decision counts as a ReLU while α > 0.01.
-   */
-  mode?: 'hysteresis' | 'continuous';
+  /** How α decides while the search runs: {@link hysteresisSte} (AutoReP, default) or {@link continuousL1} (SNL). */
+  rule?: MaskRule;
 }
 
 /**
@@ -38,7 +38,9 @@ export interface MaskGateOptions {
  * gate.reluCount(); // 16,384 until the search removes some
  * ```
  */
-export class MaskGate extends Module {
+export class MaskGate extends Module implements Gate {
+  readonly gateKind = 'mask' as const;
+  readonly siteKind = 'activation' as const;
   readonly alpha: tf.Variable;
   readonly mask: tf.Variable;
   readonly runningMean: tf.Variable;
@@ -47,28 +49,28 @@ export class MaskGate extends Module {
   readonly alt: Module;
   readonly granularity: Granularity;
   readonly threshold: number;
-  readonly mode: 'hysteresis' | 'continuous';
+  readonly rule: MaskRule;
   /** Per-sample input shape `[H,W,C]` (or `[F]`). */
   readonly siteShape: number[];
   private frozen = false;
-  /**
-   * Collect running statistics of the site input (needed only while DaPa re-fits the polynomial;
-   * the search turns it off afterwards to save a moments pass per step).
-   */
-  collectStats = true;
+  /** The cheap operator is fitted to the site's input statistics (its registry definition says so). */
+  private readonly fitsStats: boolean;
+  private collecting = true;
+  private statsSeen = 0;
 
   constructor(alt: Module, siteShape: readonly number[], opts: MaskGateOptions) {
     super();
     this.siteShape = [...siteShape];
     this.granularity = opts.granularity;
     this.threshold = opts.threshold ?? 0.003;
-    this.mode = opts.mode ?? 'hysteresis';
+    this.rule = opts.rule ?? hysteresisSte;
+    if (!alt.opId) throw new Error('MaskGate: the cheap operator has no registry id (build it with buildOp)');
+    this.fitsStats = getOp(alt.opId).collectsStats ?? false;
     const c = siteShape[siteShape.length - 1]!;
     const shape = this.decisionShape();
     const rand = seedrandom(`polynas-mask-${opts.seed}`);
-    const n = shape.reduce((a, b) => a * b, 1);
-    const init = this.mode === 'continuous' ? () => 1 : () => rand();
-    this.alpha = this.param('alpha_aux', tf.tensor(Float32Array.from({ length: n }, init), shape), 'arch');
+    const n = tf.util.sizeFromShape(shape);
+    this.alpha = this.param('alpha_aux', tf.tensor(Float32Array.from({ length: n }, () => this.rule.initAlpha(rand)), shape), 'arch');
     this.mask = this.buffer('mask', tf.ones(shape));
     this.runningMean = this.buffer('running_mean', tf.zeros([c]));
     this.runningVar = this.buffer('running_var', tf.ones([c]));
@@ -85,13 +87,24 @@ export class MaskGate extends Module {
 
   /** Elements of the site governed by one decision. */
   unitSize(): number {
-    const total = this.siteShape.reduce((a, b) => a * b, 1);
-    return total / this.decisionShape().reduce((a, b) => a * b, 1);
+    return this.siteSize() / tf.util.sizeFromShape(this.decisionShape());
   }
 
   /** Elements per sample at this site. */
   siteSize(): number {
-    return this.siteShape.reduce((a, b) => a * b, 1);
+    return tf.util.sizeFromShape(this.siteShape);
+  }
+
+  searchableRelus(): number {
+    return this.siteSize();
+  }
+
+  /**
+   * Turns the collection of the site input's running statistics on or off (the search needs them
+   * only while DaPa re-fits the polynomial; off saves a moments pass per step).
+   */
+  collectStatistics(on: boolean): void {
+    this.collecting = on;
   }
 
   get isFrozen(): boolean {
@@ -123,18 +136,14 @@ export class MaskGate extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const continuous = this.mode === 'continuous' && !this.frozen;
-    if (this.training && !this.frozen) {
-      if (!continuous) this.updateMask();
-      if (this.collectStats && this.alt instanceof ChannelPoly) this.updateStats(x);
-    }
-    const m = continuous ? this.alpha : this.frozen || !this.training ? this.mask : this.steMask();
+    const searching = this.training && !this.frozen;
+    // The rule may update the binary mask first (hysteresis), then the statistics of the input.
+    const m = this.frozen ? this.mask : this.rule.forwardMask(this, this.training);
+    if (searching && this.collecting && this.fitsStats) this.updateStats(x);
     const mb = this.granularity === 'pixel' ? tf.expandDims(m, 0) : m;
     const a = this.alt.forward(x);
     return tf.add(a, tf.mul(mb, tf.sub(this.relu.forward(x), a)));
   }
-
-  private statsSeen = 0;
 
   private updateStats(x: tf.Tensor): void {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
@@ -150,32 +159,31 @@ export class MaskGate extends Module {
 
   /** Re-fits a polynomial operator to ReLU under the running statistics of the site input (DaPa). */
   refreshDapa(damping?: readonly number[]): void {
-    if (this.alt instanceof ChannelPoly) this.alt.initDapa(this.runningMean.dataSync(), this.runningVar.dataSync(), damping);
+    if (!this.fitsStats) return;
+    const poly = this.alt as Module & { initDapa(mean: ArrayLike<number>, variance: ArrayLike<number>, damping?: readonly number[]): void };
+    poly.initDapa(this.runningMean.dataSync(), this.runningVar.dataSync(), damping);
   }
 
-  /**
-   * Differentiable ReLU measure: Σ m·unit through the straight-through mask (hysteresis), or the
-   * L1 norm Σ|α|·unit (continuous, SNL).
-   */
+  /** Differentiable ReLU measure of the search loss (the rule's while searching, Σ m·unit once frozen). */
   expectedRelus(): tf.Scalar {
-    if (this.mode === 'continuous' && !this.frozen) return tf.tidy(() => tf.mul(tf.sum(tf.abs(this.alpha)), this.unitSize()) as tf.Scalar);
+    if (!this.frozen) return this.rule.expectedRelus(this);
     return tf.tidy(() => tf.mul(tf.sum(this.steMask()), this.unitSize()) as tf.Scalar);
   }
 
-  /** ReLUs per sample: the binary mask, or #(α > 0.01) for a continuous gate not yet frozen. */
+  /** ReLUs per sample: the rule's count while searching, the binary mask once frozen. */
   reluCount(): number {
-    if (this.mode === 'continuous' && !this.frozen) return tf.tidy(() => tf.sum(tf.step(tf.sub(this.alpha, 0.01))).dataSync()[0]!) * this.unitSize();
+    if (!this.frozen) return this.rule.reluCount(this);
     return tf.tidy(() => tf.sum(this.mask).dataSync()[0]!) * this.unitSize();
   }
 
-  /** Decision scores: higher keeps the ReLU (α_aux). */
+  /** Decision scores: higher keeps the ReLU. */
   scores(): Float32Array {
-    return this.alpha.dataSync() as Float32Array;
+    return this.rule.scores(this);
   }
 
   /** Fixes the mask (1 = keep the ReLU) for finetuning and export; α_aux no longer matters. */
   freeze(keep: ArrayLike<number>): void {
-    const n = this.decisionShape().reduce((a, b) => a * b, 1);
+    const n = tf.util.sizeFromShape(this.decisionShape());
     if (keep.length !== n) throw new Error(`MaskGate.freeze: ${keep.length} decisions for ${n}`);
     tf.tidy(() => this.mask.assign(tf.tensor(Float32Array.from(keep), this.decisionShape())));
     this.frozen = true;
@@ -186,10 +194,21 @@ export class MaskGate extends Module {
     this.frozen = false;
   }
 
-  /** Latency-table id of the cheap operator. */
-  altCostOp(): string {
-    const a = this.alt as Module & { costOp?: () => string };
-    return a.costOp ? a.costOp() : 'identity';
+  costChoice(): SiteChoice {
+    return { op: getOp(this.alt.opId!).costOp, keptRelus: this.reluCount() };
   }
 
+  toSite(): MaskSite {
+    const params = getOp(this.alt.opId!).exportParams?.(this.alt);
+    return {
+      gate: 'mask', kind: 'activation', op: this.alt.opId!, granularity: this.granularity, keptRelus: this.reluCount(),
+      siteShape: [...this.siteShape], mask: packMask(this.mask.dataSync(), this.decisionShape()), ...(params !== undefined ? { params } : {}),
+    };
+  }
+
+  restore(site: ArchitectureSite): void {
+    if (site.gate !== 'mask') throw new Error(`a mask gate cannot restore a '${site.gate}' site`);
+    if (site.op !== this.alt.opId) throw new Error(`site operator '${site.op}' differs from the gate's '${this.alt.opId}'`);
+    this.freeze(unpackMask(site.mask));
+  }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { tf } from '../engine/tf.js';
 import type { Module, TensorState } from '../nn/module.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { batchCount, batches, type Augmentation, type Normalization } from '../data/loader.js';
+import { batchCount, batches, type Augmentation, type HostBatch, type Normalization } from '../data/loader.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { clipByGlobalNorm, crossEntropy, distillationLoss } from './losses.js';
 import { evaluate, type EvalResult } from './metrics.js';
@@ -127,133 +127,179 @@ export async function fit(
   config: TrainConfig,
   opts: { checkpointPath?: string; resume?: boolean; hooks?: TrainHooks; distill?: Distillation } = {},
 ): Promise<TrainResult> {
-  const hooks = opts.hooks ?? {};
-  const clock = hooks.clock ?? (() => performance.now());
-  const { train, test, norm } = data;
-  const [h, w, c] = train.shape;
-  const perEpoch = batchCount(train.labels.length, config.batchSize, true);
-  if (perEpoch < 1) throw new Error(`batchSize ${config.batchSize} exceeds the ${train.labels.length} training samples`);
-  const totalSteps = perEpoch * config.epochs;
+  const perEpoch = batchCount(data.train.labels.length, config.batchSize, true);
+  if (perEpoch < 1) throw new Error(`batchSize ${config.batchSize} exceeds the ${data.train.labels.length} training samples`);
   const params = model.namedParameters('weight');
-  const vars = params.map(([, v]) => v);
-  const optimizer = createOptimizer(params, config.optimizer);
-  const configHash = hashConfig(config, data);
-
-  let start = { epoch: 0, batch: 0, step: 0, lossSum: 0, steps: 0, history: [] as EpochEvent[], seconds: 0 };
-  let resumedFrom: TrainResult['resumedFrom'];
-  if (opts.resume && opts.checkpointPath) {
-    const ckpt = loadCheckpoint<CheckpointMeta>(opts.checkpointPath);
-    if (ckpt) {
-      const m = ckpt.meta;
-      if (m.kind !== 'polynas-train') throw new Error(`${opts.checkpointPath}: not a training checkpoint`);
-      if (m.configHash !== configHash) {
-        throw new Error(`${opts.checkpointPath}: written for other training settings (hash ${m.configHash}, now ${configHash}); use a new output folder`);
-      }
-      const modelState: Record<string, TensorState> = {};
-      const optState: Record<string, TensorState> = {};
-      for (const [k, v] of Object.entries(ckpt.tensors)) {
-        if (k.startsWith('model/')) modelState[k.slice(6)] = v;
-        else if (k.startsWith('optim/')) optState[k.slice(6)] = v;
-      }
-      model.loadStateDict(modelState);
-      optimizer.loadState({ step: m.optimizerStep, slots: optState });
-      start = { epoch: m.epoch, batch: m.batch, step: m.step, lossSum: m.epochLossSum, steps: m.epochSteps, history: m.history, seconds: m.trainSeconds };
-      resumedFrom = { epoch: m.epoch, batch: m.batch };
-      hooks.onLog?.({ type: 'resume', epoch: m.epoch, batch: m.batch, step: m.step });
-    }
-  }
-
-  const save = (epoch: number, batch: number, step: number, lossSum: number, steps: number, history: EpochEvent[], seconds: number) => {
-    if (!opts.checkpointPath) return;
-    const tensors: Record<string, TensorState> = {};
-    for (const [k, v] of Object.entries(model.stateDict())) tensors[`model/${k}`] = v;
-    const os = optimizer.state();
-    for (const [k, v] of Object.entries(os.slots)) tensors[`optim/${k}`] = v;
-    const meta: CheckpointMeta = {
-      kind: 'polynas-train', configHash, epoch, batch, step, epochLossSum: lossSum, epochSteps: steps,
-      history, trainSeconds: seconds, optimizerStep: os.step,
-    };
-    saveCheckpoint(opts.checkpointPath, { meta, tensors });
-    hooks.onLog?.({ type: 'checkpoint', epoch, batch, step });
+  const run: FitRun = {
+    model, data, config, opts, hooks: opts.hooks ?? {}, clock: opts.hooks?.clock ?? (() => performance.now()),
+    optimizer: createOptimizer(params, config.optimizer), vars: params.map(([, v]) => v),
+    perEpoch, totalSteps: perEpoch * config.epochs, configHash: hashConfig(config, data),
   };
-
-  const history = [...start.history];
-  let step = start.step;
-  let trainSeconds = start.seconds;
-  const every = config.checkpointEverySteps ?? 0;
+  const { start, resumedFrom } = restoreCheckpoint(run);
+  const p: Progress = { ...start, history: [...start.history] };
+  const stopped = (): TrainResult => ({ completed: false, history: p.history, ...(resumedFrom ? { resumedFrom } : {}), steps: p.step, trainSeconds: p.seconds });
   model.train();
   try {
     for (let epoch = start.epoch; epoch < config.epochs; epoch++) {
       const resumeHere = epoch === start.epoch;
-      let lossSum = resumeHere ? start.lossSum : 0;
-      let steps = resumeHere ? start.steps : 0;
-      const t0 = clock();
-      let lr = 0;
-      const it = batches(train, {
-        batchSize: config.batchSize, norm, shuffle: true, seed: config.seed, epoch, dropLast: true,
-        startBatch: resumeHere ? start.batch : 0, ...(config.augment ? { augment: config.augment } : {}),
-      });
-      let b = resumeHere ? start.batch : 0;
-      for (const batch of it) {
-        const ts = clock();
-        lr = learningRate(config.schedule, step, totalSteps);
-        let gradNorm: number | undefined;
-        const lossT = tf.tidy(() => {
-          const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
-          const y = tf.tensor1d(batch.y, 'int32');
-          const teacherLogits = opts.distill ? teacherForward(opts.distill.teacher, x) : undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const logits = model.forward(x);
-            const ce = crossEntropy(logits, y, config.labelSmoothing ?? 0);
-            if (!opts.distill || !teacherLogits) return ce;
-            const kd = distillationLoss(logits, teacherLogits, opts.distill.temperature ?? 4);
-            return tf.add(ce, tf.mul(kd, opts.distill.weight ?? 1)) as tf.Scalar;
-          }, vars);
-          let g = grads;
-          if (config.clipNorm) {
-            const clipped = clipByGlobalNorm(grads, config.clipNorm);
-            g = clipped.grads;
-            gradNorm = clipped.norm;
-          }
-          optimizer.step(g, lr);
-          return value;
-        });
-        const loss = lossT.dataSync()[0]!;
-        lossT.dispose();
-        if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, batch ${b} (lr ${lr})`);
-        lossSum += loss;
-        steps++;
-        step++;
-        b++;
-        const dt = clock() - ts;
-        trainSeconds += dt / 1000;
-        hooks.onStep?.({ epoch, batch: b, batches: perEpoch, step, totalSteps, loss, lr, imagesPerSec: (batch.n * 1000) / dt, ...(gradNorm !== undefined ? { gradNorm } : {}) });
-        hooks.onLog?.({ type: 'step', epoch, batch: b, step, loss, lr, ms: dt, ...(gradNorm !== undefined ? { gradNorm } : {}) });
-        // Yield to the event loop so that signals (Ctrl-C) and timers are handled between steps.
-        await new Promise<void>((r) => setImmediate(r));
-        const stopping = hooks.signal?.aborted ?? false;
-        if (b < perEpoch && (stopping || (every > 0 && step % every === 0))) save(epoch, b, step, lossSum, steps, history, trainSeconds);
-        if (stopping && b < perEpoch) {
-          hooks.onLog?.({ type: 'stopped', epoch, batch: b, step });
-          return { completed: false, history, ...(resumedFrom ? { resumedFrom } : {}), steps: step, trainSeconds };
-        }
-      }
-      const testResult = evaluate(model, test, { norm, batchSize: config.evalBatchSize ?? 256 });
-      const ev: EpochEvent = { epoch, epochs: config.epochs, trainLoss: lossSum / Math.max(1, steps), test: testResult, lr, seconds: (clock() - t0) / 1000 };
-      history.push(ev);
-      hooks.onEpoch?.(ev, history);
-      hooks.onLog?.({ type: 'epoch', ...ev });
-      save(epoch + 1, 0, step, 0, 0, history, trainSeconds);
-      if (hooks.signal?.aborted && epoch + 1 < config.epochs) {
-        hooks.onLog?.({ type: 'stopped', epoch: epoch + 1, batch: 0, step });
-        return { completed: false, history, ...(resumedFrom ? { resumedFrom } : {}), steps: step, trainSeconds };
+      const t0 = run.clock();
+      const e = await trainEpoch(run, p, epoch, resumeHere ? { batch: start.batch, lossSum: start.lossSum, steps: start.steps } : { batch: 0, lossSum: 0, steps: 0 });
+      if (e.stopped) return stopped();
+      const test = evaluate(model, data.test, { norm: data.norm, batchSize: config.evalBatchSize ?? EVAL_BATCH });
+      const ev: EpochEvent = { epoch, epochs: config.epochs, trainLoss: e.lossSum / Math.max(1, e.steps), test, lr: e.lr, seconds: (run.clock() - t0) / 1000 };
+      p.history.push(ev);
+      run.hooks.onEpoch?.(ev, p.history);
+      run.hooks.onLog?.({ type: 'epoch', ...ev });
+      saveTrainCheckpoint(run, { ...p, epoch: epoch + 1, batch: 0, lossSum: 0, steps: 0 });
+      if (run.hooks.signal?.aborted && epoch + 1 < config.epochs) {
+        run.hooks.onLog?.({ type: 'stopped', epoch: epoch + 1, batch: 0, step: p.step });
+        return stopped();
       }
     }
   } finally {
-    optimizer.dispose();
+    run.optimizer.dispose();
   }
-  const final = history.length ? history[history.length - 1]!.test : evaluate(model, test, { norm });
-  return { completed: true, history, final, ...(resumedFrom ? { resumedFrom } : {}), steps: step, trainSeconds };
+  const final = p.history.length ? p.history[p.history.length - 1]!.test : evaluate(model, data.test, { norm: data.norm });
+  return { completed: true, history: p.history, final, ...(resumedFrom ? { resumedFrom } : {}), steps: p.step, trainSeconds: p.seconds };
+}
+
+/** Evaluation batch size of the per-epoch test pass. */
+const EVAL_BATCH = 256;
+
+/** What one `fit` call holds. */
+interface FitRun {
+  model: Module;
+  data: TrainData;
+  config: TrainConfig;
+  opts: { checkpointPath?: string; resume?: boolean; distill?: Distillation };
+  hooks: TrainHooks;
+  clock: () => number;
+  optimizer: ReturnType<typeof createOptimizer>;
+  vars: tf.Variable[];
+  perEpoch: number;
+  totalSteps: number;
+  configHash: string;
+}
+
+/** Where a run is: the position inside the epoch, the step, the history and the training time. */
+interface Progress {
+  epoch: number;
+  batch: number;
+  step: number;
+  lossSum: number;
+  steps: number;
+  history: EpochEvent[];
+  seconds: number;
+}
+
+/** The progress a run starts from: zero, or the checkpoint's when resuming (model and optimizer restored). */
+function restoreCheckpoint(run: FitRun): { start: Progress; resumedFrom?: TrainResult['resumedFrom'] } {
+  const zero: Progress = { epoch: 0, batch: 0, step: 0, lossSum: 0, steps: 0, history: [], seconds: 0 };
+  const path = run.opts.checkpointPath;
+  if (!run.opts.resume || !path) return { start: zero };
+  const ckpt = loadCheckpoint<CheckpointMeta>(path);
+  if (!ckpt) return { start: zero };
+  const m = ckpt.meta;
+  if (m.kind !== 'polynas-train') throw new Error(`${path}: not a training checkpoint`);
+  if (m.configHash !== run.configHash) throw new Error(`${path}: written for other training settings (hash ${m.configHash}, now ${run.configHash}); use a new output folder`);
+  const modelState: Record<string, TensorState> = {};
+  const optState: Record<string, TensorState> = {};
+  for (const [k, v] of Object.entries(ckpt.tensors)) {
+    if (k.startsWith('model/')) modelState[k.slice(6)] = v;
+    else if (k.startsWith('optim/')) optState[k.slice(6)] = v;
+  }
+  run.model.loadStateDict(modelState);
+  run.optimizer.loadState({ step: m.optimizerStep, slots: optState });
+  run.hooks.onLog?.({ type: 'resume', epoch: m.epoch, batch: m.batch, step: m.step });
+  return {
+    start: { epoch: m.epoch, batch: m.batch, step: m.step, lossSum: m.epochLossSum, steps: m.epochSteps, history: m.history, seconds: m.trainSeconds },
+    resumedFrom: { epoch: m.epoch, batch: m.batch },
+  };
+}
+
+/** Saves the model, the optimizer state and the progress (when the run has a checkpoint path). */
+function saveTrainCheckpoint(run: FitRun, p: Progress): void {
+  const path = run.opts.checkpointPath;
+  if (!path) return;
+  const tensors: Record<string, TensorState> = {};
+  for (const [k, v] of Object.entries(run.model.stateDict())) tensors[`model/${k}`] = v;
+  const os = run.optimizer.state();
+  for (const [k, v] of Object.entries(os.slots)) tensors[`optim/${k}`] = v;
+  const meta: CheckpointMeta = {
+    kind: 'polynas-train', configHash: run.configHash, epoch: p.epoch, batch: p.batch, step: p.step, epochLossSum: p.lossSum, epochSteps: p.steps,
+    history: p.history, trainSeconds: p.seconds, optimizerStep: os.step,
+  };
+  saveCheckpoint(path, { meta, tensors });
+  run.hooks.onLog?.({ type: 'checkpoint', epoch: p.epoch, batch: p.batch, step: p.step });
+}
+
+/** One optimizer step on a batch; returns the loss (read back: the trainer reports it every step). */
+function trainStep(run: FitRun, batch: HostBatch, lr: number): { loss: number; gradNorm?: number } {
+  const { config, opts } = run;
+  const [h, w, c] = run.data.train.shape;
+  let gradNorm: number | undefined;
+  const lossT = tf.tidy(() => {
+    const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
+    const y = tf.tensor1d(batch.y, 'int32');
+    const teacherLogits = opts.distill ? teacherForward(opts.distill.teacher, x) : undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = run.model.forward(x);
+      const ce = crossEntropy(logits, y, config.labelSmoothing ?? 0);
+      if (!opts.distill || !teacherLogits) return ce;
+      const kd = distillationLoss(logits, teacherLogits, opts.distill.temperature ?? 4);
+      return tf.add(ce, tf.mul(kd, opts.distill.weight ?? 1)) as tf.Scalar;
+    }, run.vars);
+    let g = grads;
+    if (config.clipNorm) {
+      const clipped = clipByGlobalNorm(grads, config.clipNorm);
+      g = clipped.grads;
+      gradNorm = clipped.norm;
+    }
+    run.optimizer.step(g, lr);
+    return value;
+  });
+  const loss = lossT.dataSync()[0]!;
+  lossT.dispose();
+  return { loss, ...(gradNorm !== undefined ? { gradNorm } : {}) };
+}
+
+/**
+ * The steps of one epoch from `from.batch`; checkpoints mid-epoch every `checkpointEverySteps` and
+ * when stopped (then `stopped` is true).
+ */
+async function trainEpoch(run: FitRun, p: Progress, epoch: number, from: { batch: number; lossSum: number; steps: number }) {
+  const { config, hooks } = run;
+  let { lossSum, steps, batch: b } = from;
+  let lr = 0;
+  const every = config.checkpointEverySteps ?? 0;
+  const it = batches(run.data.train, {
+    batchSize: config.batchSize, norm: run.data.norm, shuffle: true, seed: config.seed, epoch, dropLast: true,
+    startBatch: from.batch, ...(config.augment ? { augment: config.augment } : {}),
+  });
+  for (const batch of it) {
+    const ts = run.clock();
+    lr = learningRate(config.schedule, p.step, run.totalSteps);
+    const { loss, gradNorm } = trainStep(run, batch, lr);
+    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, batch ${b} (lr ${lr})`);
+    lossSum += loss;
+    steps++;
+    p.step++;
+    b++;
+    const dt = run.clock() - ts;
+    p.seconds += dt / 1000;
+    const g = gradNorm !== undefined ? { gradNorm } : {};
+    hooks.onStep?.({ epoch, batch: b, batches: run.perEpoch, step: p.step, totalSteps: run.totalSteps, loss, lr, imagesPerSec: (batch.n * 1000) / dt, ...g });
+    hooks.onLog?.({ type: 'step', epoch, batch: b, step: p.step, loss, lr, ms: dt, ...g });
+    // Yield to the event loop so that signals (Ctrl-C) and timers are handled between steps.
+    await new Promise<void>((r) => setImmediate(r));
+    const stopping = hooks.signal?.aborted ?? false;
+    if (b < run.perEpoch && (stopping || (every > 0 && p.step % every === 0))) saveTrainCheckpoint(run, { ...p, epoch, batch: b, lossSum, steps });
+    if (stopping && b < run.perEpoch) {
+      hooks.onLog?.({ type: 'stopped', epoch, batch: b, step: p.step });
+      return { stopped: true, lossSum, steps, lr };
+    }
+  }
+  return { stopped: false, lossSum, steps, lr };
 }
 
 function teacherForward(teacher: Module, x: tf.Tensor): tf.Tensor {

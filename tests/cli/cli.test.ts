@@ -58,7 +58,7 @@ describe('polynas CLI', () => {
     // The folder now holds a checkpoint: a second run must ask for --resume.
     const again = capture();
     expect(await runCli(['train', '--recipe', join(dir, 'tiny.json'), '--out', join(dir, 'run')], again.io)).toBe(1);
-    expect(again.err.join('\n')).toContain('already holds a checkpoint: pass --resume');
+    expect(again.err.join('\n')).toContain('already holds a checkpoint\npass --resume to continue that run');
   });
 
   it('a bad recipe gives one clear message and exit code 1; --verbose adds the stack', async () => {

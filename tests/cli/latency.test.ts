@@ -15,7 +15,7 @@ describe('polynas latency', () => {
     const c = capture();
     expect(await runCli(['latency', '--backbone', 'resnet20', '--table', 'crypten-2pc-dealer', '--network', 'WAN'], c.io)).toBe(0);
     const text = c.out.join('\n');
-    expect(text).toContain('resnet20 : 188,416 ReLUs per sample (stem included)');
+    expect(text).toContain('resnet20 32x32x3: 188,416 ReLUs per sample (stem included)');
     expect(text).toMatch(/stem_act\s+relu\s+16384/);
     expect(text).toMatch(/^total\s+/m);
     expect(c.err.join('\n')).toContain('not modelled by a table cost nothing');

@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { createBackbone } from '../../src/backbones/registry.js';
 import { layerCost, networkCost, resolveNetwork } from '../../src/latency/cost.js';
 import { candidateCosts, costPerElement, expectedCost } from '../../src/latency/expected.js';
 import { costLayers, type CostLayer } from '../../src/latency/network.js';
-import { latencyTableJsonSchema } from '../../src/latency/schema.js';
-import { loadLatencyTable, parseLatencyTable, SHIPPED_TABLES_DIR, shippedTableIds } from '../../src/latency/tables.js';
+import { loadLatencyTable, parseLatencyTable } from '../../src/latency/tables.js';
 import { ValidationError } from '../../src/io/json.js';
 
 const layer = (op: string, n: number, extra: Partial<CostLayer> = {}): CostLayer => ({
@@ -85,49 +82,6 @@ describe('table forms (hand-computed)', () => {
   });
 });
 
-describe('shipped tables', () => {
-  it('all validate, carry provenance, and the JSON Schema file is current', () => {
-    const ids = shippedTableIds();
-    expect(ids).toEqual(['cheetah-approxrelu-r50', 'crypten-2pc-dealer', 'delphi-gc-epyc7502', 'pasnet-dac2023-code', 'sci-he-r50']);
-    for (const id of ids) {
-      const t = loadLatencyTable(id);
-      expect(t.provenance.sources.length).toBeGreaterThan(0);
-      for (const [op, e] of Object.entries(t.ops)) if (e.model !== 'unavailable' && !e.provenance) throw new Error(`${id}.${op} has no provenance`);
-    }
-    const onDisk = JSON.parse(readFileSync(join(SHIPPED_TABLES_DIR, 'latency-table.schema.json'), 'utf8'));
-    expect(onDisk).toEqual(JSON.parse(JSON.stringify(latencyTableJsonSchema())));
-  });
-
-  // Reference: research/latency-models.md §1.3 and §4.5 (worked predictions for CIFAR ResNet-18,
-  // 557,056 ReLUs per sample with the stem, 17 activation sites).
-  const r18 = () => {
-    const net = createBackbone('resnet18', { numClasses: 10 });
-    const relu = costLayers(net);
-    const acts = net.sites().filter((s) => s.site.kind === 'activation').map((s) => s.path);
-    const poly = costLayers(net, Object.fromEntries(acts.map((p) => [p, { op: 'x2act' }])));
-    net.dispose();
-    return { relu, poly };
-  };
-
-  it('reproduce the published worked figures for CIFAR ResNet-18', () => {
-    const { relu, poly } = r18();
-    expect(relu.filter((l) => l.op === 'relu').reduce((a, l) => a + l.sizes.outElements, 0)).toBe(557_056);
-    // PASNet LUT: Σ(13.6·N + 0.4) = 7,575,968.4 over the 17 sites, plus 0.01·512 for the global average pool.
-    expect(networkCost(relu, loadLatencyTable('pasnet-dac2023-code')).total).toBeCloseTo(7_575_968.4 + 81.92, 3);
-    expect(networkCost(poly, loadLatencyTable('pasnet-dac2023-code')).total).toBeCloseTo(16_715.08 + 81.92, 3);
-    // CrypTen: 258.5 MB and 153 rounds all-ReLU; WAN ≈ 5.2 s bytes + 6.1 s RTT. All-X2act: 8.9 MB, 17 rounds.
-    const crypten = loadLatencyTable('crypten-2pc-dealer');
-    const cr = networkCost(relu, crypten, { network: 'WAN' });
-    expect(cr.commBytes).toBe(557_056 * 464);
-    expect(cr.rounds).toBe(153);
-    expect(cr.totalMs! / 1000).toBeCloseTo(5.169 + 6.12, 2);
-    expect(networkCost(poly, crypten, { network: 'WAN' })).toMatchObject({ commBytes: 557_056 * 16, rounds: 17 });
-    // DELPHI online, 100 Mb/s up / 500 down: ≈ 23.5 s (ReLUs 22.7 s + linear 0.43 s compute + 0.40 s upload).
-    const delphi = networkCost(relu, loadLatencyTable('delphi-gc-epyc7502'));
-    expect(delphi.totalMs! / 1000).toBeGreaterThan(23.3);
-    expect(delphi.totalMs! / 1000).toBeLessThan(23.8);
-  });
-});
 
 describe('differentiable expected cost', () => {
   it('equals the discrete cost of the chosen operators when the gate probabilities are one-hot', () => {

@@ -16,7 +16,6 @@
 #include <cstring>
 #include <limits>
 #include <malloc.h>
-#include <mutex>
 #include <unordered_map>
 
 namespace {
@@ -336,15 +335,6 @@ FN(slice)
   auto size = ints(info[2]);
   for (size_t d = 0; d < begin.size(); d++) x = x.narrow(static_cast<int64_t>(d), begin[d], size[d]);
   return result(env, x.contiguous());
-END
-
-FN(stridedSlice)
-  at::Tensor x = get(info[0]);
-  auto begin = ints(info[1]);
-  auto end = ints(info[2]);
-  auto strides = ints(info[3]);
-  for (size_t d = 0; d < begin.size(); d++) x = x.slice(static_cast<int64_t>(d), begin[d], end[d], strides[d]);
-  return result(env, x.reshape(ints(info[4])).contiguous());
 END
 
 FN(pad)
@@ -691,7 +681,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info);
   EXPORT(unary); EXPORT(binary); EXPORT(addN); EXPORT(select); EXPORT(clip); EXPORT(cast);
   EXPORT(reduce); EXPORT(argMinMax); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(topk);
-  EXPORT(reshape); EXPORT(transpose); EXPORT(slice); EXPORT(stridedSlice); EXPORT(pad); EXPORT(concat); EXPORT(stack);
+  EXPORT(reshape); EXPORT(transpose); EXPORT(slice); EXPORT(pad); EXPORT(concat); EXPORT(stack);
   EXPORT(unstack); EXPORT(tile); EXPORT(reverse); EXPORT(fill); EXPORT(gather); EXPORT(oneHot);
   EXPORT(matmul); EXPORT(conv2d); EXPORT(conv2dInputGrad); EXPORT(conv2dFilterGrad); EXPORT(pool); EXPORT(poolGrad);
   EXPORT(batchNorm); EXPORT(batchNormTrain); EXPORT(batchNormTrainGrad); EXPORT(reluGrad);

@@ -3,36 +3,20 @@ import { tf } from '../../src/engine/tf.js';
 import { createBackbone } from '../../src/backbones/registry.js';
 import { ChannelPoly } from '../../src/ops/poly.js';
 import { MaskGate } from '../../src/supernet/mask-gate.js';
-import { buildMaskSupernet } from '../../src/supernet/build.js';
-import { parseSearchSpace, matchSitePattern } from '../../src/spec/space.js';
-import { projectToBudget, resolveBudget } from '../../src/search/budget.js';
+import { buildSupernet } from '../../src/supernet/build.js';
+import { costChoices, searchableRelus } from '../../src/supernet/gate.js';
+import { continuousL1 } from '../../src/supernet/mask-rules.js';
+import { parseSearchSpace } from '../../src/spec/space.js';
+import { projectAndFreeze, projectToBudget, resolveBudget } from '../../src/search/budget.js';
 import { costLayers } from '../../src/latency/network.js';
-import { ValidationError } from '../../src/io/json.js';
+import { leakedTensors } from '../helpers.js';
 
-const gate = (granularity: 'pixel' | 'channel' | 'layer', shape = [2, 2, 3]) =>
-  new MaskGate(new ChannelPoly(shape[shape.length - 1]!, { degree: 2 }), shape, { granularity, seed: 1 });
-
-describe('search spaces', () => {
-  it('validate with every problem at once; an unknown operator lists the known ones', () => {
-    let err: unknown;
-    try {
-      parseSearchSpace({ name: 's', backbone: 'resnet20', activation: { candidates: ['relu', 'gelu'], granularity: 'voxel' } }, 'space.json');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ValidationError);
-    const msg = (err as Error).message;
-    expect(msg).toMatch(/activation\.candidates\.1: .*"relu".*"x2act".*"poly2".*\(got "gelu"\)/);
-    expect(msg).toMatch(/activation\.granularity: .*\(got "voxel"\)/);
-    expect(() => parseSearchSpace({ name: 's', backbone: 'resnet20', activation: { candidates: ['relu', 'x2act', 'poly2'], granularity: 'pixel' } })).toThrow(/'pixel' decisions choose per element between relu and one other operator/);
-  });
-
-  it('select sites by glob: * within a segment, ** across', () => {
-    expect(matchSitePattern('stages.0.*.act1', 'stages.0.2.act1')).toBe(true);
-    expect(matchSitePattern('stages.0.*', 'stages.0.2.act1')).toBe(false);
-    expect(matchSitePattern('stages.0.**', 'stages.0.2.act1')).toBe(true);
-  });
-});
+const poly = (c: number) => {
+  const p = new ChannelPoly(c, { degree: 2 });
+  p.opId = 'poly2';
+  return p;
+};
+const gate = (granularity: 'pixel' | 'channel' | 'layer', shape = [2, 2, 3]) => new MaskGate(poly(shape[shape.length - 1]!), shape, { granularity, seed: 1 });
 
 describe('AutoReP mask gate', () => {
   it('hysteresis: a ReLU leaves only below −t and returns only above +t', () => {
@@ -102,25 +86,24 @@ describe('exact budgets', () => {
     b.dispose();
   });
 
-  it('a supernet frozen to a projection has exactly that many ReLUs in its count and its cost layers', () => {
+  it('a supernet frozen to a projection has exactly that many ReLUs in its count and its cost layers', async () => {
     const net = createBackbone('resnet20', { numClasses: 10 });
     const space = parseSearchSpace({ name: 'r20', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } });
-    const { gates } = buildMaskSupernet(net, space, { seed: 0 });
+    const gates = await buildSupernet(net, space, { gate: 'mask', seed: 0 });
     expect(gates).toHaveLength(18); // 19 sites minus the stem
-    const B = resolveBudget(0.05, gates.reduce((s, g) => s + g.gate.siteSize(), 0));
-    const { keep, count } = projectToBudget(gates.map((g) => g.gate), B);
-    gates.forEach((g, i) => g.gate.freeze(keep[i]!));
-    expect(count).toBeLessThanOrEqual(B);
-    expect(count).toBeGreaterThan(B - 1); // pixel units fill the budget exactly
+    const B = resolveBudget(0.05, searchableRelus(gates));
+    expect(B).toBe(8601); // ⌊0.05 · 172,032⌋
+    const count = projectAndFreeze(gates, B);
+    expect(count).toBe(B); // pixel units fill the budget exactly
     expect(net.reluCount().total).toBe(count);
-    const relus = costLayers(net).filter((l) => l.op === 'relu' && l.path !== 'stem_act').reduce((a, l) => a + l.sizes.outElements, 0);
+    const relus = costLayers(net, costChoices(gates)).filter((l) => l.op === 'relu' && l.path !== 'stem_act').reduce((a, l) => a + l.sizes.outElements, 0);
     expect(relus).toBe(count);
     net.dispose();
   });
 
-  it('a search step through the supernet leaks no tensors', () => {
+  it('a search step through the supernet leaks no tensors', async () => {
     const net = createBackbone('lenet5', { numClasses: 10 });
-    const { gates } = buildMaskSupernet(net, parseSearchSpace({ name: 'l', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { seed: 0 });
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'l', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { gate: 'mask', seed: 0 });
     const x = tf.randomNormal([4, 28, 28, 1]);
     const vars = [...net.weightVariables(), ...net.archVariables()];
     const step = () =>
@@ -129,10 +112,40 @@ describe('exact budgets', () => {
         return value;
       }).dispose();
     step();
-    const before = tf.memory().numTensors;
-    step();
-    step();
-    expect(tf.memory().numTensors).toBe(before);
+    expect(leakedTensors(() => {
+      step();
+      step();
+    })).toBe(0);
     net.dispose();
+  });
+});
+
+describe('SNL mask rule (continuous)', () => {
+  it('mixes with α itself, counts α > 0.01 as a ReLU, and scores only those for the projection', () => {
+    const g = new MaskGate(poly(3), [2, 2, 3], { granularity: 'channel', seed: 1, rule: continuousL1 });
+    expect(Array.from(g.alpha.dataSync())).toEqual([1, 1, 1]); // α starts at 1
+    tf.tidy(() => g.alpha.assign(tf.tensor1d([0.5, 0.01, 0.02])));
+    expect(g.reluCount()).toBe(2 * 4); // channels 0 and 2 (0.01 is not above the threshold)
+    expect(Array.from(g.scores())).toEqual([0.5, -Infinity, expect.closeTo(0.02, 6)]);
+    // Differentiable measure: L1 norm Σ|α| · unit.
+    expect(tf.tidy(() => g.expectedRelus().dataSync()[0]!)).toBeCloseTo((0.5 + 0.01 + 0.02) * 4, 5);
+    projectToBudget([g], 4).keep.forEach((k) => g.freeze(k));
+    expect(Array.from(g.mask.dataSync())).toEqual([1, 0, 0]);
+    expect(g.reluCount()).toBe(4);
+    g.dispose();
+  });
+
+  it('serializes and restores its decisions (toSite → restore)', () => {
+    const a = gate('pixel', [1, 2, 2]);
+    a.freeze([1, 0, 0, 1]);
+    const site = a.toSite();
+    expect(site).toMatchObject({ gate: 'mask', kind: 'activation', op: 'poly2', granularity: 'pixel', keptRelus: 2, siteShape: [1, 2, 2] });
+    const b = gate('pixel', [1, 2, 2]);
+    b.restore(site);
+    expect(Array.from(b.mask.dataSync())).toEqual([1, 0, 0, 1]);
+    expect(b.isFrozen).toBe(true);
+    expect(() => b.restore({ ...site, op: 'x2act' })).toThrow("site operator 'x2act' differs from the gate's 'poly2'");
+    a.dispose();
+    b.dispose();
   });
 });

@@ -1,0 +1,161 @@
+import { tf } from '../engine/tf.js';
+import type { HostBatch } from '../data/loader.js';
+import { keptRelus, searchableRelus } from '../supernet/gate.js';
+import { resolveBudget } from './budget.js';
+import { getStrategy } from './strategy.js';
+import './strategies/index.js';
+import { evaluate, type EvalResult } from '../train/metrics.js';
+import type { EpochDetails, SearchContext, SearchStrategy, SectionBase, StepInput, StepReport } from './strategy.js';
+
+/** Progress of one search step (every strategy; `loss`, `count`, `target` where the strategy reads them). */
+export interface SearchStepEvent extends StepReport {
+  epoch: number;
+  /** Steps done, 1-based. */
+  step: number;
+  totalSteps: number;
+}
+
+/** One epoch of a search. */
+export interface SearchEpoch extends EpochDetails {
+  epoch: number;
+  /** ReLUs per sample the gates keep at the end of the epoch. */
+  count: number;
+  /** Mean step loss (strategies that read it back). */
+  loss?: number;
+  test: EvalResult;
+  seconds: number;
+}
+
+/** Observers and controls of a search (the library never prints). */
+export interface SearchHooks {
+  onStep?(e: SearchStepEvent): void;
+  onEpoch?(e: SearchEpoch): void;
+  /** Structured records for the run's `log.jsonl`. */
+  onLog?(r: Record<string, unknown>): void;
+  /** Stops the search after the current step with a {@link SearchStoppedError}. */
+  signal?: AbortSignal;
+}
+
+/** What every search returns. */
+export interface SearchResult {
+  history: SearchEpoch[];
+  /** ReLUs the gates kept when the search ended, before the discretization. */
+  countBeforeProjection: number;
+  /** ReLUs per sample after the discretization (≤ the budget when there is one). */
+  count: number;
+  /** Test metrics right after the discretization (before finetuning). */
+  projectedTest: EvalResult;
+  /** Derived settings the strategy used (e.g. an automatic learning rate). */
+  resolved: Record<string, number>;
+}
+
+/** Raised when a search is stopped through its signal (the run folder keeps the finished phases). */
+export class SearchStoppedError extends Error {
+  constructor(readonly epoch: number, readonly step: number) {
+    super(`search stopped at epoch ${epoch + 1}, step ${step}`);
+    this.name = 'SearchStoppedError';
+  }
+}
+
+/** Raised when a search's loss stops being finite. */
+export class SearchDivergedError extends Error {
+  constructor(readonly loss: number, readonly epoch: number, readonly step: number) {
+    super(`search diverged: loss ${loss} at epoch ${epoch}, step ${step}`);
+    this.name = 'SearchDivergedError';
+  }
+}
+
+function toInput(b: HostBatch, shape: readonly number[]): StepInput {
+  return { x: tf.tensor4d(b.x, [b.n, shape[0]!, shape[1]!, shape[2]!]), y: tf.tensor1d(b.y, 'int32') };
+}
+
+/** Lets signals and timers run between steps. */
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * The one search loop every strategy runs in: epochs of steps (each inside `tf.tidy`, with a yield
+ * to the event loop and the abort check after it), per-epoch evaluation and record, then the
+ * strategy's discretization and the evaluation of the discretized network.
+ *
+ * ```
+ * init ─> for each epoch: [ batches ─> tidy(step) ─> yield, abort? ] ─> epochEnd ─> evaluate
+ *      ─> discretize (project onto B, freeze) ─> evaluate
+ * ```
+ *
+ * @example
+ * ```ts
+ * const r = await runSearchLoop(getStrategy('autorep'), settings, ctx, { onEpoch: (e) => console.log(e.count) });
+ * ```
+ */
+export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchStrategy<S, St>, settings: S, ctx: SearchContext, hooks: SearchHooks = {}): Promise<SearchResult> {
+  const perEpoch = strategy.stepsPerEpoch(ctx, settings);
+  const totalSteps = perEpoch * settings.epochs;
+  const state = strategy.init(ctx, settings, { perEpoch, total: totalSteps });
+  const { test, norm } = ctx.data;
+  const shape = ctx.data.train.shape;
+  const history: SearchEpoch[] = [];
+  let step = 0;
+  ctx.net.train();
+  try {
+    for (let epoch = 0; epoch < settings.epochs; epoch++) {
+      const t0 = performance.now();
+      let lossSum: number | undefined;
+      for (const host of strategy.batches(state, epoch)) {
+        const info = { epoch, step, totalSteps };
+        let report: StepReport = {};
+        tf.tidy(() => {
+          report = strategy.step(state, host.map((b) => toInput(b, shape)), info);
+        });
+        if (report.loss !== undefined) {
+          if (!Number.isFinite(report.loss)) throw new SearchDivergedError(report.loss, epoch, step);
+          lossSum = (lossSum ?? 0) + report.loss;
+        }
+        step++;
+        hooks.onStep?.({ epoch, step, totalSteps, ...report });
+        await yieldToEventLoop();
+        if (hooks.signal?.aborted) throw new SearchStoppedError(epoch, step);
+      }
+      const count = keptRelus(ctx.gates);
+      const end = strategy.epochEnd?.(state, { epoch, count }) ?? {};
+      const ev: SearchEpoch = {
+        epoch, count, ...end.details, ...(lossSum !== undefined ? { loss: lossSum / perEpoch } : {}),
+        test: evaluate(ctx.net, test, { norm }), seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(ev);
+      hooks.onEpoch?.(ev);
+      hooks.onLog?.({ type: 'search-epoch', strategy: strategy.name, ...ev });
+      if (end.stop) break;
+    }
+  } finally {
+    strategy.dispose(state);
+  }
+  const countBeforeProjection = keptRelus(ctx.gates);
+  strategy.discretize(state, ctx.budget);
+  const count = keptRelus(ctx.gates);
+  const projectedTest = evaluate(ctx.net, test, { norm });
+  hooks.onLog?.({ type: 'projection', before: countBeforeProjection, after: count, budget: ctx.budget, test: projectedTest });
+  return { history, countBeforeProjection, count, projectedTest, resolved: strategy.resolved?.(state) ?? {} };
+}
+
+/** What {@link searchSupernet} needs besides the section: the supernet, data, teacher, seed and latency table. */
+export type SupernetSearch = Omit<SearchContext, 'budget' | 'searchable'>;
+
+/**
+ * Runs a registered strategy on a supernet from a recipe-style `search` section (defaults filled in
+ * by the strategy's schema, the budget resolved against the gates' searchable ReLUs).
+ *
+ * @example
+ * ```ts
+ * const gates = await buildSupernet(net, loadSearchSpace('lenet5-pixel'), { gate: 'mask', seed: 0 });
+ * const r = await searchSupernet({ strategy: 'autorep', budget: 300, epochs: 1, batchSize: 64 }, { net, gates, data, teacher, seed: 0 });
+ * r.count; // ≤ 300
+ * ```
+ */
+export async function searchSupernet(section: { strategy: string } & Record<string, unknown>, ctx: SupernetSearch, hooks: SearchHooks = {}): Promise<SearchResult> {
+  const strategy = getStrategy(section.strategy);
+  const settings = strategy.section.parse(section);
+  const searchable = searchableRelus(ctx.gates);
+  const budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchable);
+  if (budget === undefined && strategy.needsBudget) throw new Error(`the ${strategy.name} strategy needs a budget`);
+  return runSearchLoop(strategy, settings, { ...ctx, budget, searchable }, hooks);
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import type { Augmentation, HostBatch } from '../../data/loader.js';
+
+/** Crop padding AutoReP's and SNL's CIFAR scripts use (and the image size from which `auto` applies it). */
+const CIFAR_CROP_PAD = 4;
+const AUTO_AUGMENT_MIN_SIZE = 32;
+
+/** A search section's augmentation: explicit, off (`false`), or `auto` (decided by the image size). */
+export const AugmentSetting = z.union([z.strictObject({ cropPad: z.number().int().min(0), flip: z.boolean() }), z.literal(false), z.literal('auto')]);
+export type AugmentSetting = z.output<typeof AugmentSetting>;
+
+/**
+ * `auto` → random crop (pad 4) and horizontal flip for images of 32 pixels or more (the CIFAR
+ * recipe), none for smaller ones (digits); an explicit setting passes through.
+ */
+export function resolveAugment(a: AugmentSetting, imageShape: readonly number[]): Augmentation | false {
+  if (a !== 'auto') return a;
+  return imageShape[0]! >= AUTO_AUGMENT_MIN_SIZE ? { cropPad: CIFAR_CROP_PAD, flip: true } : false;
+}
+
+/** One input per step: each batch of a stream. */
+export function* singleStream(it: Iterable<HostBatch>): Generator<HostBatch[]> {
+  for (const b of it) yield [b];
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { tf } from '../../engine/tf.js';
+import { batches } from '../../data/loader.js';
+import { crossEntropy, distillationLoss } from '../../train/losses.js';
+import { Adam } from '../../train/optim.js';
+import { projectAndFreeze } from '../budget.js';
+import type { SearchContext, SearchStrategy, StepInput } from '../strategy.js';
+import { singleStream } from './common.js';
+
+/** λ × 1.1 after an epoch in which the count did not improve (SNL's `args.alpha *= 1.1`). */
+const LAMBDA_GROWTH = 1.1;
+
+/** The `search` section of an SNL recipe (defaults from SNL's released scripts). */
+export const SnlSection = z.strictObject({
+  strategy: z.literal('snl'),
+  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
+  budget: z.number().min(0),
+  /** Maximum epochs; the search stops as soon as the count reaches the budget. */
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  /** Adam learning rate of the weights. Default 1e-3 (SNL). */
+  lr: z.number().positive().default(1e-3),
+  /**
+   * Adam learning rate of α. Default `lr` (as SNL). α starts at 1 and must fall below 0.01 to
+   * remove a ReLU, so a short search needs a larger α rate than the weights.
+   */
+  alphaLr: z.union([z.number().positive(), z.literal('lr')]).default('lr'),
+  /** Initial λ of the L1 term λ·Σ|α|/N; ×1.1 after an epoch in which the count did not improve. Default 1. */
+  lambda: z.number().positive().default(1),
+  /** Distillation temperature and weight (SNL: 4 and 1). */
+  temperature: z.number().positive().default(4),
+  distillWeight: z.number().min(0).default(1),
+});
+export type SnlSettings = z.output<typeof SnlSection>;
+
+interface SnlState {
+  ctx: SearchContext;
+  s: SnlSettings;
+  vars: tf.Variable[];
+  opt: Adam;
+  alphaOpt: Adam;
+  lambda: number;
+  best: number;
+}
+
+function step(st: SnlState, [{ x, y }]: StepInput[]) {
+  const { ctx, s } = st;
+  const t = ctx.teacher?.forward(x);
+  const { grads } = tf.variableGrads(() => {
+    const logits = ctx.net.forward(x);
+    let loss: tf.Tensor = crossEntropy(logits, y);
+    if (t) loss = tf.add(loss, tf.mul(distillationLoss(logits, t, s.temperature), s.distillWeight));
+    const l1 = tf.div(tf.addN(ctx.gates.map((g) => g.gate.expectedRelus())), ctx.searchable);
+    return tf.add(loss, tf.mul(l1, st.lambda)) as tf.Scalar;
+  }, st.vars);
+  // Each optimizer updates only its own collection (weights, then α).
+  st.opt.step(grads, s.lr);
+  st.alphaOpt.step(grads, s.alphaLr === 'lr' ? s.lr : s.alphaLr);
+  return {};
+}
+
+/**
+ * SNL (Cho et al., ICML'22): continuous α per pixel or channel (mask gates with the `continuous`
+ * rule), loss `CE + KD + λ·Σ|α|/N`; after each epoch the count #(α > 0.01) is taken, λ grows by 1.1
+ * when the count did not improve, and the search stops once count ≤ B. Then the α above 0.01 are
+ * projected exactly onto the budget (highest kept) and frozen.
+ */
+export const snl: SearchStrategy<SnlSettings, SnlState> = {
+  name: 'snl',
+  summary: 'SNL: continuous α with an L1 penalty grown on stalls, stopped at the budget',
+  section: SnlSection,
+  gate: 'mask',
+  maskRule: 'continuous',
+  needsBudget: true,
+  stepsPerEpoch: (ctx, s) => Math.floor(ctx.data.train.labels.length / s.batchSize),
+  batches: ({ ctx, s }, epoch) => singleStream(batches(ctx.data.train, { batchSize: s.batchSize, norm: ctx.data.norm, shuffle: true, seed: ctx.seed, epoch, dropLast: true })),
+  init(ctx, s) {
+    const weights = ctx.net.namedParameters('weight');
+    const alphas = ctx.net.namedParameters('arch');
+    return {
+      ctx, s, vars: [...weights, ...alphas].map(([, v]) => v),
+      opt: new Adam(weights, { type: 'adam' }), alphaOpt: new Adam(alphas, { type: 'adam' }),
+      lambda: s.lambda, best: Infinity,
+    };
+  },
+  step,
+  epochEnd(st, { count }) {
+    if (count >= st.best) st.lambda *= LAMBDA_GROWTH;
+    st.best = Math.min(st.best, count);
+    return { details: { lambda: st.lambda }, stop: count <= st.ctx.budget! };
+  },
+  discretize: (st, budget) => void projectAndFreeze(st.ctx.gates, budget!),
+  resolved: (st) => ({ alphaLr: st.s.alphaLr === 'lr' ? st.s.lr : st.s.alphaLr }),
+  dispose(st) {
+    st.opt.dispose();
+    st.alphaOpt.dispose();
+  },
+};

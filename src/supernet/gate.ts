@@ -1,0 +1,68 @@
+import type { tf } from '../engine/tf.js';
+import type { Module } from '../nn/module.js';
+import type { ArchitectureSite } from '../spec/architecture.js';
+import type { SiteChoice } from '../latency/network.js';
+
+/** The two gate families: per-element masks (AutoReP, SNL) and DARTS softmax mixtures. */
+export const GATE_KINDS = ['mask', 'darts'] as const;
+export type GateKind = (typeof GATE_KINDS)[number];
+
+/**
+ * What the search loop, the budget projection, the latency model and the export need of a gate at
+ * a site, whatever its kind. Search strategies and the export see gates only through this.
+ */
+export interface Gate extends Module {
+  readonly gateKind: GateKind;
+  readonly siteKind: 'activation' | 'pool';
+  /** Per-sample input shape at the site. */
+  readonly siteShape: readonly number[];
+  /** Elements per sample at the site. */
+  siteSize(): number;
+  /** Elements governed by one decision. */
+  unitSize(): number;
+  /** ReLUs this gate keeps at most (0 when ReLU is not a candidate). */
+  searchableRelus(): number;
+  /** ReLUs per sample under the current decisions. */
+  reluCount(): number;
+  /** Differentiable ReLU measure of the search losses. */
+  expectedRelus(): tf.Scalar;
+  /** Budget projection: one score per decision unit (higher keeps the ReLU; −∞ never kept). */
+  scores(): Float32Array;
+  /** Fixes the decisions (1 = keep the ReLU per unit). */
+  freeze(keep: ArrayLike<number>): void;
+  readonly isFrozen: boolean;
+  /** The operator the latency model prices at this site, with the kept ReLUs of a partial mask. */
+  costChoice(): SiteChoice;
+  /** Serialization into `architecture.json`. */
+  toSite(): ArchitectureSite;
+  /** Restores the decisions of a serialized site (the weights come from the weights file). */
+  restore(site: ArchitectureSite): void;
+}
+
+/** A gate placed at a site of a network. */
+export interface PlacedGate<G extends Gate = Gate> {
+  path: string;
+  gate: G;
+}
+
+/**
+ * ReLUs the gates can keep at most: the budget's denominator.
+ *
+ * @example
+ * ```ts
+ * searchableRelus(gates); // 172032 for ResNet-20's pixel space
+ * ```
+ */
+export function searchableRelus(gates: readonly PlacedGate[]): number {
+  return gates.reduce((a, g) => a + g.gate.searchableRelus(), 0);
+}
+
+/** ReLUs per sample the gates keep now. */
+export function keptRelus(gates: readonly PlacedGate[]): number {
+  return gates.reduce((a, g) => a + g.gate.reluCount(), 0);
+}
+
+/** Each gate's latency choice by site path (input of `costLayers`). */
+export function costChoices(gates: readonly PlacedGate[]): Record<string, SiteChoice> {
+  return Object.fromEntries(gates.map((g) => [g.path, g.gate.costChoice()]));
+}

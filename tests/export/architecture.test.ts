@@ -1,0 +1,97 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createBackbone } from '../../src/backbones/registry.js';
+import { loadDataset } from '../../src/data/datasets.js';
+import { parseSearchSpace } from '../../src/spec/space.js';
+import { packMask, unpackMask, ARCHITECTURE_FORMAT_VERSION } from '../../src/spec/architecture.js';
+import { buildSupernet } from '../../src/supernet/build.js';
+import { searchSupernet } from '../../src/search/loop.js';
+import { loadArchitecture, readArchitecture, toArchitecture, writeArchitecture } from '../../src/export/architecture.js';
+import { siteChoicesOf } from '../../src/export/choices.js';
+import { loadLatencyTable } from '../../src/latency/tables.js';
+import { costLayers } from '../../src/latency/network.js';
+import { networkCost } from '../../src/latency/cost.js';
+import { evaluate } from '../../src/train/metrics.js';
+import { runCli } from '../../src/cli/main.js';
+import { mnistSlice, tempDir } from '../helpers.js';
+
+const fixtures = join(__dirname, '..', 'fixtures');
+
+describe('AutoReP search → exact budget → typed export → reload', () => {
+  it('meets the budget exactly, exports it, and the reloaded network evaluates identically', async () => {
+    const data = await mnistSlice(640, 12, 300, 6);
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const space = parseSearchSpace({ name: 'lenet5-pixel', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } });
+    const gates = await buildSupernet(net, space, { gate: 'mask', seed: 0 });
+    const r = await searchSupernet({ strategy: 'autorep', budget: 1301, epochs: 1, batchSize: 64 }, { net, gates, data, seed: 0 });
+    expect(r.count).toBe(1301);
+
+    const dir = tempDir();
+    const arch = toArchitecture(net, gates, { space, strategy: 'autorep', budget: 1301, seed: 0, table: loadLatencyTable('crypten-2pc-dealer'), network: 'WAN' });
+    writeArchitecture(join(dir, 'architecture'), arch, net);
+    expect(arch.formatVersion).toBe(ARCHITECTURE_FORMAT_VERSION);
+    expect(arch.relus).toMatchObject({ total: 1301, budgetMet: true });
+    expect(arch.relus.perLayer.reduce((a, l) => a + l.kept, 0)).toBe(1301);
+    // Kept ReLUs at 464 B, polynomials at 16 B, and the two 2×2 max-pools (1,176 + 400 windows) at 3 ReLUs per window.
+    expect(arch.latency!.commBytes).toBe(1301 * 464 + (6508 - 1301) * 16 + (1176 + 400) * 3 * 464);
+    const site = arch.sites['act1']!;
+    expect(site.gate === 'mask' && site.op === 'poly2' && (site.params as number[][]).length === 3).toBe(true);
+    // The file round-trips through the schema unchanged.
+    expect(readArchitecture(join(dir, 'architecture.json'))).toEqual(JSON.parse(JSON.stringify(arch)));
+    const before = evaluate(net, data.test, { norm: data.norm });
+    const { net: again } = await loadArchitecture(join(dir, 'architecture.json'));
+    expect(again.reluCount().total).toBe(1301);
+    expect(evaluate(again, data.test, { norm: data.norm })).toEqual(before);
+
+    // The exported file feeds `polynas latency` directly.
+    const out: string[] = [];
+    expect(await runCli(['latency', join(dir, 'architecture.json'), '--table', 'crypten-2pc-dealer', '--network', 'WAN', '--json'], { out: (l) => out.push(l), print: () => {}, tty: false })).toBe(0);
+    const res = JSON.parse(out.join('\n'));
+    expect(res.relus).toBe(1301);
+    expect(res.results[0].commBytes).toBe(arch.latency!.commBytes);
+    net.dispose();
+    again.dispose();
+  });
+
+  it('a truncated or mistyped architecture.json is refused with the file and field named', () => {
+    const dir = tempDir();
+    const v1 = JSON.parse(readFileSync(join(fixtures, 'v1-autorep-lenet5', 'architecture.json'), 'utf8'));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...v1, seed: 'zero' }));
+    expect(() => readArchitecture(join(dir, 'bad.json'))).toThrow(new RegExp(`${join(dir, 'bad.json')}: 1 problem:\\n  - seed: .*\\(got "zero"\\)`));
+    writeFileSync(join(dir, 'other.json'), JSON.stringify({ format: 'something-else' }));
+    expect(() => readArchitecture(join(dir, 'other.json'))).toThrow("not a polynas architecture (format 'something-else')");
+  });
+
+  it('packs masks as bitsets and refuses a wrong length', () => {
+    const v = [1, 0, 0, 1, 1, 1, 0, 1, 0, 1];
+    const p = packMask(v, [10]);
+    expect(Array.from(unpackMask(p))).toEqual(v);
+    expect(() => unpackMask({ ...p, shape: [30] })).toThrow('mask of shape [30] needs 4 bytes, got 2');
+  });
+});
+
+describe('architecture.json written by polynas 0.1 (format 1)', () => {
+  it.each([
+    ['v1-autorep-lenet5', 'mask', 65],
+    ['v1-darts-lenet5', 'darts', 1804],
+  ] as const)('%s loads, keeps its ReLU count and predicted latency, and evaluates as recorded', async (name, gate, relus) => {
+    const file = join(fixtures, name, 'architecture.json');
+    const raw = JSON.parse(readFileSync(file, 'utf8'));
+    expect(raw.formatVersion).toBe(1);
+    const arch = readArchitecture(file);
+    expect(arch.formatVersion).toBe(2);
+    expect(new Set(Object.values(arch.sites).map((s) => s.gate))).toEqual(new Set([gate]));
+    const { net, gates } = await loadArchitecture(file);
+    expect(net.reluCount().total).toBe(relus);
+    expect(gates.every((g) => g.gate.isFrozen)).toBe(true);
+    // The recorded latency is what the cost model gives for the upgraded sites.
+    const cost = networkCost(costLayers(createBackbone(arch.backbone, { numClasses: 10, inputShape: arch.inputShape }), siteChoicesOf(arch)), loadLatencyTable(arch.latency!.table), arch.latency!.network ? { network: arch.latency!.network } : {});
+    expect(cost.commBytes).toBe(arch.latency!.commBytes);
+    expect(cost.total).toBeCloseTo(arch.latency!.total, 6);
+    // Recorded on LibTorch, evaluated here on wasm: the same predictions up to float rounding.
+    const { test } = await loadDataset({ name: 'mnist' });
+    expect(evaluate(net, test, { norm: arch.normalization! }).top1).toBeCloseTo(arch.metrics!.finetunedTop1!, 2);
+    net.dispose();
+  });
+});

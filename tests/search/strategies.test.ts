@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { createBackbone } from '../../src/backbones/registry.js';
+import { parseSearchSpace } from '../../src/spec/space.js';
+import { buildSupernet } from '../../src/supernet/build.js';
+import { keptRelus, searchableRelus } from '../../src/supernet/gate.js';
+import type { DartsGate } from '../../src/supernet/darts-gate.js';
+import { hessianVectorProduct } from '../../src/search/strategies/hvp.js';
+import { searchSupernet } from '../../src/search/loop.js';
+import { loadLatencyTable } from '../../src/latency/tables.js';
+import { costLayers } from '../../src/latency/network.js';
+import { networkCost } from '../../src/latency/cost.js';
+import { costChoices } from '../../src/supernet/gate.js';
+import { mnistSlice } from '../helpers.js';
+
+describe('DARTS second-order step', () => {
+  it('the finite-difference Hessian-vector product at the original weights matches the exact one (nested autodiff)', () => {
+    // Tiny gated model: y = p0·z + p1·z² with z = w·x, p = softmax(θ); L = ½(y − t)².
+    const w = tf.variable(tf.tensor1d([0.3, -0.2, 0.5]));
+    const theta = tf.variable(tf.tensor1d([0.1, -0.4]));
+    const x = tf.tensor1d([1, 2, -1]);
+    const v = tf.tensor1d([0.5, 1, -2]);
+    const model = (ww: tf.Tensor, th: tf.Tensor) => {
+      const p = tf.softmax(th as tf.Tensor1D);
+      const z = tf.sum(tf.mul(ww, x));
+      const y = tf.add(tf.mul(tf.sum(tf.slice(p, [0], [1])), z), tf.mul(tf.sum(tf.slice(p, [1], [1])), tf.square(z)));
+      return tf.mul(tf.square(tf.sub(y, 1)), 0.5) as tf.Scalar;
+    };
+    // Exact: ∇θ ⟨∇ω L(ω, θ), v⟩ by differentiating the gradient.
+    const exact = tf.grad((th: tf.Tensor) => tf.sum(tf.mul(tf.grad((ww: tf.Tensor) => model(ww, th))(w), v)))(theta).dataSync();
+    const before = Array.from(w.dataSync());
+    const hvp = hessianVectorProduct(() => model(w, theta), [w], [theta], [v]);
+    const got = hvp[theta.name]!.dataSync();
+    Array.from(exact).forEach((e, i) => expect(got[i]).toBeCloseTo(e, 2));
+    expect(Math.abs(exact[0]!)).toBeGreaterThan(0.5);
+    expect(Array.from(w.dataSync())).toEqual(before); // weights restored exactly
+  });
+});
+
+describe('DARTS search with the latency term', () => {
+  it('places softmax gates on activation and pool sites, steps first and second order without leaks, and discretizes', async () => {
+    const data = await mnistSlice(256, 30, 100, 20);
+    const space = parseSearchSpace({ name: 'l', backbone: 'lenet5', activation: { candidates: ['relu', 'x2act'], granularity: 'layer' }, pool: { candidates: ['maxpool', 'avgpool'] } });
+    const table = loadLatencyTable('pasnet-dac2023-code');
+    for (const order of [1, 2] as const) {
+      const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+      const gates = await buildSupernet(net, space, { gate: 'darts', seed: 0 });
+      expect(gates.map((g) => g.path).sort()).toEqual(['act1', 'act2', 'act3', 'act4', 'pool1', 'pool2']);
+      expect(gates.map((g) => g.gate.siteKind)).toEqual(['activation', 'activation', 'activation', 'activation', 'pool', 'pool']);
+      const start = tf.memory().numTensors;
+      const epochs: number[] = [];
+      const r = await searchSupernet(
+        { strategy: 'darts', epochs: 1, batchSize: 32, order, latencyWeight: 50, archLr: 0.05 },
+        { net, gates, data, seed: 0, latency: { table } },
+        { onEpoch: (e) => epochs.push(e.expectedLatency!) },
+      );
+      // Evaluation caches nothing per step: the tensors left are exactly those before the search.
+      expect(tf.memory().numTensors).toBe(start);
+      expect(r.history).toHaveLength(1);
+      // A strong latency weight pushes every gate towards its cheap candidate (0.5 of the all-ReLU latency at θ = 0 would be the start).
+      expect(epochs[0]).toBeLessThan(0.45);
+      expect(gates.map((g) => (g.gate as DartsGate).choice()).sort()).toEqual(['avgpool', 'avgpool', 'x2act', 'x2act', 'x2act', 'x2act']);
+      for (const g of gates) expect(g.gate.isFrozen).toBe(true);
+      // All-X2act, all-AvgPool LeNet-5 under PASNet's table: no ReLU is left, and the cost is the linear layers' plus the cheap ops'.
+      expect(net.reluCount().total).toBe(0);
+      expect(r.count).toBe(0);
+      const cost = networkCost(costLayers(net, costChoices(gates)), table);
+      const allRelu = networkCost(costLayers(net, Object.fromEntries(gates.map((g) => [g.path, { op: g.gate.siteKind === 'pool' ? 'maxpool' : 'relu' }]))), table);
+      expect(cost.total).toBeLessThan(0.1 * allRelu.total);
+      net.dispose();
+    }
+  });
+
+  it('prices each candidate with the latency table at its site (ReLU 13.6·N + 0.4 vs X2act 0.03·N + 0.2 at act1, N = 28·28·6)', async () => {
+    const data = await mnistSlice(64, 30, 32, 20);
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'l', backbone: 'lenet5', activation: { candidates: ['relu', 'x2act'] } }), { gate: 'darts', seed: 0 });
+    const latencies: number[] = [];
+    await searchSupernet({ strategy: 'darts', epochs: 1, batchSize: 32, archLr: 1e-9, lr: 1e-9 }, { net, gates, data, seed: 0, latency: { table: loadLatencyTable('pasnet-dac2023-code') } }, { onEpoch: (e) => latencies.push(e.expectedLatency!) });
+    // θ stays ≈ 0: the expected latency is the mean of the candidates' costs over the all-ReLU cost.
+    const N = [4704, 1600, 120, 84];
+    const relu = N.reduce((a, n) => a + 13.6 * n + 0.4, 0);
+    const x2 = N.reduce((a, n) => a + 0.03 * n + 0.2, 0);
+    expect(latencies[0]).toBeCloseTo((relu + x2) / 2 / relu, 5);
+    net.dispose();
+  });
+});
+
+describe('AutoReP search', () => {
+  it('anneals the count towards the budget, meets it exactly after projection, and leaks no tensors', async () => {
+    const data = await mnistSlice(640, 12, 300, 6);
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'p', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { gate: 'mask', seed: 0 });
+    expect(searchableRelus(gates)).toBe(6508);
+    const counts: number[] = [];
+    const start = tf.memory().numTensors;
+    const r = await searchSupernet({ strategy: 'autorep', budget: 0.2, epochs: 2, batchSize: 64 }, { net, gates, data, seed: 0 }, { onStep: (e) => counts.push(e.count!) });
+    expect(tf.memory().numTensors).toBe(start);
+    expect(counts).toHaveLength(20); // 640 / 64 steps per epoch, every step reports its count
+    expect(counts[counts.length - 1]).toBeLessThan(counts[0]!);
+    expect(r.countBeforeProjection).toBeLessThan(6508);
+    expect(r.count).toBe(1301); // ⌊0.2 · 6508⌋, filled to the pixel
+    expect(keptRelus(gates)).toBe(1301);
+    expect(net.reluCount().total).toBe(1301);
+    expect(r.resolved.alphaLr).toBeCloseTo(Math.max(1e-3, 2 / Math.round(0.6 * 20)), 12);
+    net.dispose();
+  });
+});
+
+describe('SNL search', () => {
+  it('raises λ by 1.1 after each epoch the count stalls, and freezes to at most B ReLUs with α > 0.01', async () => {
+    const data = await mnistSlice(256, 30, 100, 20);
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'snl', backbone: 'lenet5', activation: { candidates: ['relu', 'identity'], granularity: 'channel' } }), { gate: 'mask', rule: 'continuous', seed: 0 });
+    expect(keptRelus(gates)).toBe(6508); // α = 1 everywhere
+    const start = tf.memory().numTensors;
+    const r = await searchSupernet({ strategy: 'snl', epochs: 3, batchSize: 32, budget: 2000, lr: 0.05, lambda: 20 }, { net, gates, data, seed: 0 });
+    expect(tf.memory().numTensors).toBe(start);
+    // The first epoch improves on no count at all (λ kept); over this short run the count then stalls
+    // (≥ the best so far) after every epoch, so λ grows ×1.1 each time.
+    expect(r.history).toHaveLength(3);
+    expect(r.history.map((h) => h.lambda)).toEqual([20, 22, 24.2].map((v) => expect.closeTo(v, 6)));
+    expect(r.history[2]!.count).toBeGreaterThanOrEqual(r.history[1]!.count);
+    expect(r.count).toBeLessThanOrEqual(2000);
+    expect(net.reluCount().total).toBe(r.count);
+    for (const g of gates) expect(g.gate.isFrozen).toBe(true);
+    net.dispose();
+  });
+});
