@@ -20,22 +20,6 @@ const tinyRecipe = {
 };
 
 describe('polynas CLI', () => {
-  it('--help lists the train command; train --help shows examples', async () => {
-    const c = capture();
-    const logs: string[] = [];
-    const orig = console.log;
-    console.log = (s: string) => logs.push(String(s));
-    try {
-      expect(await runCli(['--help'], c.io)).toBe(0);
-      expect(await runCli(['train', '--help'], c.io)).toBe(0);
-    } finally {
-      console.log = orig;
-    }
-    expect(logs[0]).toContain('polynas train');
-    expect(logs[1]).toContain('--resume');
-    expect(logs[1]).toContain('Examples:');
-  });
-
   it('train runs a recipe end to end and fills the run folder', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify(tinyRecipe));
