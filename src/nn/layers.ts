@@ -160,9 +160,8 @@ export class ReLU extends Module {
   }
 }
 
-/** Max pooling with a square window; padded positions never win. */
-export class MaxPool2d extends Module {
-  override opId = 'maxpool';
+/** Square-window pooling: `max` (padded positions never win) or `avg` (padded positions excluded from the mean). */
+abstract class Pool2d extends Module {
   constructor(
     readonly kernel: number,
     readonly stride = kernel,
@@ -170,23 +169,25 @@ export class MaxPool2d extends Module {
   ) {
     super();
   }
+  protected abstract pool(x: tf.Tensor4D): tf.Tensor;
   forward(x: tf.Tensor): tf.Tensor {
-    return this.recorded(x, maxPool2d(x as tf.Tensor4D, this.kernel, this.stride, this.pad));
+    return this.recorded(x, this.pool(x as tf.Tensor4D));
+  }
+}
+
+/** Max pooling with a square window; padded positions never win. */
+export class MaxPool2d extends Pool2d {
+  override opId = 'maxpool';
+  protected pool(x: tf.Tensor4D): tf.Tensor {
+    return maxPool2d(x, this.kernel, this.stride, this.pad);
   }
 }
 
 /** Average pooling with a square window (padded positions are excluded from the mean). */
-export class AvgPool2d extends Module {
+export class AvgPool2d extends Pool2d {
   override opId = 'avgpool';
-  constructor(
-    readonly kernel: number,
-    readonly stride = kernel,
-    readonly pad = 0,
-  ) {
-    super();
-  }
-  forward(x: tf.Tensor): tf.Tensor {
-    return this.recorded(x, tf.avgPool(x as tf.Tensor4D, this.kernel, this.stride, this.pad));
+  protected pool(x: tf.Tensor4D): tf.Tensor {
+    return tf.avgPool(x, this.kernel, this.stride, this.pad);
   }
 }
 

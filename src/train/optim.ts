@@ -57,6 +57,17 @@ abstract class SlotOptimizer implements Optimizer {
 
   abstract step(grads: GradMap, lr: number): void;
 
+  /** One step: counts it, then updates every parameter that has a gradient, inside one `tf.tidy`. */
+  protected eachParam(grads: GradMap, update: (path: string, v: tf.Variable, g: tf.Tensor) => void): void {
+    this.t++;
+    tf.tidy(() => {
+      for (const [path, v] of this.params) {
+        const g = this.gradOf(grads, v);
+        if (g) update(path, v, g);
+      }
+    });
+  }
+
   protected gradOf(grads: GradMap, v: tf.Variable): tf.Tensor | undefined {
     return grads[v.name];
   }
@@ -112,17 +123,12 @@ export class Sgd extends SlotOptimizer {
   }
 
   step(grads: GradMap, lr: number): void {
-    this.t++;
-    tf.tidy(() => {
-      for (const [path, v] of this.params) {
-        const g0 = this.gradOf(grads, v);
-        if (!g0) continue;
-        // The buffer starts at zero, so the first step sets it to g as PyTorch does.
-        const buf = this.momentum > 0 ? this.slot(path, v, 'momentum') : undefined;
-        const [next, nextBuf] = sgdStep(v, g0, buf ?? g0, { lr, momentum: this.momentum, weightDecay: this.wd, nesterov: this.nesterov });
-        buf?.assign(nextBuf);
-        v.assign(next);
-      }
+    this.eachParam(grads, (path, v, g0) => {
+      // The buffer starts at zero, so the first step sets it to g as PyTorch does.
+      const buf = this.momentum > 0 ? this.slot(path, v, 'momentum') : undefined;
+      const [next, nextBuf] = sgdStep(v, g0, buf ?? g0, { lr, momentum: this.momentum, weightDecay: this.wd, nesterov: this.nesterov });
+      buf?.assign(nextBuf);
+      v.assign(next);
     });
   }
 }
@@ -150,20 +156,15 @@ export class Adam extends SlotOptimizer {
     this.decoupled = cfg.decoupled ?? false;
   }
   step(grads: GradMap, lr: number): void {
-    this.t++;
-    const c1 = 1 - this.b1 ** this.t;
-    const c2 = 1 - this.b2 ** this.t;
-    tf.tidy(() => {
-      for (const [path, v] of this.params) {
-        const g0 = this.gradOf(grads, v);
-        if (!g0) continue;
-        const m = this.slot(path, v, 'm');
-        const s = this.slot(path, v, 'v');
-        const [next, m1, s1] = adamStep(v, g0, m, s, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });
-        m.assign(m1);
-        s.assign(s1);
-        v.assign(next);
-      }
+    this.eachParam(grads, (path, v, g0) => {
+      const c1 = 1 - this.b1 ** this.t;
+      const c2 = 1 - this.b2 ** this.t;
+      const m = this.slot(path, v, 'm');
+      const s = this.slot(path, v, 'v');
+      const [next, m1, s1] = adamStep(v, g0, m, s, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });
+      m.assign(m1);
+      s.assign(s1);
+      v.assign(next);
     });
   }
 }

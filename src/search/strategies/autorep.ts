@@ -8,7 +8,7 @@ import { Adam } from '../../train/optim.js';
 import { learningRate } from '../../train/schedule.js';
 import { projectAndFreeze } from '../budget.js';
 import type { SearchContext, SearchStrategy, StepInput, StepInfo } from '../strategy.js';
-import { AugmentSetting, resolveAugment, singleStream } from './common.js';
+import { AugmentSetting, budgetedSearchFields, distillationFields, resolveAugment, singleStream } from './common.js';
 
 /**
  * Default DaPa damping of AutoReP searches: c0 × 1/5 and c2 × 1/10, as AutoReP's released code. An
@@ -26,10 +26,7 @@ const GAP = 0.02;
 /** The `search` section of an AutoReP recipe (defaults from the AutoReP CIFAR scripts where they exist). */
 export const AutorepSection = z.strictObject({
   strategy: z.literal('autorep'),
-  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
-  budget: z.number().min(0),
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
+  ...budgetedSearchFields,
   /** Adam learning rate of the weights, cosine-decayed to `minLr`. Default 1e-3 → 1e-5 (AutoReP). */
   lr: z.number().positive().default(1e-3),
   minLr: z.number().min(0).default(1e-5),
@@ -43,9 +40,7 @@ export const AutorepSection = z.strictObject({
   lambda: z.number().positive().default(5),
   /** Fraction of the search over which the target is annealed linearly from all ReLUs down to B (then held). Default 0.6. */
   annealFraction: z.number().gt(0).max(1).default(0.6),
-  /** Distillation temperature and weight (AutoReP: 4 and 1). */
-  temperature: z.number().positive().default(4),
-  distillWeight: z.number().min(0).default(1),
+  ...distillationFields,
   /** Re-fit polynomial coefficients by DaPa every this many steps (AutoReP: 10; 0: never; a space with `poly.dapa: false` sets 0). */
   dapaEvery: z.number().int().min(0).default(10),
   /** … until this step. Default 500. */

@@ -22,3 +22,17 @@ export function resolveAugment(a: AugmentSetting, imageShape: readonly number[])
 export function* singleStream(it: Iterable<HostBatch>): Generator<HostBatch[]> {
   for (const b of it) yield [b];
 }
+
+/** Fields of every budgeted search section: the budget and the length of the search. */
+export const budgetedSearchFields = {
+  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
+  budget: z.number().min(0),
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+};
+
+/** Distillation from the teacher in the search loss: temperature and weight (AutoReP and SNL: 4 and 1). */
+export const distillationFields = {
+  temperature: z.number().positive().default(4),
+  distillWeight: z.number().min(0).default(1),
+};

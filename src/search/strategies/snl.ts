@@ -5,7 +5,7 @@ import { crossEntropy, distillationLoss } from '../../train/losses.js';
 import { Adam } from '../../train/optim.js';
 import { projectAndFreeze } from '../budget.js';
 import type { SearchContext, SearchStrategy, StepInput } from '../strategy.js';
-import { singleStream } from './common.js';
+import { budgetedSearchFields, distillationFields, singleStream } from './common.js';
 
 /** λ × 1.1 after an epoch in which the count did not improve (SNL's `args.alpha *= 1.1`). */
 const LAMBDA_GROWTH = 1.1;
@@ -13,11 +13,8 @@ const LAMBDA_GROWTH = 1.1;
 /** The `search` section of an SNL recipe (defaults from SNL's released scripts). */
 export const SnlSection = z.strictObject({
   strategy: z.literal('snl'),
-  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
-  budget: z.number().min(0),
-  /** Maximum epochs; the search stops as soon as the count reaches the budget. */
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
+  /** `epochs` is the maximum: the search stops as soon as the count reaches the budget. */
+  ...budgetedSearchFields,
   /** Adam learning rate of the weights. Default 1e-3 (SNL). */
   lr: z.number().positive().default(1e-3),
   /**
@@ -27,9 +24,7 @@ export const SnlSection = z.strictObject({
   alphaLr: z.union([z.number().positive(), z.literal('lr')]).default('lr'),
   /** Initial λ of the L1 term λ·Σ|α|/N; ×1.1 after an epoch in which the count did not improve. Default 1. */
   lambda: z.number().positive().default(1),
-  /** Distillation temperature and weight (SNL: 4 and 1). */
-  temperature: z.number().positive().default(4),
-  distillWeight: z.number().min(0).default(1),
+  ...distillationFields,
 });
 export type SnlSettings = z.output<typeof SnlSection>;
 
