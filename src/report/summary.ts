@@ -55,7 +55,7 @@ export function summarizeTrainRun(t: TrainSummaryInput): string {
   return [
     `# ${t.name}`, '',
     `- ${t.backbone}${sizes} on ${t.dataset}`,
-    `- test top-1 **${pct(r.final.top1)}**, top-5 ${pct(r.final.top5)}, loss ${r.final.loss.toFixed(4)} (${r.final.n} images)`,
+    `- test top-1 **${pct(r.final.top1)}**, top-5 ${pct(r.final.top5)}, loss ${r.final.loss === null ? 'not finite' : r.final.loss.toFixed(4)} (${r.final.n} images)`,
     `- ${r.epochs} epochs, ${r.steps} steps, ${r.trainSeconds.toFixed(0)} s on the ${r.backend} backend`,
     ...(t.metrics.length > 1 ? ['', ...markdownTable(t.metrics[0]!, t.metrics.slice(1))] : []), '',
   ].join('\n');

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { LatencySummarySchema } from './architecture.js';
 
-/** Test metrics of a network. */
-export const EvalResultSchema = z.strictObject({ top1: z.number(), top5: z.number(), loss: z.number(), n: z.number().int() });
+/**
+ * Test metrics of a network. JSON has no NaN or ∞: a loss that was not finite (a network whose
+ * logits overflow) is written, and read back, as `null`.
+ */
+export const EvalResultSchema = z.strictObject({ top1: z.number(), top5: z.number(), loss: z.number().nullable(), n: z.number().int() });
 
 /** `result.json` of a training run. */
 export const TrainResultFileSchema = z.strictObject({
