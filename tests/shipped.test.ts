@@ -10,6 +10,7 @@ import { searchRecipeJsonSchema } from '../src/search/recipe.js';
 import { buildSupernet } from '../src/supernet/build.js';
 import { compileRecipe } from '../src/run/compile.js';
 import { runCli } from '../src/cli/main.js';
+import { registryTables } from '../src/run/registry-tables.js';
 
 /**
  * Everything polynas ships as data: every recipe compiles (validated and built without training),
@@ -29,6 +30,13 @@ describe('generated JSON Schemas', () => {
     ['experiments/train-recipe.schema.json', trainRecipeJsonSchema],
   ] as const)('%s is current', (file, schema) => {
     expect(json(join(root, file))).toEqual(JSON.parse(JSON.stringify(schema())));
+  });
+});
+
+describe("the guide's tables of registered operators and strategies", () => {
+  it('are current (npm run schemas rewrites them)', () => {
+    const guide = readFileSync(join(root, 'docs', 'guide.md'), 'utf8');
+    expect(registryTables(guide)).toBe(guide);
   });
 });
 

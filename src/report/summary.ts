@@ -8,9 +8,9 @@ import type { FinetuneResultFile, SearchResultFile, SweepRow, TrainResultFile } 
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
-/** A Markdown table (first column left-aligned, the rest right-aligned). */
-export function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+/** A Markdown table: figures (the default: every column but the first) right-aligned, text left-aligned. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[], text: (column: number) => boolean = (i) => i === 0): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (text(i) ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
 /**

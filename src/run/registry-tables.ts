@@ -26,10 +26,12 @@ export function registryTables(guide: string): string {
   const ops = markdownTable(
     ['id', 'site', 'priced as', 'counts as ReLU', 'options', 'summary'],
     opDefs().map((d) => [`\`${d.id}\``, d.kind, `\`${d.costOp}\``, d.isRelu ? 'yes' : 'no', d.options ? `\`activation.${d.options.key}\`` : '–', d.summary]),
+    () => true,
   );
   const strats = markdownTable(
     ['strategy', 'gates', 'budget', 'summary'],
     strategies().map((s) => [`\`${s.name}\``, s.gate === 'mask' ? `mask (${s.maskRule})` : s.gate, s.needsBudget ? 'required' : 'optional', s.summary]),
+    () => true,
   );
   return between(between(guide, 'ops', ops), 'strategies', strats);
 }
