@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { tf } from '../../engine/tf.js';
-import type { Module } from '../../nn/module.js';
 import { batches, seededSplit } from '../../data/loader.js';
 import { subset, type ImageDataset } from '../../data/dataset.js';
 import { costLayers } from '../../latency/network.js';
@@ -9,11 +8,11 @@ import { candidateCosts, expectedCost } from '../../latency/expected.js';
 import { costChoices, type PlacedGate } from '../../supernet/gate.js';
 import type { DartsGate } from '../../supernet/darts-gate.js';
 import { clipByGlobalNorm, crossEntropy } from '../../train/losses.js';
-import { Adam, Sgd, type GradMap } from '../../train/optim.js';
+import { Adam, Sgd } from '../../train/optim.js';
 import { learningRate } from '../../train/schedule.js';
 import { projectAndFreeze } from '../budget.js';
 import type { SearchContext, SearchStrategy, StepInput, StepInfo } from '../strategy.js';
-import { hessianVectorProduct } from './hvp.js';
+import { unrolledArchGrads } from './hvp.js';
 
 /** θ Adam betas of DARTS (Liu et al.; quark0/darts `architect.py`: `betas=(0.5, 0.999)`). */
 const ARCH_BETAS = { beta1: 0.5, beta2: 0.999 };
@@ -103,42 +102,12 @@ function step(st: DartsState, [t, s]: StepInput[], info: StepInfo) {
   const trainLoss = () => crossEntropy(st.ctx.net.forward(t!.x), t!.y);
   const sLoss = searchLoss(st, s!.x, s!.y);
   // Phase 1, architecture step: ∇θ L_search(ω, θ) (first order) or the unrolled gradient (second order).
-  const archGrads = st.s.order === 1 ? tf.variableGrads(sLoss, st.aVars).grads : unrolledArchGrads(st, trainLoss, sLoss, lr);
+  const archGrads = st.s.order === 1 ? tf.variableGrads(sLoss, st.aVars).grads : unrolledArchGrads(st.ctx.net, st.wOpt, { weights: st.weights, wVars: st.wVars, aVars: st.aVars, momentum: st.s.momentum, weightDecay: st.s.weightDecay }, trainLoss, sLoss, lr);
   st.aOpt.step(archGrads, st.s.archLr);
   // Phase 2, weight step: ∇ω L_train on the other half, clipped.
   const { grads } = tf.variableGrads(trainLoss, st.wVars);
   st.wOpt.step(clipByGlobalNorm(grads, st.s.clipNorm).grads, lr);
   return {};
-}
-
-/**
- * The unrolled (second-order) architecture gradient ∇θ L_search(ω′, θ) − ξ·HVP with the virtual
- * step ω′ = ω − ξ(momentum·buf + ∇ω L_train + wd·ω); weights and BatchNorm statistics are restored.
- */
-function unrolledArchGrads(st: DartsState, trainLoss: () => tf.Scalar, searchLoss: () => tf.Scalar, xi: number): GradMap {
-  const { wVars, aVars, s } = st;
-  const net: Module = st.ctx.net;
-  const orig = wVars.map((v) => tf.keep(tf.clone(v)));
-  const buffers = net.namedBuffers().map(([, b]) => [b, tf.keep(tf.clone(b))] as const);
-  const gTrain = tf.variableGrads(trainLoss, wVars).grads;
-  wVars.forEach((v, i) => {
-    const buf = st.wOpt.momentumBuffer(st.weights[i]![0]);
-    const g = tf.add(gTrain[v.name]!, tf.mul(v, s.weightDecay));
-    const moment = buf ? tf.mul(buf, s.momentum) : tf.zerosLike(v);
-    v.assign(tf.sub(v, tf.mul(tf.add(moment, g), xi)));
-  });
-  // ∇θ L_search(ω′) and v = ∇ω′ L_search(ω′), then the HVP at the ORIGINAL weights.
-  const g2 = tf.variableGrads(searchLoss, [...aVars, ...wVars]).grads;
-  wVars.forEach((v, i) => v.assign(orig[i]!));
-  const hvp = hessianVectorProduct(trainLoss, wVars, aVars, wVars.map((v) => g2[v.name]!));
-  const out: GradMap = {};
-  for (const a of aVars) out[a.name] = tf.sub(g2[a.name]!, tf.mul(hvp[a.name]!, xi));
-  for (const [b, copy] of buffers) {
-    b.assign(copy);
-    copy.dispose();
-  }
-  orig.forEach((t) => t.dispose());
-  return out;
 }
 
 /**

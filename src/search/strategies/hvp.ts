@@ -1,5 +1,6 @@
 import { tf } from '../../engine/tf.js';
-import type { GradMap } from '../../train/optim.js';
+import type { Module } from '../../nn/module.js';
+import type { GradMap, Sgd } from '../../train/optim.js';
 
 /**
  * Finite-difference Hessian-vector product of DARTS' second-order step (Liu et al.; PASNet Alg. 1):
@@ -32,3 +33,42 @@ export function hessianVectorProduct(loss: () => tf.Scalar, weights: tf.Variable
   }
   return out;
 }
+
+/** The variables of the unrolled step: the weights (with their paths), θ, and the SGD settings of the virtual step. */
+export interface UnrolledVars {
+  weights: [string, tf.Variable][];
+  wVars: tf.Variable[];
+  aVars: tf.Variable[];
+  momentum: number;
+  weightDecay: number;
+}
+
+/**
+ * The unrolled (second-order) architecture gradient ∇θ L_search(ω′, θ) − ξ·HVP with the virtual
+ * step ω′ = ω − ξ(momentum·buf + ∇ω L_train + wd·ω); weights and BatchNorm statistics are restored.
+ */
+export function unrolledArchGrads(net: Module, wOpt: Sgd, v: UnrolledVars, trainLoss: () => tf.Scalar, searchLoss: () => tf.Scalar, xi: number): GradMap {
+  const { wVars, aVars } = v;
+  const orig = wVars.map((w) => tf.keep(tf.clone(w)));
+  const buffers = net.namedBuffers().map(([, b]) => [b, tf.keep(tf.clone(b))] as const);
+  const gTrain = tf.variableGrads(trainLoss, wVars).grads;
+  wVars.forEach((w, i) => {
+    const buf = wOpt.momentumBuffer(v.weights[i]![0]);
+    const g = tf.add(gTrain[w.name]!, tf.mul(w, v.weightDecay));
+    const moment = buf ? tf.mul(buf, v.momentum) : tf.zerosLike(w);
+    w.assign(tf.sub(w, tf.mul(tf.add(moment, g), xi)));
+  });
+  // ∇θ L_search(ω′) and v = ∇ω′ L_search(ω′), then the HVP at the ORIGINAL weights.
+  const g2 = tf.variableGrads(searchLoss, [...aVars, ...wVars]).grads;
+  wVars.forEach((w, i) => w.assign(orig[i]!));
+  const hvp = hessianVectorProduct(trainLoss, wVars, aVars, wVars.map((w) => g2[w.name]!));
+  const out: GradMap = {};
+  for (const a of aVars) out[a.name] = tf.sub(g2[a.name]!, tf.mul(hvp[a.name]!, xi));
+  for (const [b, copy] of buffers) {
+    b.assign(copy);
+    copy.dispose();
+  }
+  orig.forEach((t) => t.dispose());
+  return out;
+}
+
