@@ -19,19 +19,21 @@ import { BACKEND_CHOICES } from '../engine/backend.js';
 
 const isArchitecture = (p: string) => p.endsWith('.json') || existsSync(`${p}.json`);
 
-/** The network at `path` (an exported architecture, a training run folder or a weights file), its normalization and the recipe its data comes from. */
-async function loadNetwork(path: string): Promise<{ net: Backbone; norm: Normalization | undefined; recipe: Pick<TrainRecipe, 'name' | 'seed' | 'dataset'> }> {
+/**
+ * The network at `path` (an exported architecture, a training run folder or a weights file), its
+ * normalization and the recipe its data comes from (`recipeFile` when given, else the one it recorded).
+ */
+async function loadNetwork(path: string, recipeFile?: string): Promise<{ net: Backbone; norm: Normalization | undefined; recipe: Pick<TrainRecipe, 'name' | 'seed' | 'dataset'> }> {
+  const given = recipeFile ? loadTrainRecipe(recipeFile) : undefined;
   if (isArchitecture(path)) {
     const { net, arch } = await loadArchitecture(path);
-    const recipe = embeddedRecipe(arch, path);
-    return { net, norm: arch.normalization, recipe };
+    return { net, norm: arch.normalization, recipe: given ?? embeddedRecipe(arch, path) };
   }
   const dir = existsSync(path) && statSync(path).isDirectory() ? path : resolve(path, '..');
   const { model, meta } = loadTrainedModel(path);
-  const recipeFile = join(dir, 'recipe.json');
-  if (!existsSync(recipeFile)) throw new Error(`${dir}: no recipe.json beside the weights, so the dataset is unknown; pass --recipe`);
-  const recipe = parseTrainRecipe(readJsonFile(recipeFile, 'recipe'), recipeFile);
-  return { net: model, norm: meta.normalization, recipe };
+  const recorded = join(dir, 'recipe.json');
+  if (!given && !existsSync(recorded)) throw new Error(`${dir}: no recipe.json beside the weights, so the dataset is unknown; pass --recipe`);
+  return { net: model, norm: meta.normalization, recipe: given ?? parseTrainRecipe(readJsonFile(recorded, 'recipe'), recorded) };
 }
 
 interface EvaluateArgs {
@@ -58,8 +60,7 @@ export function evaluateCommand(ctx: CliContext) {
         .example('$0 evaluate runs/teacher --data-dir ../shared/datasets/cifar10-subset', 'A trained network on local files'),
     handler: async (argv: ArgumentsCamelCase<EvaluateArgs>) => {
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-      const { net, norm, recipe: from } = await loadNetwork(argv.model);
-      const recipe = argv.recipe ? loadTrainRecipe(argv.recipe) : from;
+      const { net, norm, recipe } = await loadNetwork(argv.model, argv.recipe);
       if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
       const splits = await loadRecipeData(recipe, { log: ctx.print });
       if (!norm) throw new Error(`${argv.model}: no input normalization recorded`);
@@ -98,6 +99,7 @@ export function finetuneCommand(ctx: CliContext) {
         ...(argv.epochs !== undefined ? { epochs: argv.epochs } : {}),
         ...(argv.lr !== undefined ? { lr: argv.lr } : {}),
         ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}),
+        ...(argv.seed !== undefined ? { seed: argv.seed } : {}),
         ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
         hooks: { ...progress, signal: ctx.signal },
         download: { log: ctx.print },

@@ -17,7 +17,7 @@ import {
 } from '../spec/architecture.js';
 import type { SearchSpace } from '../spec/space.js';
 import { buildSupernet } from '../supernet/build.js';
-import { costChoices, type PlacedGate } from '../supernet/gate.js';
+import { costChoices, searchableRelus, type PlacedGate } from '../supernet/gate.js';
 
 /** What an export records besides the network itself. */
 export interface ArchitectureContext {
@@ -71,7 +71,7 @@ export function toArchitecture(net: Backbone, gates: readonly PlacedGate[], ctx:
     strategy: ctx.strategy,
     seed: ctx.seed,
     ...(ctx.budget !== undefined ? { budget: ctx.budget } : {}),
-    relus: { total, ...(ctx.budget !== undefined ? { budgetMet: total <= ctx.budget } : {}), perLayer },
+    relus: { total, searchable: searchableRelus(gates), ...(ctx.budget !== undefined ? { budgetMet: total <= ctx.budget } : {}), perLayer },
     sites,
     ...(ctx.table ? { latency: latencyOf(net, gates, ctx.table, ctx.network) } : {}),
     space: ctx.space,
@@ -130,9 +130,11 @@ export function readArchitecture(path: string): Architecture {
 export async function rebuildArchitecture(arch: Architecture, weightsFile: string): Promise<{ net: Backbone; gates: PlacedGate[] }> {
   const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, inputShape: arch.inputShape });
   try {
-    const kinds = new Set(Object.values(arch.sites).map((s) => s.gate));
+    const sites = Object.values(arch.sites);
+    const kinds = new Set(sites.map((s) => s.gate));
     if (kinds.size !== 1) throw new Error(`${weightsFile}: the architecture's sites mix gate kinds (${[...kinds].join(', ')})`);
-    const gates = await buildSupernet(net, arch.space, { gate: [...kinds][0]!, seed: arch.seed });
+    const rule = sites.flatMap((s) => (s.gate === 'mask' && s.rule ? [s.rule] : []))[0];
+    const gates = await buildSupernet(net, arch.space, { gate: [...kinds][0]!, seed: arch.seed, ...(rule ? { rule } : {}) });
     if (!existsSync(weightsFile)) throw new Error(`${weightsFile}: missing weights file`);
     net.loadStateDict(loadCheckpoint(weightsFile)!.tensors);
     for (const { path, gate } of gates) {

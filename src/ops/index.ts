@@ -10,6 +10,7 @@ export {
   opRegistryVersion,
   buildOp,
   costOpOf,
+  reluIndex,
   UnknownOpError,
   OP_KINDS,
   type OpDef,

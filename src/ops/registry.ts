@@ -136,6 +136,18 @@ export async function buildOp(id: string, site: OpSite, options?: unknown): Prom
 
 /** The latency-table operator of a site operator (by its registry id). */
 export function costOpOf(op: Module): string {
-  if (!op.opId) throw new Error(`operator ${op.constructor.name} has no registry id (build it with buildOp, or set opId)`);
+  if (!op.opId) throw new Error(`operator ${op.constructor.name} has no registry id (build it with buildOp, or set opId); a gated site is priced by its gate's costChoice()`);
   return getOp(op.opId).costOp;
+}
+
+/**
+ * Index of the ReLU among a gate's candidates (the registry's `isRelu` operator), or −1.
+ *
+ * @example
+ * ```ts
+ * reluIndex(['x2act', 'relu']); // 1
+ * ```
+ */
+export function reluIndex(candidates: readonly string[]): number {
+  return candidates.findIndex((id) => getOp(id).isRelu === true);
 }

@@ -63,7 +63,7 @@ export function summarizeTrainRun(t: TrainSummaryInput): string {
 
 /** `summary.md` of a search run, from its architecture and result. */
 export function summarizeSearchRun(name: string, a: Architecture, r: SearchResultFile): string {
-  const total = a.relus.perLayer.reduce((s, l) => s + l.total, 0);
+  const total = a.relus.searchable ?? a.relus.perLayer.reduce((s, l) => s + l.total, 0);
   const lat = latencyLine(latencySummary(a));
   return [
     `# ${name}`, '',

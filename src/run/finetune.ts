@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
 import type { DownloadOptions } from '../data/download.js';
 import { channelStats } from '../data/loader.js';
-import { loadArchitecture, toArchitecture, writeArchitecture } from '../export/architecture.js';
+import { architectureFiles, readArchitecture, rebuildArchitecture, toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { loadLatencyTable } from '../latency/tables.js';
 import { summarizeFinetuneRun } from '../report/summary.js';
 import type { Architecture } from '../spec/architecture.js';
@@ -22,6 +22,8 @@ export interface FinetuneOptions {
   lr?: number;
   /** Dataset folder (overrides the embedded recipe's). */
   dataDir?: string;
+  /** Seed of shuffling (overrides the embedded recipe's). */
+  seed?: number;
   resume?: boolean;
   backend?: BackendChoice;
   hooks?: TrainHooks;
@@ -72,47 +74,62 @@ export async function finetuneArchitecture(path: string, opts: FinetuneOptions):
   const release = lockRunDir(opts.outDir);
   try {
     const run = openRunDir(opts.outDir);
-    const { net, gates, arch } = await loadArchitecture(path);
-    const recipe = embeddedRecipe(arch, path);
-    if (opts.dataDir) recipe.dataset.dir = opts.dataDir;
-    const backend = await selectBackend(opts.backend ?? recipe.backend);
-    const ft = finetuneSection(recipe, opts);
-    const trainRecipe = trainRecipeOf(recipe, ft, `${recipe.name}-finetune`);
-    const splits = await loadRecipeData(trainRecipe, opts.download);
-    const data = { ...splits, norm: arch.normalization ?? channelStats(splits.train) };
-    // The teacher: the recipe's weights, or the one the search run trained beside the export.
-    const teacherDir = 'weights' in recipe.teacher ? recipe.teacher.weights : join(dirname(resolve(path)), 'teacher');
-    const teacher = ft.distill && existsSync(teacherDir) ? loadTrainedModel(teacherDir).model : undefined;
-    teacher?.eval();
-    const updated: SearchRecipe = { ...recipe, finetune: ft };
-    run.writeJson('recipe.json', updated);
-    run.writeJson('meta.json', runMetadata(backend, recipe.seed, { from: path, backbone: arch.backbone, distill: !!teacher }));
-    const before = evaluate(net, data.test, { norm: data.norm });
-    const r = await fit(net, data, trainConfigOf(trainRecipe, data.train.labels.length), {
-      checkpointPath: run.path('checkpoint.bin'), resume: !!opts.resume,
-      hooks: { ...opts.hooks, onLog: (l) => run.log(l) },
-      ...(teacher ? { distill: { teacher } } : {}),
-    });
-    teacher?.dispose();
-    if (!r.completed) {
+    const arch = readArchitecture(path);
+    const recipe = withOverrides(embeddedRecipe(arch, path), opts);
+    const backend = await selectBackend(recipe.backend);
+    const { net, gates } = await rebuildArchitecture(arch, architectureFiles(path).weights);
+    try {
+      const ft = finetuneSection(recipe, opts);
+      const trainRecipe = trainRecipeOf(recipe, ft, `${recipe.name}-finetune`);
+      const splits = await loadRecipeData(trainRecipe, opts.download);
+      const data = { ...splits, norm: arch.normalization ?? channelStats(splits.train) };
+      const updated: SearchRecipe = { ...recipe, finetune: ft };
+      run.writeJson('recipe.json', updated);
+      const teacher = loadTeacher(recipe, path, ft.distill);
+      run.writeJson('meta.json', runMetadata(backend, recipe.seed, { from: path, backbone: arch.backbone, distill: !!teacher }));
+      const before = evaluate(net, data.test, { norm: data.norm });
+      const r = await fit(net, data, trainConfigOf(trainRecipe, data.train.labels.length), {
+        checkpointPath: run.path('checkpoint.bin'), resume: !!opts.resume,
+        hooks: { ...opts.hooks, onLog: (l) => { run.log(l); opts.hooks?.onLog?.(l); } },
+        ...(teacher ? { distill: { teacher } } : {}),
+      }).finally(() => teacher?.dispose());
+      if (!r.completed) throw new RunStoppedError('finetuning', opts.outDir);
+      const after = r.final!;
+      const exported = toArchitecture(net, gates, {
+        space: arch.space, strategy: arch.strategy, seed: arch.seed, normalization: data.norm, recipe: updated,
+        ...(arch.budget !== undefined ? { budget: arch.budget } : {}),
+        table: loadLatencyTable(recipe.latency.table),
+        ...(arch.latency?.network ? { network: arch.latency.network } : {}),
+        metrics: { ...arch.metrics, finetunedFrom: path, beforeTop1: before.top1, finetunedTop1: after.top1, finetunedTop5: after.top5 },
+      });
+      writeArchitecture(join(opts.outDir, 'architecture'), exported, net);
+      const result: FinetuneResultFile = { before, final: after, relus: exported.relus.total, epochs: ft.epochs, trainSeconds: r.trainSeconds, backend: backend.backend };
+      run.writeJson('result.json', result);
+      run.writeText('summary.md', summarizeFinetuneRun(recipe.name, path, result, !!teacher));
+      return { before, after, relus: result.relus, trainSeconds: r.trainSeconds };
+    } finally {
       net.dispose();
-      throw new RunStoppedError('finetuning', opts.outDir);
     }
-    const after = r.final!;
-    const exported = toArchitecture(net, gates, {
-      space: arch.space, strategy: arch.strategy, seed: arch.seed, normalization: data.norm, recipe: updated,
-      ...(arch.budget !== undefined ? { budget: arch.budget } : {}),
-      table: loadLatencyTable(recipe.latency.table),
-      ...(arch.latency?.network ? { network: arch.latency.network } : {}),
-      metrics: { ...arch.metrics, finetunedFrom: path, beforeTop1: before.top1, finetunedTop1: after.top1, finetunedTop5: after.top5 },
-    });
-    writeArchitecture(join(opts.outDir, 'architecture'), exported, net);
-    net.dispose();
-    const result: FinetuneResultFile = { before, final: after, relus: exported.relus.total, epochs: ft.epochs, trainSeconds: r.trainSeconds, backend: backend.backend };
-    run.writeJson('result.json', result);
-    run.writeText('summary.md', summarizeFinetuneRun(recipe.name, path, result, !!teacher));
-    return { before, after, relus: result.relus, trainSeconds: r.trainSeconds };
   } finally {
     release();
   }
+}
+
+/** The embedded recipe with the command line's data folder, seed and backend applied (and recorded). */
+function withOverrides(recipe: SearchRecipe, opts: FinetuneOptions): SearchRecipe {
+  const o = { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.backend ? { backend: opts.backend } : {}) };
+  if (!Object.keys(o).length) return recipe;
+  return {
+    ...recipe, seed: o.seed ?? recipe.seed, backend: o.backend ?? recipe.backend,
+    dataset: { ...recipe.dataset, ...(o.dataDir ? { dir: o.dataDir } : {}) }, overrides: { ...recipe.overrides, ...o },
+  };
+}
+
+/** The teacher for distillation: the recipe's weights, or the one the search run trained beside the export. */
+function loadTeacher(recipe: SearchRecipe, path: string, distill: boolean) {
+  const dir = 'weights' in recipe.teacher ? recipe.teacher.weights : join(dirname(resolve(path)), 'teacher');
+  if (!distill || !existsSync(dir)) return undefined;
+  const teacher = loadTrainedModel(dir).model;
+  teacher.eval();
+  return teacher;
 }

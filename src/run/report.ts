@@ -2,10 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readJsonAs, readJsonFile } from '../io/json.js';
+import { z } from 'zod';
+import { parseWith, readJsonAs, readJsonFile } from '../io/json.js';
 import { readArchitecture } from '../export/architecture.js';
-import { summarizeSearchRun, summarizeSweep, summarizeTrainRun } from '../report/summary.js';
-import { SearchResultFileSchema, TrainResultFileSchema } from '../spec/result.js';
+import { summarizeFinetuneRun, summarizeSearchRun, summarizeSweep, summarizeTrainRun } from '../report/summary.js';
+import { FinetuneResultFileSchema, SearchResultFileSchema, TrainResultFileSchema } from '../spec/result.js';
 import { parseTrainRecipe } from '../spec/recipe.js';
 import { parseSearchRecipe } from '../search/recipe.js';
 import { budgetDirName, readSweepRow, renderSweepPlots, writeSweepCsv } from './sweep.js';
@@ -29,7 +30,7 @@ export async function reportRun(dir: string): Promise<string> {
   if (!existsSync(dir)) throw new Error(`${dir}: no such run folder`);
   let text: string;
   if (existsSync(join(dir, 'sweep.csv'))) text = await sweepReport(dir);
-  else if (existsSync(join(dir, 'architecture.json')) && existsSync(join(dir, 'result.json'))) text = searchReport(dir);
+  else if (existsSync(join(dir, 'architecture.json')) && existsSync(join(dir, 'result.json'))) text = searchOrFinetuneReport(dir);
   else if (existsSync(join(dir, 'result.json'))) text = trainReport(dir);
   else throw new Error(`${dir}: not a finished polynas run (no result.json or sweep.csv); a running or interrupted run is continued by resuming it`);
   writeFileAtomic(join(dir, 'summary.md'), text);
@@ -47,12 +48,20 @@ async function sweepReport(dir: string): Promise<string> {
   return summarizeSweep(recipe.name, rows, budgets.length - rows.length);
 }
 
-function searchReport(dir: string): string {
-  const result = readJsonAs(join(dir, 'result.json'), SearchResultFileSchema, 'search result');
+/** A search folder, or the output of `polynas finetune` (its result has `before` and `final`). */
+function searchOrFinetuneReport(dir: string): string {
   const arch = readArchitecture(join(dir, 'architecture.json'));
   const name = typeof arch.recipe?.name === 'string' ? arch.recipe.name : 'search';
-  return summarizeSearchRun(name, arch, result);
+  const json = readJsonFile(join(dir, 'result.json'), 'result');
+  if (typeof json === 'object' && json !== null && 'before' in json) {
+    const result = parseWith(FinetuneResultFileSchema, json, join(dir, 'result.json'));
+    return summarizeFinetuneRun(name, arch.metrics?.finetunedFrom ?? '–', result, existsSync(join(dir, 'meta.json')) && readJsonAs(join(dir, 'meta.json'), MetaDistill, 'run metadata').distill);
+  }
+  return summarizeSearchRun(name, arch, parseWith(SearchResultFileSchema, json, join(dir, 'result.json')));
 }
+
+/** The one field of a finetune run's `meta.json` its summary needs. */
+const MetaDistill = z.looseObject({ distill: z.boolean() });
 
 function trainReport(dir: string): string {
   const result = readJsonAs(join(dir, 'result.json'), TrainResultFileSchema, 'training result');

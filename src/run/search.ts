@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { selectBackend, type BackendInfo } from '../engine/backend.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { channelStats, type Normalization } from '../data/loader.js';
@@ -10,7 +12,7 @@ import type { Architecture, ArchitectureSite } from '../spec/architecture.js';
 import type { SearchResultFile } from '../spec/result.js';
 import { loadSearchSpace, type SearchSpace } from '../spec/space.js';
 import { buildSupernet } from '../supernet/build.js';
-import { searchableRelus, type PlacedGate } from '../supernet/gate.js';
+import { keptRelus, searchableRelus, type PlacedGate } from '../supernet/gate.js';
 import { resolveBudget } from '../search/budget.js';
 import { runSearchLoop, type SearchHooks } from '../search/loop.js';
 import { normalizeSearchRecipe, type Overrides, type SearchRecipe } from '../search/recipe.js';
@@ -94,6 +96,15 @@ interface SearchCheckpointMeta {
   resolved?: Record<string, number>;
   /** Format 1: the DARTS choices by site. */
   choices?: Record<string, string>;
+  /** Hash of what decides the search (its section, seed, space, dataset and backbone); absent in format 1. */
+  settings?: string;
+}
+
+/** Hash of the settings that decide a search's result: a saved search is reused only when they match. */
+function searchSettingsHash(ctx: SearchRunContext): string {
+  const r = ctx.recipe;
+  const key = { search: r.search, seed: r.seed, space: ctx.space, dataset: { ...r.dataset, dir: undefined }, backbone: r.backbone, teacher: r.teacher };
+  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
 }
 
 /**
@@ -156,6 +167,12 @@ async function prepare(recipe: SearchRecipe, opts: RunSearchOptions): Promise<Se
   return { recipe: normalized, strategy, settings: normalized.search, space, table, backend, run, opts, phase: opts.hooks?.phase ?? (() => {}), resolved: {} };
 }
 
+/** Appends a record to the run's `log.jsonl` and passes it on to the caller's hook. */
+function logTo(ctx: SearchRunContext, record: Record<string, unknown>, hook?: (r: Record<string, unknown>) => void): void {
+  ctx.run.log(record);
+  hook?.(record);
+}
+
 /** Records derived values in `recipe.json`'s `resolved` block. */
 function recordResolved(ctx: SearchRunContext, values: Record<string, number | string | null>): void {
   Object.assign(ctx.resolved, values);
@@ -172,11 +189,18 @@ async function dataPhase(ctx: SearchRunContext, teacher: Teacher): Promise<Data>
 async function supernetPhase(ctx: SearchRunContext, teacher: Teacher, teacherEval: EvalResult): Promise<Supernet> {
   const { recipe, strategy, settings } = ctx;
   const net = cloneTeacher(teacher);
-  const gates = await buildSupernet(net, ctx.space, {
-    gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}), ...strategy.supernet?.(settings),
-  });
+  let gates: PlacedGate[];
+  let budget: number | undefined;
+  try {
+    gates = await buildSupernet(net, ctx.space, {
+      gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}), ...strategy.supernet?.(settings),
+    });
+    budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchableRelus(gates));
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
   const searchable = searchableRelus(gates);
-  const budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchable);
   recordResolved(ctx, { budget: budget ?? null, searchableRelus: searchable });
   ctx.run.writeJson('meta.json', runMetadata(ctx.backend, recipe.seed, {
     recipe: recipe.name, backbone: recipe.backbone.name, space: ctx.space.name, strategy: strategy.name, searchableRelus: searchable, budget, teacherTop1: teacherEval.top1, table: ctx.table.id,
@@ -187,8 +211,10 @@ async function supernetPhase(ctx: SearchRunContext, teacher: Teacher, teacherEva
 /** The search in the shared loop, or its result restored from `search.bin` (the search is not resumable mid-way). */
 async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teacher: Teacher): Promise<Searched> {
   const file = ctx.run.path('search.bin');
+  const settings = searchSettingsHash(ctx);
   const saved = ctx.opts.resume ? loadCheckpoint<SearchCheckpointMeta>(file) : undefined;
-  if (saved && saved.meta.budget === sn.budget && (saved.meta.strategy ?? 'autorep') === ctx.strategy.name) {
+  const same = saved && saved.meta.budget === sn.budget && (saved.meta.strategy ?? 'autorep') === ctx.strategy.name && (saved.meta.settings ?? settings) === settings;
+  if (saved && same) {
     ctx.phase('search (restored)');
     sn.net.loadStateDict(saved.tensors);
     for (const { path, gate } of sn.gates) {
@@ -197,19 +223,22 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
       gate.restore(choice && site.gate === 'darts' ? { ...site, op: choice } : site);
     }
     if (saved.meta.resolved) recordResolved(ctx, saved.meta.resolved);
+    ctx.run.log({ type: 'projection', restored: true, budget: sn.budget, before: saved.meta.countBefore, after: keptRelus(sn.gates), test: saved.meta.projected });
     return { countBeforeProjection: saved.meta.countBefore, projected: saved.meta.projected, searchSeconds: saved.meta.searchSeconds ?? 0 };
   }
   ctx.phase('search');
+  // A search that runs makes any finetuning of an earlier search stale.
+  rmSync(ctx.run.path('finetune.bin'), { force: true });
   const t0 = performance.now();
   const r = await runSearchLoop(ctx.strategy, ctx.settings, {
     net: sn.net, gates: sn.gates, data, teacher: teacher.model, budget: sn.budget, searchable: sn.searchable, seed: ctx.recipe.seed,
     latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}) },
-  }, { ...ctx.opts.hooks?.search, onLog: (l) => ctx.run.log(l) });
+  }, { ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog) });
   recordResolved(ctx, r.resolved);
   const searched = { countBeforeProjection: r.countBeforeProjection, projected: r.projectedTest, searchSeconds: (performance.now() - t0) / 1000 };
   const meta: SearchCheckpointMeta = {
     kind: 'polynas-search', strategy: ctx.strategy.name, ...(sn.budget !== undefined ? { budget: sn.budget } : {}), countBefore: searched.countBeforeProjection,
-    projected: searched.projected, searchSeconds: searched.searchSeconds, sites: Object.fromEntries(sn.gates.map((g) => [g.path, g.gate.toSite()])), resolved: r.resolved,
+    projected: searched.projected, searchSeconds: searched.searchSeconds, settings, sites: Object.fromEntries(sn.gates.map((g) => [g.path, g.gate.toSite()])), resolved: r.resolved,
   };
   saveCheckpoint(file, { meta, tensors: sn.net.stateDict() });
   return searched;
@@ -221,7 +250,7 @@ async function finetunePhase(ctx: SearchRunContext, sn: Supernet, data: Data, te
   const ft = ctx.recipe.finetune;
   const r = await fit(sn.net, data, trainConfigOf(trainRecipeOf(ctx.recipe, ft), data.train.labels.length), {
     checkpointPath: ctx.run.path('finetune.bin'), resume: !!ctx.opts.resume,
-    hooks: { ...ctx.opts.hooks?.train, onLog: (l) => ctx.run.log(l) },
+    hooks: { ...ctx.opts.hooks?.train, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.train?.onLog) },
     ...(ft.distill ? { distill: { teacher: teacher.model } } : {}),
   });
   if (!r.completed) throw new RunStoppedError('finetune', ctx.opts.outDir);

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readJsonAs } from '../io/json.js';
@@ -68,7 +68,8 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
       ...(opts.hooks?.phase ? { phase: opts.hooks.phase } : {}), ...(opts.hooks?.train ? { hooks: opts.hooks.train } : {}), ...(opts.download ? { download: opts.download } : {}),
     });
     teacher.model.dispose();
-    const shared: SearchRecipe = { ...normalized, teacher: { weights: teacher.dir } };
+    // An absolute path: each budget's recipe.json must run again from anywhere.
+    const shared: SearchRecipe = { ...normalized, teacher: { weights: resolve(teacher.dir) } };
     const rows: SweepRow[] = [];
     for (const [index, spec] of budgets.entries()) {
       const dir = join(opts.outDir, budgetDirName(spec));

@@ -7,6 +7,7 @@ import type { DownloadOptions } from '../data/download.js';
 import type { TrainHooks } from '../train/trainer.js';
 import type { SearchRecipe } from '../search/recipe.js';
 import { loadTrainedModel, runTraining, trainRecipeOf, type WeightsMeta } from './train.js';
+import { RunStoppedError } from './run-dir.js';
 
 /** The all-ReLU teacher of a search: its network (eval mode), weights metadata and folder. */
 export interface Teacher {
@@ -45,10 +46,13 @@ export async function teacherPhase(recipe: SearchRecipe, opts: TeacherOptions): 
     dir = opts.dir;
     phase('teacher');
     if (!existsSync(join(dir, 'model.weights.bin'))) {
-      await runTraining(trainRecipeOf(recipe, recipe.teacher.train, `${recipe.name}-teacher`), {
+      const trained = await runTraining(trainRecipeOf(recipe, recipe.teacher.train, `${recipe.name}-teacher`), {
         outDir: dir, resume: true,
         ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(opts.download ? { download: opts.download } : {}),
       });
+      // The weights are read back from the file below, as a run that resumes after this phase reads them.
+      trained.model.dispose();
+      if (!trained.completed) throw new RunStoppedError('teacher training', dir);
     }
   }
   const { model, meta } = loadTrainedModel(dir);

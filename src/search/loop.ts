@@ -4,6 +4,9 @@ import { keptRelus, searchableRelus } from '../supernet/gate.js';
 import { resolveBudget } from './budget.js';
 import { getStrategy } from './strategy.js';
 import './strategies/index.js';
+import { SearchDivergedError, SearchStoppedError } from './errors.js';
+
+export { SearchDivergedError, SearchStoppedError };
 import { evaluate, type EvalResult } from '../train/metrics.js';
 import type { EpochDetails, SearchContext, SearchStrategy, SectionBase, StepInput, StepReport } from './strategy.js';
 
@@ -49,24 +52,17 @@ export interface SearchResult {
   resolved: Record<string, number>;
 }
 
-/** Raised when a search is stopped through its signal (the run folder keeps the finished phases). */
-export class SearchStoppedError extends Error {
-  constructor(readonly epoch: number, readonly step: number) {
-    super(`search stopped at epoch ${epoch + 1}, step ${step}`);
-    this.name = 'SearchStoppedError';
-  }
-}
-
-/** Raised when a search's loss stops being finite. */
-export class SearchDivergedError extends Error {
-  constructor(readonly loss: number, readonly epoch: number, readonly step: number) {
-    super(`search diverged: loss ${loss} at epoch ${epoch}, step ${step}`);
-    this.name = 'SearchDivergedError';
-  }
-}
-
 function toInput(b: HostBatch, shape: readonly number[]): StepInput {
   return { x: tf.tensor4d(b.x, [b.n, shape[0]!, shape[1]!, shape[2]!]), y: tf.tensor1d(b.y, 'int32') };
+}
+
+/** The gates must be the strategy's kind (and rule), and a budgeted strategy needs its budget. */
+function checkContext(s: Pick<SearchStrategy, 'name' | 'needsBudget' | 'gate' | 'maskRule'>, ctx: SearchContext): void {
+  if (s.needsBudget && ctx.budget === undefined) throw new Error(`the ${s.name} strategy needs a budget`);
+  for (const { path, gate } of ctx.gates) {
+    if (gate.gateKind !== s.gate) throw new Error(`the ${s.name} strategy searches ${s.gate} gates; site '${path}' holds a ${gate.gateKind} gate`);
+    if (s.maskRule && gate.ruleName !== s.maskRule) throw new Error(`the ${s.name} strategy needs mask gates with the '${s.maskRule}' rule; site '${path}' has '${gate.ruleName}' (buildSupernet(…, { rule: '${s.maskRule}' }))`);
+  }
 }
 
 /** Lets signals and timers run between steps. */
@@ -88,6 +84,7 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
  * ```
  */
 export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchStrategy<S, St>, settings: S, ctx: SearchContext, hooks: SearchHooks = {}): Promise<SearchResult> {
+  checkContext(strategy, ctx);
   const perEpoch = strategy.stepsPerEpoch(ctx, settings);
   const totalSteps = perEpoch * settings.epochs;
   const state = strategy.init(ctx, settings, { perEpoch, total: totalSteps });
@@ -156,6 +153,5 @@ export async function searchSupernet(section: { strategy: string } & Record<stri
   const settings = strategy.section.parse(section);
   const searchable = searchableRelus(ctx.gates);
   const budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchable);
-  if (budget === undefined && strategy.needsBudget) throw new Error(`the ${strategy.name} strategy needs a budget`);
   return runSearchLoop(strategy, settings, { ...ctx, budget, searchable }, hooks);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { opIds } from '../ops/index.js';
+import { hasOp, opIds } from '../ops/index.js';
 import { GRANULARITIES, searchSpaceSchema } from './space.js';
 
 /** The `format` tag of `architecture.json` and its current version (1: polynas 0.1). */
@@ -27,6 +27,8 @@ function siteSchemas() {
     /** The cheap operator (registry id). */
     op: opId(),
     granularity: z.enum(GRANULARITIES),
+    /** The mask rule the search used (`hysteresis`: AutoReP, `continuous`: SNL); absent in format 1. */
+    rule: z.enum(['hysteresis', 'continuous']).optional(),
     keptRelus: int.min(0),
     siteShape: shape,
     mask: PackedMaskSchema,
@@ -107,6 +109,8 @@ function buildArchitectureSchema() {
     budget: int.min(0).optional(),
     relus: z.strictObject({
       total: int.min(0),
+      /** ReLUs the gates could keep (the budget's denominator); absent in format 1. */
+      searchable: int.min(0).optional(),
       budgetMet: z.boolean().optional(),
       perLayer: z.array(z.strictObject({ path: z.string(), total: int.min(0), kept: int.min(0) })),
     }),
@@ -148,10 +152,13 @@ export function upgradeArchitecture(json: unknown): unknown {
     const { coefficients, ...site } = raw;
     const gate = 'mask' in site ? 'mask' : 'darts';
     const candidates = (site.candidates ?? []) as string[];
-    const kind = gate === 'mask' || candidates.includes('relu') || !candidates.some((c) => c.endsWith('pool')) ? 'activation' : 'pool';
+    const kind = gate === 'mask' || !candidates.every((c) => hasOp(c, 'pool')) ? 'activation' : 'pool';
     sites[path] = { gate, kind, ...site, ...(coefficients !== undefined ? { params: coefficients } : {}) };
   }
-  return { ...a, formatVersion: ARCHITECTURE_FORMAT_VERSION, sites };
+  // Format 1 took any metrics; keep the ones the schema knows.
+  const known = Object.keys(ArchitectureMetricsSchema.shape);
+  const metrics = a.metrics && typeof a.metrics === 'object' ? Object.fromEntries(Object.entries(a.metrics).filter(([k]) => known.includes(k))) : undefined;
+  return { ...a, formatVersion: ARCHITECTURE_FORMAT_VERSION, sites, ...(metrics ? { metrics } : {}) };
 }
 
 /**

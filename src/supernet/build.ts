@@ -1,6 +1,6 @@
 import type { Backbone } from '../backbones/backbone.js';
 import { ActivationSite, PoolSite, type Site } from '../nn/site.js';
-import { buildOp, getOp } from '../ops/index.js';
+import { buildOp, getOp, reluIndex } from '../ops/index.js';
 import { selectSites, type ActivationSpace, type SearchSpace } from '../spec/space.js';
 import { DartsGate } from './darts-gate.js';
 import type { GateKind, PlacedGate } from './gate.js';
@@ -41,14 +41,14 @@ function checkSpace(net: Backbone, space: SearchSpace, gate: GateKind): void {
   const act = space.activation;
   if (!act) throw new Error(`search space '${space.name}': mask gates need an activation section`);
   if (space.pool) throw new Error(`search space '${space.name}': pool decisions are searched by DARTS gates, not by mask gates`);
-  if (act.candidates.length !== 2 || !act.candidates.includes('relu')) {
+  if (act.candidates.length !== 2 || reluIndex(act.candidates) < 0) {
     throw new Error(`search space '${space.name}': mask gates choose between relu and one operator; candidates are ${JSON.stringify(act.candidates)}`);
   }
 }
 
 async function maskGates(net: Backbone, space: SearchSpace, opts: SupernetOptions): Promise<PlacedGate[]> {
   const act = space.activation!;
-  const alt = act.candidates.find((c) => c !== 'relu')!;
+  const alt = act.candidates[1 - reluIndex(act.candidates)]!;
   const rule = MASK_RULES[opts.rule ?? 'hysteresis'];
   const gates: PlacedGate[] = [];
   for (const { path, site, index } of activationSites(net, act)) {

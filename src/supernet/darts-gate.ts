@@ -1,6 +1,6 @@
 import { tf } from '../engine/tf.js';
 import { Module } from '../nn/module.js';
-import { getOp } from '../ops/index.js';
+import { getOp, reluIndex } from '../ops/index.js';
 import type { ArchitectureSite, DartsSite } from '../spec/architecture.js';
 import type { SiteChoice } from '../latency/network.js';
 import type { Gate } from './gate.js';
@@ -68,7 +68,7 @@ export class DartsGate extends Module implements Gate {
   }
 
   private reluIndex(): number {
-    return this.names.indexOf('relu');
+    return reluIndex(this.names);
   }
 
   siteSize(): number {

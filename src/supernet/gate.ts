@@ -13,6 +13,8 @@ export type GateKind = (typeof GATE_KINDS)[number];
  */
 export interface Gate extends Module {
   readonly gateKind: GateKind;
+  /** Mask gates: the rule by which α decides (`hysteresis`, `continuous`). */
+  readonly ruleName?: string;
   readonly siteKind: 'activation' | 'pool';
   /** Per-sample input shape at the site. */
   readonly siteShape: readonly number[];

@@ -33,7 +33,7 @@ export interface MaskGateOptions {
  *
  * @example
  * ```ts
- * const gate = new MaskGate(new ChannelPoly(16), [32, 32, 16], { granularity: 'pixel', seed: 0 });
+ * const gate = new MaskGate(await buildOp('poly2', { shape: [32, 32, 16] }), [32, 32, 16], { granularity: 'pixel', seed: 0 });
  * site.setOp(gate);
  * gate.reluCount(); // 16,384 until the search removes some
  * ```
@@ -93,6 +93,10 @@ export class MaskGate extends Module implements Gate {
   /** Elements per sample at this site. */
   siteSize(): number {
     return tf.util.sizeFromShape(this.siteShape);
+  }
+
+  get ruleName(): string {
+    return this.rule.name;
   }
 
   searchableRelus(): number {
@@ -201,7 +205,7 @@ export class MaskGate extends Module implements Gate {
   toSite(): MaskSite {
     const params = getOp(this.alt.opId!).exportParams?.(this.alt);
     return {
-      gate: 'mask', kind: 'activation', op: this.alt.opId!, granularity: this.granularity, keptRelus: this.reluCount(),
+      gate: 'mask', kind: 'activation', op: this.alt.opId!, granularity: this.granularity, rule: this.rule.name, keptRelus: this.reluCount(),
       siteShape: [...this.siteShape], mask: packMask(this.mask.dataSync(), this.decisionShape()), ...(params !== undefined ? { params } : {}),
     };
   }

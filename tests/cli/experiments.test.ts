@@ -115,6 +115,9 @@ describe('sweep → report → evaluate → finetune → export (real digits)', 
     expect(await runCli(['finetune', arch(), '--epochs', '1', '--out', join(dir, 'ft')], ft.io), ft.err.join('\n')).toBe(0);
     expect(ft.out.join('\n')).toMatch(/^1000 ReLUs: top-1 [\d.]+ % → [\d.]+ %/);
     expect(JSON.parse(readFileSync(join(dir, 'ft', 'architecture.json'), 'utf8')).relus.total).toBe(1000);
+    const rep = capture();
+    expect(await runCli(['report', join(dir, 'ft')], rep.io), rep.err.join('\n')).toBe(0);
+    expect(rep.out.join('\n')).toMatch(/: finetuned\n\n- from .*budget-1000\/architecture\.json: 1000 ReLUs, decisions frozen/);
   });
 
   it('export prices the network under another table with a per-layer CSV', async () => {

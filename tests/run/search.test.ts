@@ -50,6 +50,13 @@ describe('polynas search (end to end on real digits)', () => {
     const strip = ({ outDir: _o, searchSeconds: _s, finetuneSeconds: _f, ...rest }: Record<string, unknown>) => rest;
     const first = strip(JSON.parse(readFileSync(join(dir, 'run', 'result.json'), 'utf8')));
     expect(strip(JSON.parse(readFileSync(join(dir, 'rerun', 'result.json'), 'utf8')))).toEqual(first);
+
+    // --resume with another budget searches again and finetunes afresh (the earlier finetuning is stale).
+    const other: string[] = [];
+    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run'), '--budget', '200', '--resume'], { ...io, print: (l: string) => other.push(l) })).toBe(0);
+    expect(other).toContain('== search');
+    const again200 = JSON.parse(readFileSync(join(dir, 'run', 'architecture.json'), 'utf8'));
+    expect(again200.relus).toMatchObject({ total: 200, budgetMet: true, searchable: 6508 });
   });
 });
 

@@ -107,6 +107,19 @@ describe('AutoReP search', () => {
   });
 });
 
+describe('the loop checks its inputs', () => {
+  it('refuses gates of another kind or rule than the strategy searches, and a budgeted strategy without a budget', async () => {
+    const data = await mnistSlice(64, 30, 32, 20);
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const gates = await buildSupernet(net, parseSearchSpace({ name: 'p', backbone: 'lenet5', activation: { candidates: ['relu', 'identity'], granularity: 'channel' } }), { gate: 'mask', seed: 0 });
+    const ctx = { net, gates, data, seed: 0 };
+    await expect(searchSupernet({ strategy: 'snl', budget: 100, epochs: 1, batchSize: 32 }, ctx)).rejects.toThrow("the snl strategy needs mask gates with the 'continuous' rule; site 'act1' has 'hysteresis'");
+    await expect(searchSupernet({ strategy: 'darts', epochs: 1, batchSize: 32 }, ctx)).rejects.toThrow("the darts strategy searches darts gates; site 'act1' holds a mask gate");
+    await expect(searchSupernet({ strategy: 'autorep', epochs: 1, batchSize: 32 }, ctx)).rejects.toThrow('budget');
+    net.dispose();
+  });
+});
+
 describe('SNL search', () => {
   it('raises λ by 1.1 after each epoch the count stalls, and freezes to at most B ReLUs with α > 0.01', async () => {
     const data = await mnistSlice(256, 30, 100, 20);

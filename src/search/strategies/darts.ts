@@ -11,6 +11,7 @@ import { clipByGlobalNorm, crossEntropy } from '../../train/losses.js';
 import { Adam, Sgd } from '../../train/optim.js';
 import { learningRate } from '../../train/schedule.js';
 import { projectAndFreeze } from '../budget.js';
+import { SearchDivergedError } from '../errors.js';
 import type { SearchContext, SearchStrategy, StepInput, StepInfo } from '../strategy.js';
 import { unrolledArchGrads } from './hvp.js';
 
@@ -147,11 +148,13 @@ export const darts: SearchStrategy<DartsSettings, DartsState> = {
     };
   },
   step,
-  epochEnd(st) {
+  epochEnd(st, e) {
     const [expectedRelus, expectedLatency] = tf.tidy(() => {
       const e = expected(st);
       return [e.relus.dataSync()[0]!, e.lat.dataSync()[0]!];
     });
+    // θ that stopped being finite would be exported as null: stop here instead.
+    if (!Number.isFinite(expectedLatency) || !Number.isFinite(expectedRelus)) throw new SearchDivergedError(NaN, e.epoch, NaN);
     return { details: { expectedRelus, expectedLatency, choices: Object.fromEntries(st.gates.map((g) => [g.path, g.gate.choice()])) } };
   },
   discretize(st, budget) {
