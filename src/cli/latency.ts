@@ -13,13 +13,16 @@ import { loadLatencyTable, shippedTableIds } from '../latency/tables.js';
 import type { CliContext } from './common.js';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../engine/backend.js';
 
+/** The table `polynas latency` prices with when none is named (PASNet's released fits). */
+const DEFAULT_TABLE = 'pasnet-dac2023-code';
+
 interface LatencyArgs {
   backend?: string;
   architecture?: string;
   backbone?: string;
   all?: string;
   pool?: string;
-  table: string[];
+  table?: string[];
   network?: string;
   bandwidth?: number;
   rtt?: number;
@@ -67,12 +70,20 @@ export function latencyCommand(ctx: CliContext) {
         .option('backbone', { type: 'string', describe: 'Instead of a file: a registered backbone' })
         .option('all', { type: 'string', default: 'relu', choices: opIds('activation'), describe: 'With --backbone: the operator at every activation site' })
         .option('pool', { type: 'string', choices: opIds('pool'), describe: 'With --backbone: the operator at every pooling site' })
-        .option('table', { type: 'string', array: true, default: ['pasnet-dac2023-code'], describe: `Table id or file; repeat or comma-separate (shipped: ${shippedTableIds().join(', ')})` })
+        .option('table', { type: 'string', array: true, describe: `Table id or file; repeat or comma-separate (default: pasnet-dac2023-code; with --compare, every shipped table: ${shippedTableIds().join(', ')})` })
         .option('network', { type: 'string', describe: "Network profile of the table (default: the table's first)" })
         .option('bandwidth', { type: 'number', describe: 'Override the bandwidth (Mbps, symmetric)' })
         .option('rtt', { type: 'number', describe: 'Override the round-trip time (ms)' })
         .option('compare', { type: 'boolean', describe: "Side by side: every table under each of its network profiles" })
         .option('json', { type: 'boolean', describe: 'Print the full result as JSON' })
+        .check((a) => {
+          for (const k of ['bandwidth', 'rtt'] as const) {
+            const v = a[k] as number | undefined;
+            // A returned message (not a thrown error) is a usage error: exit 2.
+            if (v !== undefined && !(v > 0)) return `--${k} must be a positive number (${k === 'bandwidth' ? 'Mbps' : 'ms'}), got ${v}`;
+          }
+          return true;
+        })
         .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend used to trace the network (default auto)' })
         .example('$0 latency --backbone resnet18 --table delphi-gc-epyc7502', 'Per-layer cost of an all-ReLU CIFAR ResNet-18 under DELPHI')
         .example('$0 latency --backbone resnet18 --all x2act --compare --table crypten-2pc-dealer,delphi-gc-epyc7502', 'All-polynomial ResNet-18 under several tables and networks')
@@ -83,7 +94,8 @@ export function latencyCommand(ctx: CliContext) {
       const layers = costLayers(net, choices);
       const name = `${net.arch} ${net.inputShape.join('x')}`;
       net.dispose();
-      const tables = argv.table.flatMap((t) => t.split(',')).filter(Boolean).map(loadLatencyTable);
+      const ids = argv.table ?? (argv.compare ? shippedTableIds() : [DEFAULT_TABLE]);
+      const tables = ids.flatMap((t) => t.split(',')).filter(Boolean).map(loadLatencyTable);
       const overrides = { ...(argv.bandwidth !== undefined ? { bandwidthMbps: argv.bandwidth } : {}), ...(argv.rtt !== undefined ? { rttMs: argv.rtt } : {}) };
       const results: NetworkCost[] = [];
       for (const t of tables) {

@@ -51,7 +51,8 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
     .strict()
     .recommendCommands()
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      // yargs' own validation (unknown options, failed checks) raises YError: a usage error.
+      throw err instanceof Error && err.name !== 'YError' ? err : new UsageError(msg ?? String(err));
     })
     .help()
     .exitProcess(false)

@@ -4,11 +4,42 @@ import type { EpochEvent, StepEvent, TrainHooks } from '../train/trainer.js';
 /** Writes a line to stderr (the CLI's only output channel besides results on stdout). */
 export type Printer = (line: string) => void;
 
-function fmtSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+/**
+ * A duration as `42s`, `10m05s` or `2h03m` (rounded to the second first, so never `10m60s`).
+ *
+ * @example
+ * ```ts
+ * fmtSeconds(659.6); // '11m00s'
+ * ```
+ */
+export function fmtSeconds(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.round((t % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/**
+ * Remaining time from the steps' own pace: timed from the end of the first step this display saw,
+ * so start-up, data loading and calibration before it do not count as step time.
+ */
+export class Eta {
+  private from?: { step: number; at: number };
+  constructor(private readonly now: () => number = () => Date.now()) {}
+  /** Seconds left after `step` of `total` steps (undefined until two steps were seen). */
+  after(step: number, total: number): number | undefined {
+    const at = this.now();
+    if (!this.from) {
+      this.from = { step, at };
+      return undefined;
+    }
+    const done = step - this.from.step;
+    return done > 0 ? ((at - this.from.at) / 1000 / done) * (total - step) : undefined;
+  }
+}
+
+const etaText = (s: number | undefined) => (s === undefined ? '…' : fmtSeconds(s));
 
 /**
  * Progress display for a training run: a progress bar with ETA on a TTY, plain lines otherwise
@@ -16,10 +47,9 @@ function fmtSeconds(s: number): string {
  */
 export function trainProgress(print: Printer, opts: { tty: boolean; lineEvery?: number }): TrainHooks & { stop(): void } {
   let bar: cliProgress.SingleBar | undefined;
-  const started = Date.now();
-  let firstStep: number | undefined;
+  const eta = new Eta();
   const onStep = (e: StepEvent) => {
-    firstStep ??= e.step - 1;
+    const left = eta.after(e.step, e.totalSteps);
     if (opts.tty) {
       if (!bar) {
         bar = new cliProgress.SingleBar(
@@ -33,10 +63,7 @@ export function trainProgress(print: Printer, opts: { tty: boolean; lineEvery?: 
     }
     const every = opts.lineEvery ?? 50;
     if (e.step % every === 0 || e.step === e.totalSteps) {
-      const elapsed = (Date.now() - started) / 1000;
-      const done = e.step - (firstStep ?? 0);
-      const eta = (elapsed / Math.max(1, done)) * (e.totalSteps - e.step);
-      print(`step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1} batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)} lr ${e.lr.toPrecision(3)} ${e.imagesPerSec.toFixed(0)} img/s ETA ${fmtSeconds(eta)}`);
+      print(`step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1} batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)} lr ${e.lr.toPrecision(3)} ${e.imagesPerSec.toFixed(0)} img/s ETA ${etaText(left)}`);
     }
   };
   const onEpoch = (e: EpochEvent) => {
@@ -57,12 +84,11 @@ export function searchProgress(print: Printer, opts: { tty: boolean; lineEvery?:
   stop(): void;
 } {
   let bar: cliProgress.SingleBar | undefined;
-  const started = Date.now();
-  let first: number | undefined;
+  const eta = new Eta();
   let last = { count: '', target: '' };
   return {
     onStep(e) {
-      first ??= e.step - 1;
+      const left = eta.after(e.step, e.totalSteps);
       if (e.count !== undefined) last = { count: String(e.count), target: String(Math.round(e.target ?? 0)) };
       if (opts.tty) {
         if (!bar) {
@@ -78,10 +104,8 @@ export function searchProgress(print: Printer, opts: { tty: boolean; lineEvery?:
       }
       const every = opts.lineEvery ?? 50;
       if (e.step % every === 0 || e.step === e.totalSteps) {
-        const elapsed = (Date.now() - started) / 1000;
-        const eta = (elapsed / Math.max(1, e.step - (first ?? 0))) * (e.totalSteps - e.step);
         const relus = e.count !== undefined ? `: ${e.count} ReLUs kept (target ${Math.round(e.target ?? 0)})` : '';
-        print(`search step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1}${relus}${e.loss !== undefined ? `, loss ${e.loss.toFixed(4)}` : ''} ETA ${fmtSeconds(eta)}`);
+        print(`search step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1}${relus}${e.loss !== undefined ? `, loss ${e.loss.toFixed(4)}` : ''} ETA ${etaText(left)}`);
       }
     },
     stop: () => bar?.stop(),

@@ -35,11 +35,43 @@ export function paretoFront(points: readonly { x: number; y: number }[]): boolea
   return points.map((p, i) => !points.some((q, j) => j !== i && q.x <= p.x && q.y >= p.y && (q.x < p.x || q.y > p.y)));
 }
 
+/** How an accuracy column states its values: per value (`auto`), or declared by its header. */
+export type AccuracyUnit = 'auto' | 'percent' | 'fraction';
+
+/**
+ * One accuracy value as a fraction, by one rule: a `%` suffix is a percentage; otherwise a column
+ * that declares its unit (`top1_pct`, `top1 (%)`, `top1_frac`) decides; otherwise a value ≤ 1 is a
+ * fraction and a value in (1, 100] a percentage. Anything else (negative, above 100, not a number)
+ * cannot be decided and is refused.
+ *
+ * @example
+ * ```ts runnable
+ * parseAccuracy('97.1%'); // 0.971
+ * parseAccuracy('0.969'); // 0.969
+ * parseAccuracy('93.2'); // 0.932
+ * ```
+ */
+export function parseAccuracy(text: string, unit: AccuracyUnit = 'auto'): number {
+  const m = /^([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*(%?)$/.exec(text.trim());
+  if (!m) throw new RangeError(`not an accuracy (got ${JSON.stringify(text)})`);
+  const x = Number(m[1]);
+  const percent = m[2] === '%' || unit === 'percent' || (unit === 'auto' && x > 1);
+  if (percent ? x > 100 : x > 1) throw new RangeError(`accuracy ${JSON.stringify(text)} is above ${percent ? '100 %' : '1'}`);
+  return percent ? x / 100 : x;
+}
+
+/** The unit an accuracy column's header declares (`top1_pct`, `top1 (%)`, `top1_frac`). */
+function declaredUnit(header: string): AccuracyUnit {
+  if (/(_pct|\(%\)|%)$/.test(header)) return 'percent';
+  if (/_frac$/.test(header)) return 'fraction';
+  return 'auto';
+}
+
 /**
  * Reads a curve CSV: a polynas sweep CSV (`relus`, `top1`, `latency_ms`/`latency`, `strategy`
  * columns) or a user's reference CSV with columns `series` (or `label`), `relus` and/or
- * `latency_ms`, and `top1` (or `accuracy`) given as a fraction or in percent (values above 1 are
- * read as percent). ReLU counts may carry a `K` suffix (`12.9K`).
+ * `latency_ms`, and `top1` (or `accuracy`; each value read by {@link parseAccuracy}). ReLU counts
+ * may carry a `K` suffix (`12.9K`). A bad value is reported with its line.
  *
  * @example
  * ```ts
@@ -47,16 +79,17 @@ export function paretoFront(points: readonly { x: number; y: number }[]): boolea
  * ```
  */
 export function readCurveCsv(path: string, defaultSeries = 'polynas'): CurvePoint[] {
-  let rows: Record<string, string>[];
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
   try {
-    rows = parse(readFileSync(path, 'utf8'), { columns: true, skip_empty_lines: true, trim: true, comment: '#' }) as Record<string, string>[];
+    rows = parse(readFileSync(path, 'utf8'), { columns: true, skip_empty_lines: true, trim: true, comment: '#', info: true }) as typeof rows;
   } catch (e) {
     throw new Error(`${path}: cannot read the CSV (${(e as Error).message})`);
   }
   if (!rows.length) throw new Error(`${path}: no data rows`);
-  const cols = Object.keys(rows[0]!);
-  const accCol = ['top1', 'accuracy', 'acc'].find((c) => cols.includes(c));
-  if (!accCol) throw new Error(`${path}: needs an accuracy column 'top1' (or 'accuracy'); columns are ${cols.join(', ')}`);
+  const cols = Object.keys(rows[0]!.record);
+  const accCol = cols.find((c) => /^(top1|accuracy|acc)(_pct|_frac|\s*\(%\)|%)?$/.test(c));
+  if (!accCol) throw new Error(`${path}: needs an accuracy column 'top1' (or 'accuracy', 'top1_pct', 'top1 (%)'); columns are ${cols.join(', ')}`);
+  const unit = declaredUnit(accCol);
   const latCol = ['latency_ms', 'latency'].find((c) => cols.includes(c));
   if (!cols.includes('relus') && !latCol) throw new Error(`${path}: needs a 'relus' or 'latency_ms' column; columns are ${cols.join(', ')}`);
   const num = (v: string | undefined, col: string, line: number): number | undefined => {
@@ -66,17 +99,21 @@ export function readCurveCsv(path: string, defaultSeries = 'polynas'): CurvePoin
     if (!Number.isFinite(x)) throw new Error(`${path}: line ${line}: column '${col}' is not a number (got ${JSON.stringify(v)})`);
     return x;
   };
-  const points = rows.map((r, i) => {
-    const line = i + 2;
-    const acc = num(r[accCol], accCol, line);
-    if (acc === undefined) throw new Error(`${path}: line ${line}: empty '${accCol}'`);
+  return rows.map(({ record: r, info }) => {
+    const line = info.lines;
+    const raw = r[accCol];
+    if (raw === undefined || raw === '') throw new Error(`${path}: line ${line}: empty '${accCol}'`);
+    let top1: number;
+    try {
+      top1 = parseAccuracy(raw, unit);
+    } catch (e) {
+      throw new Error(`${path}: line ${line}: column '${accCol}': ${(e as Error).message}`);
+    }
     const relus = num(r.relus, 'relus', line);
     const latency = latCol ? num(r[latCol], latCol, line) : undefined;
     const series = r.series || r.label || (r.strategy ? `polynas ${r.strategy}` : defaultSeries);
-    return { series, top1: acc, ...(relus !== undefined ? { relus } : {}), ...(latency !== undefined ? { latency } : {}), ...(r.budget ? { label: `budget ${r.budget}` } : {}) };
+    return { series, top1, ...(relus !== undefined ? { relus } : {}), ...(latency !== undefined ? { latency } : {}), ...(r.budget ? { label: `budget ${r.budget}` } : {}) };
   });
-  const percent = points.some((p) => p.top1 > 1);
-  return percent ? points.map((p) => ({ ...p, top1: p.top1 / 100 })) : points;
 }
 
 /** Options of {@link renderCurvePlots}. */

@@ -44,3 +44,24 @@ describe('polynas latency', () => {
     expect(b.err.join('\n')).toMatch(/sites\.stages\.0\.0\.act1\.op: .*\(got "tanh"\)/);
   });
 });
+
+describe('polynas latency --compare and network overrides', () => {
+  it('--compare without --table compares every shipped table under each of its network profiles', async () => {
+    const c = capture();
+    expect(await runCli(['latency', '--backbone', 'resnet18', '--compare'], c.io)).toBe(0);
+    const rows = c.out.filter((l) => /^(cheetah|crypten|delphi|pasnet|sci)/.test(l));
+    // One row per (table, profile): tables without profiles give one row.
+    const { shippedTableIds, loadLatencyTable } = await import('../../src/latency/tables.js');
+    const expected = shippedTableIds().reduce((n, id) => n + Math.max(1, loadLatencyTable(id).networks?.length ?? 0), 0);
+    expect(rows).toHaveLength(expected);
+    expect(new Set(rows.map((r) => r.split(/\s+/)[0]))).toEqual(new Set(shippedTableIds()));
+  });
+
+  it('a zero or negative --bandwidth or --rtt is a usage error', async () => {
+    for (const [flag, v] of [['--bandwidth', '0'], ['--rtt', '-5']] as const) {
+      const c = capture();
+      expect(await runCli(['latency', '--backbone', 'resnet20', '--table', 'delphi-gc-epyc7502', flag, v], c.io)).toBe(2);
+      expect(c.err.join('\n')).toContain(`${flag} must be a positive number`);
+    }
+  });
+});

@@ -24,10 +24,22 @@ describe('curve CSVs', () => {
     expect(readCurveCsv(join(dir, 's.csv'))).toEqual([{ series: 'polynas autorep', relus: 100, top1: 0.61, latency: 1500.5, label: 'budget 100' }]);
   });
 
+  it('reads each accuracy by one rule: a % suffix, a declared column unit, else ≤ 1 a fraction and above a percentage', () => {
+    const dir = tempDir();
+    // One file mixing a fraction, a percentage and a suffixed percentage (read file-wide before: 0.969 became 0.97 %).
+    writeFileSync(join(dir, 'mixed.csv'), 'series,relus,top1\na,100,0.969\na,200,93.2\na,300,97.1%\n');
+    expect(readCurveCsv(join(dir, 'mixed.csv')).map((p) => p.top1)).toEqual([0.969, expect.closeTo(0.932, 12), expect.closeTo(0.971, 12)]);
+    writeFileSync(join(dir, 'pct.csv'), 'relus,top1_pct\n100,0.5\n');
+    expect(readCurveCsv(join(dir, 'pct.csv'))[0]!.top1).toBeCloseTo(0.005, 12);
+    // Comment lines count: the error names the file's own line.
+    writeFileSync(join(dir, 'big.csv'), '# published\nrelus,top1\n100,0.9\n\n200,130\n');
+    expect(() => readCurveCsv(join(dir, 'big.csv'))).toThrow(/big\.csv: line 5: column 'top1': accuracy "130" is above 100 %/);
+  });
+
   it('names the file, line and column of a bad value, and a missing column', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'bad.csv'), 'relus,top1\n100,0.5\n200,abc\n');
-    expect(() => readCurveCsv(join(dir, 'bad.csv'))).toThrow(/bad\.csv: line 3: column 'top1' is not a number \(got "abc"\)/);
+    expect(() => readCurveCsv(join(dir, 'bad.csv'))).toThrow(/bad\.csv: line 3: column 'top1': not an accuracy \(got "abc"\)/);
     writeFileSync(join(dir, 'nocol.csv'), 'relus,acc_top\n1,2\n');
     expect(() => readCurveCsv(join(dir, 'nocol.csv'))).toThrow(/needs an accuracy column 'top1'.*columns are relus, acc_top/);
   });

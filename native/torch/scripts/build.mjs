@@ -16,16 +16,34 @@ if (!lib.available) {
   console.error(msg);
   process.exit(strict ? 1 : 0);
 }
+// node-gyp: the package's own (a dev install), else the one npm bundles, found from the npm that runs
+// this script (npm_execpath) or from the node binary's prefix; never a fixed path.
+const { existsSync } = await import('node:fs');
+const candidates = [
+  () => require.resolve('node-gyp/bin/node-gyp.js'),
+  () => process.env.npm_config_node_gyp,
+  () => process.env.npm_execpath && join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  () => join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+];
 let gyp;
-try {
-  gyp = require.resolve('node-gyp/bin/node-gyp.js');
-} catch {
-  gyp = '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js';
+for (const c of candidates) {
+  try {
+    const p = c();
+    if (p && existsSync(p)) {
+      gyp = p;
+      break;
+    }
+  } catch {
+    // not this one
+  }
+}
+if (!gyp) {
+  console.error('polynas torch engine: node-gyp not found (neither installed beside polynas nor bundled with npm); npm install -g node-gyp');
+  process.exit(strict ? 1 : 0);
 }
 const args = [gyp, 'rebuild', '-j', 'max'];
 if (!process.env.npm_config_nodedir) {
   // Debian's nodejs ships its headers; use them so the build needs no download.
-  const { existsSync } = await import('node:fs');
   if (existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
 }
 console.error(`polynas torch engine: building against ${lib.root} …`);
