@@ -2,20 +2,28 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { writeFileAtomic } from '../io/atomic.js';
-import { readJsonFile } from '../io/json.js';
-import { selectBackend, type BackendChoice } from '../engine/backend.js';
+import type { BackendChoice } from '../engine/choices.js';
+import { BACKEND_CHOICES } from '../engine/choices.js';
 import type { Normalization } from '../data/loader.js';
-import { architectureFiles, loadArchitecture, toArchitecture, writeArchitecture } from '../export/architecture.js';
-import { loadLatencyTable } from '../latency/tables.js';
-import { embeddedRecipe, finetuneArchitecture } from '../run/finetune.js';
-import { evaluate } from '../train/metrics.js';
-import { loadRecipeData, loadTrainedModel } from '../run/train.js';
-import { loadTrainRecipe, parseTrainRecipe, type TrainRecipe } from '../spec/recipe.js';
+import type { TrainRecipe } from '../spec/recipe.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { trainProgress } from './progress.js';
-import { BACKEND_CHOICES } from '../engine/backend.js';
+
+/** The library, loaded when a command runs (so that --help starts fast). */
+async function lib() {
+  return {
+    ...(await import('../engine/backend.js')),
+    ...(await import('../export/architecture.js')),
+    ...(await import('../io/atomic.js')),
+    ...(await import('../io/json.js')),
+    ...(await import('../latency/tables.js')),
+    ...(await import('../run/finetune.js')),
+    ...(await import('../run/train.js')),
+    ...(await import('../spec/recipe.js')),
+    ...(await import('../train/metrics.js')),
+  };
+}
 
 const isArchitecture = (p: string) => p.endsWith('.json') || existsSync(`${p}.json`);
 
@@ -24,6 +32,7 @@ const isArchitecture = (p: string) => p.endsWith('.json') || existsSync(`${p}.js
  * normalization and the recipe its data comes from (`recipeFile` when given, else the one it recorded).
  */
 async function loadNetwork(path: string, recipeFile?: string): Promise<{ net: Backbone; norm: Normalization | undefined; recipe: Pick<TrainRecipe, 'name' | 'seed' | 'dataset'> }> {
+  const { loadTrainRecipe, loadArchitecture, embeddedRecipe, loadTrainedModel, parseTrainRecipe, readJsonFile } = await lib();
   const given = recipeFile ? loadTrainRecipe(recipeFile) : undefined;
   if (isArchitecture(path)) {
     const { net, arch } = await loadArchitecture(path);
@@ -59,6 +68,7 @@ export function evaluateCommand(ctx: CliContext) {
         .example('$0 evaluate runs/search/architecture.json', 'Re-evaluate an exported ReLU-reduced network')
         .example('$0 evaluate runs/teacher --data-dir ../shared/datasets/cifar10-subset', 'A trained network on local files'),
     handler: async (argv: ArgumentsCamelCase<EvaluateArgs>) => {
+      const { selectBackend, loadRecipeData, evaluate } = await lib();
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
       const { net, norm, recipe } = await loadNetwork(argv.model, argv.recipe);
       if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
@@ -92,6 +102,7 @@ export function finetuneCommand(ctx: CliContext) {
         .example('$0 finetune runs/search/architecture.json --epochs 20 --out runs/search-ft', 'Twenty more epochs'),
     handler: async (argv: ArgumentsCamelCase<FinetuneArgs>) => {
       const outDir = argv.out ?? `${resolve(argv.architecture, '..')}-finetuned`;
+      const { finetuneArchitecture } = await lib();
       const progress = trainProgress(ctx.print, { tty: ctx.tty });
       ctx.print(`polynas finetune: ${argv.architecture} → ${outDir}`);
       const r = await finetuneArchitecture(argv.architecture, {
@@ -131,6 +142,7 @@ export function exportCommand(ctx: CliContext) {
         .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend (default auto)' })
         .example('$0 export runs/search/architecture.json --table delphi-gc-epyc7502 --network LAN --out runs/search/delphi-lan', 'Price the searched network under DELPHI on a LAN'),
     handler: async (argv: ArgumentsCamelCase<ExportArgs>) => {
+      const { selectBackend, loadArchitecture, loadLatencyTable, architectureFiles, toArchitecture, writeArchitecture, writeFileAtomic } = await lib();
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
       const { net, gates, arch } = await loadArchitecture(argv.architecture);
       const table = loadLatencyTable(argv.table);

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { BACKEND_CHOICES } from '../engine/backend.js';
+import { BACKEND_CHOICES } from '../engine/choices.js';
 
 /** Options every subcommand accepts. */
 export interface CommonArgs {

@@ -1,7 +1,4 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { runSweep } from '../run/sweep.js';
-import { readCurveCsv, renderCurvePlots } from '../report/plot.js';
-import { reportRun } from '../run/report.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { overridesFromArgs, searchRecipeFromArgs, withSearchProgress } from './search.js';
 
@@ -42,6 +39,7 @@ export function sweepCommand(ctx: CliContext) {
       if (!recipe) return;
       const outDir = argv.out ?? `runs/${recipe.name}-sweep`;
       ctx.print(`polynas sweep: ${recipe.name} → ${outDir}`);
+      const { runSweep } = await import('../run/sweep.js');
       const r = await withSearchProgress(ctx, (hooks) =>
         runSweep(recipe, {
           outDir,
@@ -78,6 +76,7 @@ export function plotCommand(ctx: CliContext) {
         .option('title', { type: 'string', describe: 'Chart title' })
         .example('$0 plot runs/sweep/sweep.csv --reference published.csv --out figures', 'A sweep beside published numbers'),
     handler: async (argv: ArgumentsCamelCase<PlotArgs>) => {
+      const { readCurveCsv, renderCurvePlots } = await import('../report/plot.js');
       const points = [...argv.csv.flatMap((f) => readCurveCsv(f)), ...(argv.reference ?? []).flatMap((f) => readCurveCsv(f, f))];
       const { files } = await renderCurvePlots(points, { outDir: argv.out, ...(argv.title ? { title: argv.title } : {}) });
       for (const f of files) ctx.out(f);
@@ -93,6 +92,7 @@ export function reportCommand(ctx: CliContext) {
     builder: (y: Argv) =>
       y.positional('run', { type: 'string', demandOption: true, describe: 'Run folder' }).example('$0 report runs/sweep', 'Table of a sweep, CSV and plots rebuilt'),
     handler: async (argv: ArgumentsCamelCase<{ run: string }>) => {
+      const { reportRun } = await import('../run/report.js');
       ctx.out(await reportRun(argv.run));
     },
   };

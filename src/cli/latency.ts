@@ -1,17 +1,11 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { createBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/backbone.js';
-import { readArchitecture } from '../export/architecture.js';
-import { parseWith, readJsonFile } from '../io/json.js';
-import { networkChoicesSchema } from '../spec/architecture.js';
-import { siteChoicesOf, uniformChoices } from '../export/choices.js';
 import type { SiteChoice } from '../latency/network.js';
 import { opIds } from '../ops/index.js';
-import { costLayers } from '../latency/network.js';
-import { networkCost, type NetworkCost } from '../latency/cost.js';
+import type { NetworkCost } from '../latency/cost.js';
 import { loadLatencyTable, shippedTableIds } from '../latency/tables.js';
 import type { CliContext } from './common.js';
-import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../engine/backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine/choices.js';
 
 /** The table `polynas latency` prices with when none is named (PASNet's released fits). */
 const DEFAULT_TABLE = 'pasnet-dac2023-code';
@@ -46,7 +40,12 @@ function perLayerTable(c: NetworkCost): string[] {
 }
 
 /** The network to price: an exported architecture's, or a backbone with one operator everywhere. */
-function networkOf(argv: LatencyArgs): { net: Backbone; choices: Record<string, SiteChoice> } {
+async function networkOf(argv: LatencyArgs): Promise<{ net: Backbone; choices: Record<string, SiteChoice> }> {
+  const { createBackbone } = await import('../backbones/registry.js');
+  const { readArchitecture } = await import('../export/architecture.js');
+  const { parseWith, readJsonFile } = await import('../io/json.js');
+  const { networkChoicesSchema } = await import('../spec/architecture.js');
+  const { siteChoicesOf, uniformChoices } = await import('../export/choices.js');
   if (argv.architecture) {
     const file = argv.architecture;
     const json = readJsonFile(file, 'architecture');
@@ -89,8 +88,11 @@ export function latencyCommand(ctx: CliContext) {
         .example('$0 latency --backbone resnet18 --all x2act --compare --table crypten-2pc-dealer,delphi-gc-epyc7502', 'All-polynomial ResNet-18 under several tables and networks')
         .example('$0 latency runs/search/architecture.json --table cheetah-approxrelu-r50 --network WAN --rtt 20', 'An exported architecture under a custom RTT'),
     handler: async (argv: ArgumentsCamelCase<LatencyArgs>) => {
+      const { selectBackend } = await import('../engine/backend.js');
+      const { costLayers } = await import('../latency/network.js');
+      const { networkCost } = await import('../latency/cost.js');
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-      const { net, choices } = networkOf(argv);
+      const { net, choices } = await networkOf(argv);
       const layers = costLayers(net, choices);
       const name = `${net.arch} ${net.inputShape.join('x')}`;
       net.dispose();

@@ -5,11 +5,6 @@ import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
 import { POLYNAS_VERSION } from '../io/version.js';
 import type { CliContext } from './common.js';
-import { SearchStoppedError } from '../search/loop.js';
-import { RunFolderInUseError, RunStoppedError } from '../run/run-dir.js';
-import { CheckpointExistsError } from '../run/train.js';
-import { NetworkSettingError } from '../latency/cost.js';
-import { DatasetUnavailableError } from '../data/download.js';
 import { trainCommand } from './train.js';
 import { latencyCommand } from './latency.js';
 import { searchCommand } from './search.js';
@@ -65,7 +60,7 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
       ctx.print(`polynas: ${e.message}\nRun 'polynas --help' for usage.`);
       return 2;
     }
-    if (e instanceof SearchStoppedError || e instanceof RunStoppedError) {
+    if (e.name === 'SearchStoppedError' || e.name === 'RunStoppedError') {
       ctx.print(`polynas: ${e.message}; run the same command with --resume to continue`);
       return 130;
     }
@@ -79,14 +74,17 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
 
 class UsageError extends Error {}
 
-/** What to do about a library error, in the CLI's own terms (library messages never name flags). */
-function hintFor(e: Error): string | undefined {
-  if (e instanceof CheckpointExistsError) return 'pass --resume to continue that run, or choose another --out';
-  if (e instanceof RunFolderInUseError) return 'wait for it, or choose another --out';
-  if (e instanceof NetworkSettingError) return 'give --network, or --bandwidth and --rtt';
-  if (e instanceof DatasetUnavailableError) return 'or pass --data-dir with the folder holding the files';
-  return undefined;
-}
+/**
+ * What to do about a library error, in the CLI's own terms (library messages never name flags). By
+ * error class name, so that the CLI does not load the library to start.
+ */
+const HINTS: Record<string, string> = {
+  CheckpointExistsError: 'pass --resume to continue that run, or choose another --out',
+  RunFolderInUseError: 'wait for it, or choose another --out',
+  NetworkSettingError: 'give --network, or --bandwidth and --rtt',
+  DatasetUnavailableError: 'or pass --data-dir with the folder holding the files',
+};
+const hintFor = (e: Error): string | undefined => HINTS[e.name];
 
 const invokedDirectly = (() => {
   try {

@@ -1,9 +1,8 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
-import type { BackendChoice } from '../engine/backend.js';
-import { loadSearchRecipe, type Overrides, type SearchRecipe } from '../search/recipe.js';
-import { compileRecipe } from '../run/compile.js';
-import { runSearchRecipe, type RunSearchHooks } from '../run/search.js';
+import type { BackendChoice } from '../engine/choices.js';
+import type { Overrides, SearchRecipe } from '../search/recipe.js';
+import type { RunSearchHooks } from '../run/search.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { searchProgress, trainProgress } from './progress.js';
 import type { SearchEpoch } from '../search/loop.js';
@@ -32,6 +31,7 @@ export function searchCommand(ctx: CliContext) {
       if (!recipe) return;
       const outDir = argv.out ?? `runs/${recipe.name}`;
       ctx.print(`polynas search: ${recipe.name} → ${outDir}`);
+      const { runSearchRecipe } = await import('../run/search.js');
       const r = await withSearchProgress(ctx, (hooks) => runSearchRecipe(recipe, { outDir, resume: argv.resume ?? false, overrides, hooks, download: { log: ctx.print } }));
       ctx.out(
         `budget ${r.budget ?? 'none'}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
@@ -57,9 +57,11 @@ export function overridesFromArgs(argv: { dataDir?: string; seed?: number; backe
  */
 export async function searchRecipeFromArgs(ctx: CliContext, argv: { recipe: string; dryRun?: boolean }, overrides: Overrides): Promise<SearchRecipe | undefined> {
   if (argv.dryRun) {
+    const { compileRecipe } = await import('../run/compile.js');
     ctx.out(JSON.stringify(await compileRecipe(argv.recipe, overrides), null, 2));
     return undefined;
   }
+  const { loadSearchRecipe } = await import('../search/recipe.js');
   return loadSearchRecipe(argv.recipe);
 }
 

@@ -1,8 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolve } from 'node:path';
-import { loadTrainRecipe } from '../spec/recipe.js';
-import { runTraining } from '../run/train.js';
-import type { BackendChoice } from '../engine/backend.js';
+import type { BackendChoice } from '../engine/choices.js';
 import { commonOptions, type CommonArgs, type CliContext } from './common.js';
 import { trainProgress } from './progress.js';
 
@@ -24,6 +22,9 @@ export function trainCommand(ctx: CliContext) {
         .example('$0 train --recipe experiments/resnet20-cifar10-subset.json --data-dir ../shared/datasets/cifar10-subset --out runs/r20', 'Train ResNet-20 on local CIFAR-10 files')
         .example('$0 train --recipe r.json --out runs/r20 --resume', 'Continue an interrupted run from its last checkpoint'),
     handler: async (argv: ArgumentsCamelCase<TrainArgs>) => {
+      // The library is loaded when a command runs, so that --help starts fast.
+      const { loadTrainRecipe } = await import('../spec/recipe.js');
+      const { runTraining } = await import('../run/train.js');
       const recipe = loadTrainRecipe(argv.recipe);
       if (argv.dataDir) recipe.dataset.dir = resolve(argv.dataDir);
       if (argv.seed !== undefined) recipe.seed = argv.seed;

@@ -3,8 +3,9 @@ import { tf } from './tf.js';
 import { defaultWasmThreads, enableWasmThreads, releaseWasmWorkers } from './wasm-threads.js';
 
 /** Backends a user can ask for. `auto` picks the fastest one that loads. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+
+export { BACKEND_CHOICES, type BackendChoice };
 
 /** What {@link selectBackend} did: the active backend and every package it tried. */
 export interface BackendInfo {

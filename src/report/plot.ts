@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -186,8 +185,12 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
  * ```
  */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
-  const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof vl.compile>[1]>['logger'];
-  const view = new vega.View(vega.parse(vl.compile(spec, { logger: quiet }).spec), { renderer: 'none', logLevel: vega.Error });
+  // vega is loaded here, not at import: it has a top-level await (vega-canvas), which would keep
+  // CommonJS users from require()-ing polynas.
+  const vega = await import('vega');
+  const { compile } = await import('vega-lite');
+  const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof compile>[1]>['logger'];
+  const view = new vega.View(vega.parse(compile(spec, { logger: quiet }).spec), { renderer: 'none', logLevel: vega.Error });
   try {
     return await view.toSVG();
   } finally {
