@@ -95,15 +95,18 @@ const invokedDirectly = (() => {
 })();
 
 if (invokedDirectly) {
+  // The first Ctrl-C or SIGTERM stops after the current step (the run saves what it can and exits
+  // 130); a second one exits at once.
   const controller = new AbortController();
-  let interrupts = 0;
-  process.on('SIGINT', () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\npolynas: stopping after the current step (Ctrl-C again to quit at once)\n');
+  let signals = 0;
+  const stop = (name: string) => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`\npolynas: ${name}: stopping after the current step (send it again to quit at once)\n`);
     controller.abort();
-  });
-  process.on('SIGTERM', () => controller.abort());
+  };
+  process.on('SIGINT', () => stop('interrupted'));
+  process.on('SIGTERM', () => stop('terminated'));
   runCli(hideBin(process.argv), { signal: controller.signal }).then((code) => {
     process.exitCode = code;
   });

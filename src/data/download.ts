@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDir } from '../io/dirs.js';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
 
@@ -51,7 +52,7 @@ export function md5(buf: Uint8Array): string {
  */
 export async function downloadFiles(files: RemoteFile[], dir: string, what: string, opts: DownloadOptions = {}): Promise<void> {
   const doFetch = opts.fetch ?? ((url, init) => fetch(url, init));
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   for (const f of files) {
     const dest = join(dir, f.file);
     if (existsSync(dest)) continue;

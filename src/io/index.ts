@@ -3,3 +3,4 @@ export { ValidationError, parseWith, readJsonFile, readJsonAs, describeIssues, t
 export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
 export { POLYNAS_VERSION } from './version.js';
 export { EnvError, cacheDir, envInt, envPath, type Env } from './env.js';
+export { ensureWritableDir, makeDir, OutputFolderError } from './dirs.js';

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+
 import { parse } from 'csv-parse/sync';
 import type * as vl from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDir } from '../io/dirs.js';
 
 /** One point of a ReLU-budget / latency vs accuracy curve. */
 export interface CurvePoint {
@@ -223,7 +224,7 @@ export function svgToPng(svg: string, scale = 2): Buffer {
  * ```
  */
 export async function renderCurvePlots(points: readonly CurvePoint[], opts: PlotOptions): Promise<PlotFiles> {
-  mkdirSync(opts.outDir, { recursive: true });
+  makeDir(opts.outDir);
   const files: string[] = [];
   for (const axis of ['relus', 'latency'] as const) {
     if (!points.some((p) => p[axis] !== undefined && p[axis]! > 0)) continue;

@@ -1,8 +1,9 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { BackendInfo } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { ensureWritableDir } from '../io/dirs.js';
 import { POLYNAS_VERSION } from '../io/version.js';
 
 
@@ -30,7 +31,7 @@ export interface RunDir {
  * ```
  */
 export function openRunDir(dir: string, clock: () => Date = () => new Date()): RunDir {
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir);
   const path = (name: string) => join(dir, name);
   return {
     dir,
@@ -92,7 +93,7 @@ function processAlive(pid: number): boolean {
  * ```
  */
 export function lockRunDir(dir: string): () => void {
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir);
   const file = join(dir, 'run.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
