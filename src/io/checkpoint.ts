@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 
@@ -9,6 +10,26 @@ export interface TensorState {
   values: Float32Array;
 }
 
+/** Raised for a weights or checkpoint file that cannot be trusted: its data, header or values are damaged. */
+export class CorruptFileError extends Error {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`${file}: corrupt file: ${reason}`);
+    this.name = 'CorruptFileError';
+  }
+}
+
+/** The first NaN or ±∞ among the tensors, if any. */
+function firstNonFinite(tensors: Record<string, TensorState>): { key: string; at: number; value: number } | undefined {
+  for (const [key, t] of Object.entries(tensors)) {
+    const v = t.values;
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return { key, at: i, value: v[i]! };
+  }
+  return undefined;
+}
+
 /** A checkpoint: JSON-serialisable metadata plus named float32 tensors. */
 export interface Checkpoint<M = unknown> {
   meta: M;
@@ -17,7 +38,8 @@ export interface Checkpoint<M = unknown> {
 
 /**
  * Serialises a checkpoint into one self-describing file: magic `PNASCKP1`, a 4-byte little-endian
- * header length, a JSON header (metadata and a tensor index), then the float32 data.
+ * header length, a JSON header (metadata, a tensor index and the SHA-256 of the data), then the
+ * float32 data. Non-finite values are refused.
  */
 export function encodeCheckpoint<M>(ckpt: Checkpoint<M>): Uint8Array {
   const index: { key: string; shape: number[]; offset: number; length: number }[] = [];
@@ -26,7 +48,12 @@ export function encodeCheckpoint<M>(ckpt: Checkpoint<M>): Uint8Array {
     index.push({ key, shape: t.shape, offset, length: t.values.length });
     offset += t.values.length;
   }
-  const header = Buffer.from(JSON.stringify({ meta: ckpt.meta, index }), 'utf8');
+  const values = new Float32Array(offset);
+  for (const e of index) values.set(ckpt.tensors[e.key]!.values, e.offset);
+  const bad = firstNonFinite(ckpt.tensors);
+  if (bad) throw new Error(`checkpoint: tensor '${bad.key}' holds a non-finite value (${bad.value} at ${bad.at}); refusing to write it`);
+  const sha256 = createHash('sha256').update(new Uint8Array(values.buffer)).digest('hex');
+  const header = Buffer.from(JSON.stringify({ meta: ckpt.meta, index, sha256 }), 'utf8');
   const pre = 8 + 4 + header.length;
   const pad = (4 - (pre % 4)) % 4;
   const out = new Uint8Array(pre + pad + offset * 4);
@@ -34,8 +61,7 @@ export function encodeCheckpoint<M>(ckpt: Checkpoint<M>): Uint8Array {
   new DataView(out.buffer).setUint32(8, header.length + pad, true);
   out.set(header, 12);
   out.fill(0x20, pre, pre + pad); // spaces keep the header valid JSON
-  const data = new Float32Array(out.buffer, pre + pad, offset);
-  for (const e of index) data.set(ckpt.tensors[e.key]!.values, e.offset);
+  new Float32Array(out.buffer, pre + pad, offset).set(values);
   return out;
 }
 
@@ -47,16 +73,25 @@ export function decodeCheckpoint<M>(buf: Uint8Array, source = 'checkpoint'): Che
   const copy = new Uint8Array(buf); // aligned copy
   const hlen = new DataView(copy.buffer).getUint32(8, true);
   if (12 + hlen > copy.length) throw new Error(`${source}: truncated header`);
-  const header = JSON.parse(Buffer.from(copy.subarray(12, 12 + hlen)).toString('utf8')) as {
-    meta: M;
-    index: { key: string; shape: number[]; offset: number; length: number }[];
-  };
+  let header: { meta: M; index: { key: string; shape: number[]; offset: number; length: number }[]; sha256?: string };
+  try {
+    header = JSON.parse(Buffer.from(copy.subarray(12, 12 + hlen)).toString('utf8')) as typeof header;
+  } catch (e) {
+    throw new CorruptFileError(source, `its header is not valid JSON (${(e as Error).message})`);
+  }
   const base = 12 + hlen;
   const total = header.index.reduce((a, e) => Math.max(a, e.offset + e.length), 0);
   if (base + total * 4 > copy.length) throw new Error(`${source}: truncated tensor data`);
   const data = new Float32Array(copy.buffer, base, total);
+  // Files written before checksums were added have none; they are read as before.
+  if (header.sha256 !== undefined) {
+    const sum = createHash('sha256').update(new Uint8Array(copy.buffer, base, total * 4)).digest('hex');
+    if (sum !== header.sha256) throw new CorruptFileError(source, `its tensor data does not match its checksum (sha256 ${sum.slice(0, 12)}…, recorded ${header.sha256.slice(0, 12)}…)`);
+  }
   const tensors: Record<string, TensorState> = {};
   for (const e of header.index) tensors[e.key] = { shape: e.shape, values: data.slice(e.offset, e.offset + e.length) };
+  const bad = firstNonFinite(tensors);
+  if (bad) throw new CorruptFileError(source, `tensor '${bad.key}' holds a non-finite value (${bad.value} at index ${bad.at})`);
   return { meta: header.meta, tensors };
 }
 

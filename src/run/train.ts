@@ -43,6 +43,8 @@ export interface WeightsMeta {
   seed: number;
 }
 
+const isWeightsMeta = (m: { kind: string }): m is WeightsMeta => m.kind === 'polynas-weights';
+
 /** What {@link runTraining} returns. */
 export interface TrainingRun extends TrainResult {
   outDir: string;
@@ -198,9 +200,10 @@ export function metricRow(e: { epoch: number; trainLoss: number; test: { top1: n
  */
 export function loadTrainedModel(pathOrDir: string): { model: Backbone; meta: WeightsMeta } {
   const file = pathOrDir.endsWith('.bin') ? pathOrDir : join(pathOrDir, 'model.weights.bin');
-  const ckpt = loadCheckpoint<WeightsMeta>(file);
+  const ckpt = loadCheckpoint<WeightsMeta | { kind: string }>(file);
   if (!ckpt) throw new Error(`${file}: no such weights file`);
-  if (ckpt.meta.kind !== 'polynas-weights') throw new Error(`${file}: not a polynas weights file`);
+  if (ckpt.meta.kind === 'polynas-architecture-weights') throw new Error(`${file}: the weights of an exported architecture: evaluate ${file.replace(/\.weights\.bin$/, '.json')} instead`);
+  if (!isWeightsMeta(ckpt.meta)) throw new Error(`${file}: not the weights of a polynas training run (kind '${String(ckpt.meta.kind)}')`);
   const m = ckpt.meta;
   const model = createBackbone(m.backbone, { numClasses: m.numClasses, inputShape: m.inputShape, seed: m.seed });
   model.loadStateDict(ckpt.tensors);

@@ -43,6 +43,22 @@ describe('polynas CLI', () => {
     const again = capture();
     expect(await runCli(['train', '--recipe', join(dir, 'tiny.json'), '--out', join(dir, 'run')], again.io)).toBe(1);
     expect(again.err.join('\n')).toContain('already holds a checkpoint\npass --resume to continue that run');
+
+    // Four flipped bytes in the checkpoint: --resume refuses it instead of continuing from garbage.
+    const ck = join(dir, 'run', 'checkpoint.bin');
+    const buf = readFileSync(ck);
+    for (let i = buf.length - 40; i < buf.length - 36; i++) buf[i] = buf[i]! ^ 0x5a;
+    writeFileSync(ck, buf);
+    const resumed = capture();
+    expect(await runCli(['train', '--recipe', join(dir, 'tiny.json'), '--out', join(dir, 'run'), '--resume'], resumed.io)).toBe(1);
+    expect(resumed.err.join('\n')).toContain(`${ck}: corrupt file: its tensor data does not match its checksum`);
+
+    // The weights file of an export is not a training run's: evaluate points at the .json.
+    const ev = capture();
+    const { saveCheckpoint } = await import('../../src/io/checkpoint.js');
+    saveCheckpoint(join(dir, 'architecture.weights.bin'), { meta: { kind: 'polynas-architecture-weights', backbone: 'lenet5' }, tensors: {} });
+    expect(await runCli(['evaluate', join(dir, 'architecture.weights.bin')], ev.io)).toBe(1);
+    expect(ev.err.join('\n')).toContain(`the weights of an exported architecture: evaluate ${join(dir, 'architecture.json')}`);
   });
 
   it('a bad recipe gives one clear message and exit code 1; --verbose adds the stack', async () => {
