@@ -10,6 +10,7 @@ import { searchRecipeJsonSchema } from '../src/search/recipe.js';
 import { buildSupernet } from '../src/supernet/build.js';
 import { compileRecipe } from '../src/run/compile.js';
 import { runCli } from '../src/cli/main.js';
+import { cifarSubsetDir } from './helpers.js';
 import { registryTables } from '../src/run/registry-tables.js';
 
 /**
@@ -52,8 +53,11 @@ describe('shipped recipes', () => {
     }
   });
 
+  // Recipes for a local CIFAR-10 folder (download: false) compile against the shared subset.
+  const local = (f: string) => (json(join(root, 'experiments', f)).dataset.download === false ? { dataDir: cifarSubsetDir() } : {});
+
   it.each(recipes)('%s compiles', async (f) => {
-    const c = await compileRecipe(join(root, 'experiments', f));
+    const c = await compileRecipe(join(root, 'experiments', f), local(f));
     expect(c.relus).toBe(createBackbone(c.backbone, { numClasses: 10, inputShape: c.inputShape }).reluCount().total);
     if (c.kind === 'search') {
       expect(c.gates).toBeGreaterThan(0);
@@ -68,9 +72,9 @@ describe('shipped recipes', () => {
     expect(autorep.parameters).toBe(11_173_962);
     const snl100 = await compileRecipe(join(root, 'experiments', 'snl-resnet18-cifar100.json'));
     expect(snl100.parameters).toBe(11_173_962 + 90 * 513); // a 100-way head instead of 10
-    const sweep = await compileRecipe(join(root, 'experiments', 'sweep-resnet20-cifar10-subset.json'));
+    const sweep = await compileRecipe(join(root, 'experiments', 'sweep-resnet20-cifar10-subset.json'), local('sweep-resnet20-cifar10-subset.json'));
     expect(sweep.budgets).toEqual([8_601, 1_720, 8_601, 34_406, 86_016]); // ⌊f · 172,032⌋
-    const overridden = await compileRecipe(join(root, 'experiments', 'sweep-resnet20-cifar10-subset.json'), { budget: 0.1, budgets: [100, 0.5] });
+    const overridden = await compileRecipe(join(root, 'experiments', 'sweep-resnet20-cifar10-subset.json'), { ...local('sweep-resnet20-cifar10-subset.json'), budget: 0.1, budgets: [100, 0.5] });
     expect(overridden.budgets).toEqual([17_203, 100, 86_016]);
   });
 

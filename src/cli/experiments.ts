@@ -44,6 +44,7 @@ export function sweepCommand(ctx: CliContext) {
         runSweep(recipe, {
           outDir,
           overrides,
+          source: argv.recipe,
           ...(argv.reference ? { references: argv.reference } : {}),
           hooks,
           download: { log: ctx.print },

@@ -32,7 +32,7 @@ export function searchCommand(ctx: CliContext) {
       const outDir = argv.out ?? `runs/${recipe.name}`;
       ctx.print(`polynas search: ${recipe.name} → ${outDir}`);
       const { runSearchRecipe } = await import('../run/search.js');
-      const r = await withSearchProgress(ctx, (hooks) => runSearchRecipe(recipe, { outDir, resume: argv.resume ?? false, overrides, hooks, download: { log: ctx.print } }));
+      const r = await withSearchProgress(ctx, (hooks) => runSearchRecipe(recipe, { outDir, resume: argv.resume ?? false, overrides, source: argv.recipe, hooks, download: { log: ctx.print } }));
       ctx.out(
         `budget ${r.budget ?? 'none'}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
       );
@@ -83,6 +83,7 @@ function searchHooks(ctx: CliContext, progress: ReturnType<typeof trainProgress>
     train: { ...progress, signal: ctx.signal },
     search: { onStep: sp.onStep, signal: ctx.signal, onEpoch: (e) => ctx.print(epochLine(e)) },
     phase: (p) => ctx.print(`== ${p}`),
+    notice: (n) => ctx.print(`note: ${n}`),
   };
 }
 

@@ -92,20 +92,39 @@ function findLayout(dir: string, name: Exclude<DatasetName, 'mnist'>): string[] 
  * const { train, test } = await loadDataset({ name: 'cifar10', dir: process.env.CIFAR10_DIR });
  * ```
  */
-export async function loadDataset(spec: DatasetSpec, opts: DownloadOptions & { env?: Env } = {}): Promise<DatasetSplits> {
+/**
+ * Checks, without reading them, that a dataset's files are where the spec says (or that a download
+ * is allowed to fetch them), so that a run fails before training rather than after. Returns the
+ * folder and whether the files still have to be downloaded.
+ *
+ * @example
+ * ```ts
+ * checkDataset({ name: 'cifar10', dir: 'data/cifar10', download: false }); // throws DatasetUnavailableError naming the folder
+ * ```
+ */
+export function checkDataset(spec: DatasetSpec, env: Env = process.env): { dir?: string; download: boolean } {
   if (!(DATASET_NAMES as readonly string[]).includes(spec.name)) {
     throw new Error(`dataset.name: unknown dataset '${spec.name}'; known: ${DATASET_NAMES.join(', ')}`);
   }
+  if (spec.name === 'mnist') return { download: false };
+  const name = spec.name;
+  const dir = spec.dir ?? dataDirFromEnv(name, env) ?? join(spec.cacheDir ?? defaultCacheDir(env), name);
+  if (findLayout(dir, name)) return { dir, download: false };
+  if (!(spec.download ?? spec.dir === undefined)) {
+    throw new DatasetUnavailableError(`dataset '${name}': files not found in ${dir} (expected ${LAYOUTS[name][0]!.join(', ')})`);
+  }
+  return { dir, download: true };
+}
+
+export async function loadDataset(spec: DatasetSpec, opts: DownloadOptions & { env?: Env } = {}): Promise<DatasetSplits> {
+  const env = opts.env ?? process.env;
+  const where = checkDataset(spec, env);
   if (spec.name === 'mnist') return mnistSplits(spec);
   const name = spec.name;
-  const env = opts.env ?? process.env;
-  const fromEnv = dataDirFromEnv(name, env);
-  const dir = spec.dir ?? fromEnv ?? join(spec.cacheDir ?? defaultCacheDir(env), name);
+  const dir = where.dir!;
   let files = findLayout(dir, name);
   if (!files) {
-    const allowed = spec.download ?? spec.dir === undefined;
     const expected = LAYOUTS[name][0]!.join(', ');
-    if (!allowed) throw new DatasetUnavailableError(`dataset '${name}': files not found in ${dir} (expected ${expected})`);
     await downloadFiles(DATASET_SOURCES[name], dir, `dataset '${name}'`, opts);
     files = findLayout(dir, name);
     if (!files) throw new DatasetUnavailableError(`dataset '${name}': downloaded archive did not contain ${expected} in ${dir}`);

@@ -1,14 +1,10 @@
 import { readJsonFile } from '../io/json.js';
 import { createBackbone } from '../backbones/registry.js';
 import { DATASET_INFO } from '../data/datasets.js';
-import { loadLatencyTable } from '../latency/tables.js';
 import { loadSearchSpace } from '../spec/space.js';
 import { loadTrainRecipe } from '../spec/recipe.js';
-import { resolveBudget } from '../search/budget.js';
 import { loadSearchRecipe, normalizeSearchRecipe, type Overrides } from '../search/recipe.js';
-import { getStrategy } from '../search/strategy.js';
-import { buildSupernet } from '../supernet/build.js';
-import { searchableRelus } from '../supernet/gate.js';
+import { preflightSearch } from './preflight.js';
 
 /** What {@link compileRecipe} found: the recipe builds, and these are its sizes. */
 export interface CompiledRecipe {
@@ -24,6 +20,8 @@ export interface CompiledRecipe {
   gates?: number;
   budgets?: (number | null)[];
   table?: string;
+  /** What is worth knowing but not an error (e.g. operators the table leaves unmodelled). */
+  notes?: string[];
 }
 
 /**
@@ -50,17 +48,8 @@ export async function compileRecipe(path: string, overrides: Overrides = {}): Pr
     const loaded = loadSearchRecipe(path);
     const space = typeof loaded.space === 'string' ? loadSearchSpace(loaded.space) : loaded.space;
     const r = normalizeSearchRecipe(loaded, space, overrides);
-    if (space.backbone !== r.backbone.name) throw new Error(`${path}: space '${space.name}' is for '${space.backbone}' but the recipe's backbone is '${r.backbone.name}'`);
-    const table = loadLatencyTable(r.latency.table);
-    if (r.latency.network && table.networks && !table.networks.some((n) => n.name === r.latency.network)) {
-      throw new Error(`${path}: latency.network '${r.latency.network}' is not a profile of table '${table.id}' (${table.networks.map((n) => n.name).join(', ')})`);
-    }
-    const s = r.search;
-    const strategy = getStrategy(s.strategy);
-    const gates = await buildSupernet(net, space, { gate: strategy.gate, seed: r.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}) });
-    const searchable = searchableRelus(gates);
-    const budgets = [s.budget, ...(r.sweep?.budgets ?? [])].map((b) => (b === undefined ? null : resolveBudget(b, searchable)));
-    return { kind: 'search', ...base, searchable, gates: gates.length, budgets, table: table.id };
+    const p = await preflightSearch(r, space, path);
+    return { kind: 'search', ...base, searchable: p.searchable, gates: p.gates, budgets: p.budgets, table: p.table.id, notes: p.notes };
   } finally {
     net.dispose();
   }

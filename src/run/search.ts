@@ -6,7 +6,6 @@ import { channelStats, type Normalization } from '../data/loader.js';
 import type { DownloadOptions } from '../data/download.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { loadLatencyTable } from '../latency/tables.js';
 import type { LatencyTable } from '../latency/schema.js';
 import type { Architecture, ArchitectureSite } from '../spec/architecture.js';
 import type { SearchResultFile } from '../spec/result.js';
@@ -23,6 +22,7 @@ import { toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { latencySummary, summarizeSearchRun } from '../report/summary.js';
 import { lockRunDir, openRunDir, runMetadata, RunStoppedError, type RunDir } from './run-dir.js';
 import { cloneTeacher, teacherPhase, type Teacher } from './teacher.js';
+import { preflightSearch } from './preflight.js';
 import { loadRecipeData, trainConfigOf, trainRecipeOf } from './train.js';
 
 /** Observers of a search run: teacher training and finetuning, the search, and phase changes. */
@@ -30,6 +30,8 @@ export interface RunSearchHooks {
   train?: TrainHooks;
   search?: SearchHooks;
   phase?: (name: string) => void;
+  /** Things worth knowing that are not errors (e.g. operators the latency table leaves unmodelled). */
+  notice?: (text: string) => void;
 }
 
 /** Options of {@link runSearchRecipe}. */
@@ -39,6 +41,8 @@ export interface RunSearchOptions {
   resume?: boolean;
   /** Command-line overrides (budget, seed, data folder, backend): applied to a copy of the recipe and recorded in it. */
   overrides?: Overrides;
+  /** Where the recipe came from (its file), named in errors; default its name. */
+  source?: string;
   hooks?: RunSearchHooks;
   download?: DownloadOptions;
 }
@@ -158,9 +162,10 @@ export async function runSearchRecipe(recipe: SearchRecipe, opts: RunSearchOptio
 async function prepare(recipe: SearchRecipe, opts: RunSearchOptions): Promise<SearchRunContext> {
   const space = typeof recipe.space === 'string' ? loadSearchSpace(recipe.space) : recipe.space;
   const normalized = normalizeSearchRecipe(recipe, space, opts.overrides);
-  if (space.backbone !== normalized.backbone.name) throw new Error(`space '${space.name}' is for '${space.backbone}' but the recipe's backbone is '${normalized.backbone.name}'`);
+  // Everything that can be checked without training is checked before the teacher's hours.
+  const { table, notes } = await preflightSearch(normalized, space, opts.source ?? recipe.name);
+  for (const n of notes) opts.hooks?.notice?.(n);
   const strategy = getStrategy(normalized.search.strategy);
-  const table = loadLatencyTable(normalized.latency.table);
   const backend = await selectBackend(normalized.backend);
   const run = openRunDir(opts.outDir);
   run.writeJson('recipe.json', normalized);

@@ -11,6 +11,7 @@ import { loadSearchSpace } from '../spec/space.js';
 import { lockRunDir, openRunDir } from './run-dir.js';
 import { runSearchRecipe, type RunSearchOptions } from './search.js';
 import { teacherPhase } from './teacher.js';
+import { preflightSearch } from './preflight.js';
 
 /** Options of {@link runSweep}. */
 export interface SweepOptions extends Omit<RunSearchOptions, 'outDir' | 'resume'> {
@@ -60,6 +61,14 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   const budgets = normalized.sweep?.budgets;
   if (!budgets?.length) throw new Error(`recipe '${recipe.name}': no budgets to sweep (a "sweep": { "budgets": [...] } section, or overrides.budgets)`);
   const release = lockRunDir(opts.outDir);
+  try {
+    // Every budget is checked against the exact ReLU count before the teacher trains.
+    const { notes } = await preflightSearch(normalized, space, opts.source ?? recipe.name);
+    for (const n of notes) opts.hooks?.notice?.(n);
+  } catch (e) {
+    release();
+    throw e;
+  }
   const run = openRunDir(opts.outDir);
   try {
     run.writeJson('recipe.json', normalized);

@@ -35,7 +35,17 @@ function buildSearchRecipeSchema() {
     /** Finetuning with the decisions frozen (distillation from the teacher unless `distill` is false). */
     finetune: TrainSection.extend({ distill: z.boolean().default(true) }),
     /** The latency table (id or file) and network profile of the export's predicted cost. */
-    latency: z.strictObject({ table: z.string().min(1), network: z.string().optional() }).default({ table: DEFAULT_LATENCY_TABLE }),
+    latency: z
+      .strictObject({
+        table: z.string().min(1),
+        network: z.string().optional(),
+        /**
+         * The one opt-in for a table that does not price every candidate: the export's predicted latency then
+         * leaves those operators out (noted). Default false: an unpriced candidate is an error before training.
+         */
+        allowUnpriced: z.boolean().default(false),
+      })
+      .default({ table: DEFAULT_LATENCY_TABLE, allowUnpriced: false }),
     /** Budgets of `polynas sweep` (counts, fractions or 0). */
     sweep: z.strictObject({ budgets: z.array(z.number().min(0)).min(1) }).optional(),
     /** The command-line overrides a run applied (written by the run; their values are already in place). */
@@ -122,10 +132,17 @@ export function normalizeSearchRecipe(recipe: SearchRecipe, space: SearchSpace, 
   if (overrides.backend !== undefined) r.backend = overrides.backend;
   const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   if (Object.keys(given).length) r.overrides = { ...r.overrides, ...given };
-  const strategy = getStrategy(r.search.strategy);
-  const settings = strategy.section.parse(r.search);
-  r.search = strategy.normalize ? strategy.normalize(settings, { space, imageShape: DATASET_INFO[r.dataset.name].shape }) : settings;
-  return parseSearchRecipe(r, `${r.name} (normalized)`);
+  // The overrides are validated with the recipe (a bad value is named with its field).
+  const checked = parseSearchRecipe(r, overridesSource(r.name, given));
+  const strategy = getStrategy(checked.search.strategy);
+  checked.search = strategy.normalize ? strategy.normalize(checked.search as never, { space, imageShape: DATASET_INFO[checked.dataset.name].shape }) : checked.search;
+  return parseSearchRecipe(checked, `${r.name} (normalized)`);
+}
+
+/** How errors name a recipe with overrides: `recipe 'x' (overrides budget=-5)`. */
+function overridesSource(name: string, given: Record<string, unknown>): string {
+  const parts = Object.entries(given).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`);
+  return parts.length ? `recipe '${name}' (overrides ${parts.join(', ')})` : `recipe '${name}'`;
 }
 
 /** JSON Schema of search recipes (for editors: `"$schema"` in a recipe). */
