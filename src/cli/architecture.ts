@@ -85,6 +85,7 @@ export function evaluateCommand(ctx: CliContext) {
 
 interface FinetuneArgs extends CommonArgs {
   architecture: string;
+  distill?: boolean;
   epochs?: number;
   lr?: number;
 }
@@ -99,6 +100,7 @@ export function finetuneCommand(ctx: CliContext) {
         .positional('architecture', { type: 'string', demandOption: true, describe: 'architecture.json exported by search or sweep' })
         .option('epochs', { type: 'number', describe: "Override the recipe's finetune epochs" })
         .option('lr', { type: 'number', describe: "Override the recipe's finetune learning rate" })
+        .option('distill', { type: 'boolean', describe: "Distill from the search's teacher (default: as the recipe says); --no-distill finetunes without it" })
         .example('$0 finetune runs/search/architecture.json --epochs 20 --out runs/search-ft', 'Twenty more epochs'),
     handler: async (argv: ArgumentsCamelCase<FinetuneArgs>) => {
       const outDir = argv.out ?? `${resolve(argv.architecture, '..')}-finetuned`;
@@ -111,6 +113,7 @@ export function finetuneCommand(ctx: CliContext) {
         ...(argv.lr !== undefined ? { lr: argv.lr } : {}),
         ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}),
         ...(argv.seed !== undefined ? { seed: argv.seed } : {}),
+        ...(argv.distill !== undefined ? { distill: argv.distill } : {}),
         ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
         hooks: { ...progress, signal: ctx.signal },
         download: { log: ctx.print },

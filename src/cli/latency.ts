@@ -87,40 +87,43 @@ export function latencyCommand(ctx: CliContext) {
         .example('$0 latency --backbone resnet18 --table delphi-gc-epyc7502', 'Per-layer cost of an all-ReLU CIFAR ResNet-18 under DELPHI')
         .example('$0 latency --backbone resnet18 --all x2act --compare --table crypten-2pc-dealer,delphi-gc-epyc7502', 'All-polynomial ResNet-18 under several tables and networks')
         .example('$0 latency runs/search/architecture.json --table cheetah-approxrelu-r50 --network WAN --rtt 20', 'An exported architecture under a custom RTT'),
-    handler: async (argv: ArgumentsCamelCase<LatencyArgs>) => {
-      const { selectBackend } = await import('../engine/backend.js');
-      const { costLayers } = await import('../latency/network.js');
-      const { networkCost } = await import('../latency/cost.js');
-      await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-      const { net, choices } = await networkOf(argv);
-      const layers = costLayers(net, choices);
-      const name = `${net.arch} ${net.inputShape.join('x')}`;
-      net.dispose();
-      const ids = argv.table ?? (argv.compare ? shippedTableIds() : [DEFAULT_TABLE]);
-      const tables = ids.flatMap((t) => t.split(',')).filter(Boolean).map(loadLatencyTable);
-      const overrides = { ...(argv.bandwidth !== undefined ? { bandwidthMbps: argv.bandwidth } : {}), ...(argv.rtt !== undefined ? { rttMs: argv.rtt } : {}) };
-      const results: NetworkCost[] = [];
-      for (const t of tables) {
-        const profiles = argv.compare && !argv.network && t.networks?.length ? t.networks.map((n) => n.name) : [argv.network];
-        for (const p of profiles) results.push(networkCost(layers, t, { ...overrides, ...(p ? { network: p } : {}) }));
-      }
-      const relus = layers.filter((l) => l.op === 'relu').reduce((a, l) => a + l.sizes.outElements, 0);
-      if (argv.json) {
-        ctx.out(JSON.stringify({ architecture: name.split(' ')[0], relus, results }, null, 2));
-        return;
-      }
-      ctx.out(`${name}: ${relus.toLocaleString('en-US')} ReLUs per sample (stem included)`);
-      if (results.length === 1 && !argv.compare) {
-        const c = results[0]!;
-        ctx.out(`table ${c.table}${c.network ? `, network ${c.network.name} (${c.network.bandwidthMbps ?? `${c.network.upMbps}/${c.network.downMbps}`} Mbps, RTT ${c.network.rttMs} ms)` : ''}`);
-        for (const line of perLayerTable(c)) ctx.out(line);
-      } else {
-        const rows = [['table', 'network', 'time', 'comm', 'rounds', 'not modelled']];
-        for (const c of results) rows.push([c.table, c.network?.name ?? '-', fmtTime(c, c.total), fmtBytes(c.commBytes), String(c.rounds), Object.entries(c.unmodelled).map(([k, v]) => `${k}×${v}`).join(' ')]);
-        for (const line of pad(rows)) ctx.out(line);
-      }
-      const gaps = new Set(results.flatMap((c) => Object.keys(c.unmodelled)));
-      if (gaps.size) ctx.print(`note: operators not modelled by a table cost nothing in its total: ${[...gaps].join(', ')} (see the table's entries for why)`);
-    },
+    handler: (argv: ArgumentsCamelCase<LatencyArgs>) => printLatency(ctx, argv),
   };
+}
+
+/** The latency of the network `argv` names, under each table (and profile), printed. */
+async function printLatency(ctx: CliContext, argv: LatencyArgs): Promise<void> {
+  const { selectBackend } = await import('../engine/backend.js');
+  const { costLayers } = await import('../latency/network.js');
+  const { networkCost } = await import('../latency/cost.js');
+  await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
+  const { net, choices } = await networkOf(argv);
+  const layers = costLayers(net, choices);
+  const name = `${net.arch} ${net.inputShape.join('x')}`;
+  net.dispose();
+  const ids = argv.table ?? (argv.compare ? shippedTableIds() : [DEFAULT_TABLE]);
+  const tables = ids.flatMap((t) => t.split(',')).filter(Boolean).map(loadLatencyTable);
+  const overrides = { ...(argv.bandwidth !== undefined ? { bandwidthMbps: argv.bandwidth } : {}), ...(argv.rtt !== undefined ? { rttMs: argv.rtt } : {}) };
+  const results: NetworkCost[] = [];
+  for (const t of tables) {
+    const profiles = argv.compare && !argv.network && t.networks?.length ? t.networks.map((n) => n.name) : [argv.network];
+    for (const p of profiles) results.push(networkCost(layers, t, { ...overrides, ...(p ? { network: p } : {}) }));
+  }
+  const relus = layers.filter((l) => l.op === 'relu').reduce((a, l) => a + l.sizes.outElements, 0);
+  if (argv.json) {
+    ctx.out(JSON.stringify({ architecture: name.split(' ')[0], relus, results }, null, 2));
+    return;
+  }
+  ctx.out(`${name}: ${relus.toLocaleString('en-US')} ReLUs per sample (stem included)`);
+  if (results.length === 1 && !argv.compare) {
+    const c = results[0]!;
+    ctx.out(`table ${c.table}${c.network ? `, network ${c.network.name} (${c.network.bandwidthMbps ?? `${c.network.upMbps}/${c.network.downMbps}`} Mbps, RTT ${c.network.rttMs} ms)` : ''}`);
+    for (const line of perLayerTable(c)) ctx.out(line);
+  } else {
+    const rows = [['table', 'network', 'time', 'comm', 'rounds', 'not modelled']];
+    for (const c of results) rows.push([c.table, c.network?.name ?? '-', fmtTime(c, c.total), fmtBytes(c.commBytes), String(c.rounds), Object.entries(c.unmodelled).map(([k, v]) => `${k}×${v}`).join(' ')]);
+    for (const line of pad(rows)) ctx.out(line);
+  }
+  const gaps = new Set(results.flatMap((c) => Object.keys(c.unmodelled)));
+  if (gaps.size) ctx.print(`note: operators not modelled by a table cost nothing in its total: ${[...gaps].join(', ')} (see the table's entries for why)`);
 }

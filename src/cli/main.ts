@@ -83,6 +83,7 @@ const HINTS: Record<string, string> = {
   RunFolderInUseError: 'wait for it, or choose another --out',
   NetworkSettingError: 'give --network, or --bandwidth and --rtt',
   DatasetUnavailableError: 'or pass --data-dir with the folder holding the files',
+  BackendChangedError: 'resume with the --backend the run started with, or choose another --out',
 };
 const hintFor = (e: Error): string | undefined => HINTS[e.name];
 

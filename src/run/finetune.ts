@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
 import type { DownloadOptions } from '../data/download.js';
 import { channelStats } from '../data/loader.js';
@@ -24,6 +24,8 @@ export interface FinetuneOptions {
   dataDir?: string;
   /** Seed of shuffling (overrides the embedded recipe's). */
   seed?: number;
+  /** Distill from the teacher (default: the recipe's `finetune.distill`); false finetunes without it. */
+  distill?: boolean;
   resume?: boolean;
   backend?: BackendChoice;
   hooks?: TrainHooks;
@@ -48,7 +50,10 @@ export interface FinetuneRun {
  */
 export function embeddedRecipe(arch: Architecture, file: string): SearchRecipe {
   if (!arch.recipe) throw new Error(`${file}: has no embedded recipe (exported outside a search run); finetune it with the library's fit()`);
-  return parseSearchRecipe(arch.recipe, `${file}: recipe`);
+  const r = parseSearchRecipe(arch.recipe, `${file}: recipe`);
+  // Paths recorded relative to the run folder (the teacher's) resolve against the export's folder.
+  if ('weights' in r.teacher && !isAbsolute(r.teacher.weights)) r.teacher = { weights: resolve(dirname(resolve(file)), r.teacher.weights) };
+  return r;
 }
 
 /** The finetune section with the overrides applied. */
@@ -85,7 +90,7 @@ export async function finetuneArchitecture(path: string, opts: FinetuneOptions):
       const data = { ...splits, norm: arch.normalization ?? channelStats(splits.train) };
       const updated: SearchRecipe = { ...recipe, finetune: ft };
       run.writeJson('recipe.json', updated);
-      const teacher = loadTeacher(recipe, path, ft.distill);
+      const teacher = loadTeacher(recipe, path, opts.distill ?? ft.distill);
       run.writeJson('meta.json', runMetadata(backend, recipe.seed, { from: path, backbone: arch.backbone, distill: !!teacher }));
       const before = evaluate(net, data.test, { norm: data.norm });
       const r = await fit(net, data, trainConfigOf(trainRecipe, data.train.labels.length), {
@@ -125,10 +130,14 @@ function withOverrides(recipe: SearchRecipe, opts: FinetuneOptions): SearchRecip
   };
 }
 
-/** The teacher for distillation: the recipe's weights, or the one the search run trained beside the export. */
+/**
+ * The teacher for distillation: the recipe's weights, or the one the search run trained beside the
+ * export. A missing teacher is an error unless distillation is turned off (`distill: false`).
+ */
 function loadTeacher(recipe: SearchRecipe, path: string, distill: boolean) {
+  if (!distill) return undefined;
   const dir = 'weights' in recipe.teacher ? recipe.teacher.weights : join(dirname(resolve(path)), 'teacher');
-  if (!distill || !existsSync(dir)) return undefined;
+  if (!existsSync(dir)) throw new Error(`${path}: the recipe distills from the teacher at ${dir}, which is missing; turn distillation off to finetune without it`);
   const teacher = loadTrainedModel(dir).model;
   teacher.eval();
   return teacher;

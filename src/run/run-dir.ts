@@ -1,4 +1,5 @@
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { BackendInfo } from '../engine/backend.js';
@@ -98,14 +99,16 @@ export function lockRunDir(dir: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
+      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() }));
       closeSync(fd);
       return () => rmSync(file, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new RunFolderInUseError(dir, pid);
+      const holder = lockHolder(readFileSync(file, 'utf8'));
+      // A lock of another machine (a shared folder) cannot be checked for life: it holds.
+      if (holder.host !== undefined && holder.host !== hostname()) throw new RunFolderInUseError(dir, holder.pid, holder.host);
+      if (Number.isInteger(holder.pid) && holder.pid > 0 && holder.pid !== process.pid && processAlive(holder.pid)) {
+        throw new RunFolderInUseError(dir, holder.pid);
       }
       rmSync(file, { force: true });
     }
@@ -124,13 +127,45 @@ export class RunStoppedError extends Error {
   }
 }
 
+/** The process (and machine) a `run.lock` names; locks of polynas 0.1 hold a bare process id. */
+function lockHolder(text: string): { pid: number; host?: string } {
+  try {
+    const j = JSON.parse(text) as { pid?: unknown; host?: unknown };
+    if (typeof j === 'object' && j !== null) return { pid: Number(j.pid), ...(typeof j.host === 'string' ? { host: j.host } : {}) };
+  } catch {
+    // a bare process id
+  }
+  return { pid: Number(text.trim()) };
+}
+
 /** Raised when another live process holds a run folder's lock. */
 export class RunFolderInUseError extends Error {
   constructor(
     readonly dir: string,
     readonly pid: number,
+    readonly host?: string,
   ) {
-    super(`${dir} is in use by another polynas run (process ${pid})`);
+    super(`${dir} is in use by another polynas run (process ${pid}${host ? ` on ${host}` : ''})`);
     this.name = 'RunFolderInUseError';
   }
+}
+
+/** Raised when a run is resumed on another backend than the one it started on (its numbers would mix). */
+export class BackendChangedError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly was: string,
+    readonly now: string,
+  ) {
+    super(`${dir} was run on the '${was}' backend; resuming it on '${now}' would mix two engines' numbers`);
+    this.name = 'BackendChangedError';
+  }
+}
+
+/** On a resume, the backend must be the one the folder's `meta.json` records. */
+export function checkResumeBackend(dir: string, backend: string): void {
+  const file = join(dir, 'meta.json');
+  if (!existsSync(file)) return;
+  const was = (JSON.parse(readFileSync(file, 'utf8')) as { backend?: unknown }).backend;
+  if (typeof was === 'string' && was !== backend) throw new BackendChangedError(dir, was, backend);
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { selectBackend, type BackendInfo } from '../engine/backend.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { channelStats, type Normalization } from '../data/loader.js';
@@ -20,7 +21,7 @@ import { evaluate, type EvalResult } from '../train/metrics.js';
 import { fit, type TrainHooks } from '../train/trainer.js';
 import { toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { latencySummary, summarizeSearchRun } from '../report/summary.js';
-import { lockRunDir, openRunDir, runMetadata, RunStoppedError, type RunDir } from './run-dir.js';
+import { checkResumeBackend, lockRunDir, openRunDir, runMetadata, RunStoppedError, type RunDir } from './run-dir.js';
 import { cloneTeacher, teacherPhase, type Teacher } from './teacher.js';
 import { preflightSearch } from './preflight.js';
 import { loadRecipeData, trainConfigOf, trainRecipeOf } from './train.js';
@@ -167,8 +168,9 @@ async function prepare(recipe: SearchRecipe, opts: RunSearchOptions): Promise<Se
   for (const n of notes) opts.hooks?.notice?.(n);
   const strategy = getStrategy(normalized.search.strategy);
   const backend = await selectBackend(normalized.backend);
+  if (opts.resume) checkResumeBackend(opts.outDir, backend.backend);
   const run = openRunDir(opts.outDir);
-  run.writeJson('recipe.json', normalized);
+  run.writeJson('recipe.json', recorded(normalized, opts.outDir));
   return { recipe: normalized, strategy, settings: normalized.search, space, table, backend, run, opts, phase: opts.hooks?.phase ?? (() => {}), resolved: {} };
 }
 
@@ -181,7 +183,16 @@ function logTo(ctx: SearchRunContext, record: Record<string, unknown>, hook?: (r
 /** Records derived values in `recipe.json`'s `resolved` block. */
 function recordResolved(ctx: SearchRunContext, values: Record<string, number | string | null>): void {
   Object.assign(ctx.resolved, values);
-  ctx.run.writeJson('recipe.json', { ...ctx.recipe, resolved: ctx.resolved });
+  ctx.run.writeJson('recipe.json', recorded({ ...ctx.recipe, resolved: ctx.resolved }, ctx.opts.outDir));
+}
+
+/**
+ * The recipe as a run folder records it: teacher weights relative to the folder, so that a moved or
+ * copied folder (and a sweep's budget folders) still finds its teacher.
+ */
+function recorded(recipe: SearchRecipe, outDir: string): SearchRecipe {
+  if (!('weights' in recipe.teacher) || !isAbsolute(recipe.teacher.weights)) return recipe;
+  return { ...recipe, teacher: { weights: relative(resolve(outDir), recipe.teacher.weights) || '.' } };
 }
 
 /** The recipe's data, normalized as the teacher was trained. */
@@ -269,7 +280,7 @@ function exportPhase(ctx: SearchRunContext, sn: Supernet, data: Data, m: { teach
   const arch = toArchitecture(sn.net, sn.gates, {
     space: ctx.space, strategy: ctx.strategy.name, seed: recipe.seed, normalization: data.norm, table: ctx.table,
     ...(sn.budget !== undefined ? { budget: sn.budget } : {}), ...(recipe.latency.network ? { network: recipe.latency.network } : {}),
-    recipe: { ...recipe, resolved: ctx.resolved },
+    recipe: recorded({ ...recipe, resolved: ctx.resolved }, ctx.opts.outDir),
     metrics: { teacherTop1: m.teacherEval.top1, projectedTop1: m.searched.projected.top1, finetunedTop1: m.finetuned.top1, finetunedTop5: m.finetuned.top5, countBeforeProjection: m.searched.countBeforeProjection },
   });
   writeArchitecture(ctx.run.path('architecture'), arch, sn.net);

@@ -8,7 +8,7 @@ import type { DownloadOptions } from '../data/download.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { join } from 'node:path';
 import type { TrainRecipe } from '../spec/recipe.js';
-import { hasCheckpoint, lockRunDir, openRunDir, runMetadata } from './run-dir.js';
+import { checkResumeBackend, hasCheckpoint, lockRunDir, openRunDir, runMetadata } from './run-dir.js';
 import { fit, type TrainHooks, type TrainResult, type TrainConfig } from '../train/trainer.js';
 import { summarizeTrainRun } from '../report/summary.js';
 import type { TrainResultFile } from '../spec/result.js';
@@ -137,6 +137,7 @@ export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions)
 async function trainInRunDir(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
   const run = openRunDir(opts.outDir);
   const backend = await selectBackend(opts.backend ?? recipe.backend);
+  if (opts.resume) checkResumeBackend(opts.outDir, backend.backend);
   const data = await loadRecipeData(recipe, opts.download);
   const norm = recipe.dataset.normalization ?? channelStats(data.train);
   if (norm.mean.length !== data.train.shape[2]) {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -118,6 +118,23 @@ describe('sweep → report → evaluate → finetune → export (real digits)', 
     const rep = capture();
     expect(await runCli(['report', join(dir, 'ft')], rep.io), rep.err.join('\n')).toBe(0);
     expect(rep.out.join('\n')).toMatch(/: finetuned\n\n- from .*budget-1000\/architecture\.json: 1000 ReLUs, decisions frozen/);
+  });
+
+  it('a copied sweep folder finetunes with its own teacher; a missing teacher is an error unless --no-distill', async () => {
+    const copy = join(dir, 'moved');
+    cpSync(run, copy, { recursive: true });
+    const used = JSON.parse(readFileSync(join(copy, 'budget-1000', 'recipe.json'), 'utf8'));
+    expect(used.teacher).toEqual({ weights: '../teacher' }); // relative to the run folder
+    const ok = capture();
+    expect(await runCli(['finetune', join(copy, 'budget-1000', 'architecture.json'), '--epochs', '1', '--out', join(dir, 'ft-moved')], ok.io), ok.err.join('\n')).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'ft-moved', 'meta.json'), 'utf8')).distill).toBe(true);
+    rmSync(join(copy, 'teacher'), { recursive: true });
+    const missing = capture();
+    expect(await runCli(['finetune', join(copy, 'budget-1000', 'architecture.json'), '--epochs', '1', '--out', join(dir, 'ft-missing')], missing.io)).toBe(1);
+    expect(missing.err.join('\n')).toContain(`the recipe distills from the teacher at ${join(copy, 'teacher')}, which is missing`);
+    const off = capture();
+    expect(await runCli(['finetune', join(copy, 'budget-1000', 'architecture.json'), '--epochs', '1', '--no-distill', '--out', join(dir, 'ft-off')], off.io), off.err.join('\n')).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'ft-off', 'meta.json'), 'utf8')).distill).toBe(false);
   });
 
   it('export prices the network under another table with a per-layer CSV', async () => {
