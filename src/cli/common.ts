@@ -8,6 +8,7 @@ export interface CommonArgs {
   backend?: string;
   seed?: number;
   resume?: boolean;
+  fresh?: boolean;
   verbose?: boolean;
 }
 
@@ -28,5 +29,6 @@ export function commonOptions<T>(y: Argv<T>) {
     .option('data-dir', { type: 'string', describe: 'Folder with the dataset files (overrides the recipe)' })
     .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend (default: the recipe\'s, else auto)' })
     .option('seed', { type: 'number', describe: 'Override the recipe seed' })
-    .option('resume', { type: 'boolean', describe: 'Continue from the run folder\'s checkpoint' });
+    .option('resume', { type: 'boolean', describe: 'Continue from the run folder\'s checkpoint' })
+    .option('fresh', { type: 'boolean', describe: 'If the run folder holds results of other settings, remove them (instead of refusing the folder)' });
 }

@@ -44,6 +44,7 @@ export function sweepCommand(ctx: CliContext) {
         runSweep(recipe, {
           outDir,
           overrides,
+          fresh: argv.fresh ?? false,
           source: argv.recipe,
           ...(argv.reference ? { references: argv.reference } : {}),
           hooks,

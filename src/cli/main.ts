@@ -84,6 +84,7 @@ const HINTS: Record<string, string> = {
   NetworkSettingError: 'give --network, or --bandwidth and --rtt',
   DatasetUnavailableError: 'or pass --data-dir with the folder holding the files',
   BackendChangedError: 'resume with the --backend the run started with, or choose another --out',
+  RunSettingsChangedError: 'choose another --out, or pass --fresh to discard those results',
 };
 const hintFor = (e: Error): string | undefined => HINTS[e.name];
 

@@ -32,7 +32,7 @@ export function searchCommand(ctx: CliContext) {
       const outDir = argv.out ?? `runs/${recipe.name}`;
       ctx.print(`polynas search: ${recipe.name} → ${outDir}`);
       const { runSearchRecipe } = await import('../run/search.js');
-      const r = await withSearchProgress(ctx, (hooks) => runSearchRecipe(recipe, { outDir, resume: argv.resume ?? false, overrides, source: argv.recipe, hooks, download: { log: ctx.print } }));
+      const r = await withSearchProgress(ctx, (hooks) => runSearchRecipe(recipe, { outDir, resume: argv.resume ?? false, fresh: argv.fresh ?? false, overrides, source: argv.recipe, hooks, download: { log: ctx.print } }));
       ctx.out(
         `budget ${r.budget ?? 'none'}: ${r.countBeforeProjection} ReLUs before projection, ${r.relus} exported; top-1 teacher ${(r.teacher.top1 * 100).toFixed(2)} %, projected ${(r.projected.top1 * 100).toFixed(2)} %, finetuned ${(r.finetuned.top1 * 100).toFixed(2)} %; ${outDir}/architecture.json`,
       );

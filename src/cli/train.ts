@@ -35,6 +35,8 @@ export function trainCommand(ctx: CliContext) {
       const run = await runTraining(recipe, {
         outDir,
         resume: argv.resume ?? false,
+        fresh: argv.fresh ?? false,
+        notice: (n) => ctx.print(`note: ${n}`),
         ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
         hooks: { ...progress, signal: ctx.signal, onLog: (r) => { if (r.type === 'resume') ctx.print(`resuming at epoch ${Number(r.epoch) + 1}, batch ${String(r.batch)}`); } },
         download: { log: ctx.print },

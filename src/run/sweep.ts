@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -9,7 +9,11 @@ import { SearchResultFileSchema, type SweepRow } from '../spec/result.js';
 import { normalizeSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 import { loadSearchSpace } from '../spec/space.js';
 import { lockRunDir, openRunDir } from './run-dir.js';
-import { runSearchRecipe, type RunSearchOptions } from './search.js';
+import { runSearchRecipe, searchIdentity, type RunSearchOptions } from './search.js';
+import { changedSettings, claimRunDir, RunSettingsChangedError, type RunIdentity } from './identity.js';
+import { selectBackend } from '../engine/backend.js';
+import type { LatencyTable } from '../latency/schema.js';
+import type { SearchSpace } from '../spec/space.js';
 import { teacherPhase } from './teacher.js';
 import { preflightSearch } from './preflight.js';
 
@@ -61,10 +65,18 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   const budgets = normalized.sweep?.budgets;
   if (!budgets?.length) throw new Error(`recipe '${recipe.name}': no budgets to sweep (a "sweep": { "budgets": [...] } section, or overrides.budgets)`);
   const release = lockRunDir(opts.outDir);
+  const notice = opts.hooks?.notice;
+  let table: LatencyTable;
+  let backend: string;
   try {
-    // Every budget is checked against the exact ReLU count before the teacher trains.
-    const { notes } = await preflightSearch(normalized, space, opts.source ?? recipe.name);
-    for (const n of notes) opts.hooks?.notice?.(n);
+    // Every budget is checked against the exact ReLU count before the teacher trains, and the folder
+    // must hold results of these settings (the sweep's identity: the recipe without its budgets).
+    const pre = await preflightSearch(normalized, space, opts.source ?? recipe.name);
+    for (const n of pre.notes) notice?.(n);
+    table = pre.table;
+    backend = (await selectBackend(normalized.backend)).backend;
+    const sweepId = searchIdentity({ ...normalized, search: { ...normalized.search, budget: undefined } }, space, table, backend);
+    claimRunDir(opts.outDir, sweepId, { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: ['sweep.csv', 'plots', 'summary.md', 'recipe.json'], ...(notice ? { notice } : {}) });
   } catch (e) {
     release();
     throw e;
@@ -73,7 +85,7 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   try {
     run.writeJson('recipe.json', normalized);
     const teacher = await teacherPhase(normalized, {
-      dir: join(opts.outDir, 'teacher'), backend: normalized.backend,
+      dir: join(opts.outDir, 'teacher'), backend: normalized.backend, ...(opts.fresh ? { fresh: true } : {}), ...(notice ? { notice } : {}),
       ...(opts.hooks?.phase ? { phase: opts.hooks.phase } : {}), ...(opts.hooks?.train ? { hooks: opts.hooks.train } : {}), ...(opts.download ? { download: opts.download } : {}),
     });
     teacher.model.dispose();
@@ -82,7 +94,7 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
     const rows: SweepRow[] = [];
     for (const [index, spec] of budgets.entries()) {
       const dir = join(opts.outDir, budgetDirName(spec));
-      const done = existsSync(join(dir, 'result.json'));
+      const done = finishedWithSameSettings(dir, normalizeSearchRecipe(shared, space, { ...overrides, budget: spec }), space, table, backend, opts.fresh ?? false, notice);
       opts.onBudget?.({ index, count: budgets.length, budget: spec, done });
       if (!done) await runSearchRecipe(shared, { ...opts, outDir: dir, resume: true, overrides: { ...overrides, budget: spec } });
       rows.push(readSweepRow(spec, dir));
@@ -95,6 +107,25 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   } finally {
     release();
   }
+}
+
+/**
+ * Whether a budget folder holds a finished search of exactly these settings. A finished search of
+ * other settings is an error naming the change (with `fresh`: searched again); one written before
+ * identities were recorded is kept with a notice.
+ */
+function finishedWithSameSettings(dir: string, recipe: SearchRecipe, space: SearchSpace, table: LatencyTable, backend: string, fresh: boolean, notice?: (t: string) => void): boolean {
+  if (!existsSync(join(dir, 'result.json'))) return false;
+  const file = join(dir, 'identity.json');
+  if (!existsSync(file)) {
+    notice?.(`${dir}: finished before run identities were recorded; kept without checking its settings`);
+    return true;
+  }
+  const id = searchIdentity(recipe, space, table, backend);
+  const old = JSON.parse(readFileSync(file, 'utf8')) as RunIdentity;
+  if (old.hash === id.hash) return true;
+  if (fresh) return false;
+  throw new RunSettingsChangedError(dir, changedSettings(old.settings, id.settings));
 }
 
 /** A finished budget folder's `result.json` (validated) as a `sweep.csv` row. */

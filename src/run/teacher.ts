@@ -6,7 +6,9 @@ import type { BackendChoice } from '../engine/backend.js';
 import type { DownloadOptions } from '../data/download.js';
 import type { TrainHooks } from '../train/trainer.js';
 import type { SearchRecipe } from '../search/recipe.js';
-import { loadTrainedModel, runTraining, trainRecipeOf, type WeightsMeta } from './train.js';
+import { loadTrainedModel, runTraining, trainIdentity, trainRecipeOf, type WeightsMeta } from './train.js';
+import { claimRunDir } from './identity.js';
+import { selectBackend } from '../engine/backend.js';
 import { RunStoppedError } from './run-dir.js';
 
 /** The all-ReLU teacher of a search: its network (eval mode), weights metadata and folder. */
@@ -24,6 +26,8 @@ export interface TeacherOptions {
   hooks?: TrainHooks;
   download?: DownloadOptions;
   phase?: (name: string) => void;
+  fresh?: boolean;
+  notice?: (text: string) => void;
 }
 
 /**
@@ -45,9 +49,15 @@ export async function teacherPhase(recipe: SearchRecipe, opts: TeacherOptions): 
   } else {
     dir = opts.dir;
     phase('teacher');
+    const train = trainRecipeOf(recipe, recipe.teacher.train, `${recipe.name}-teacher`);
+    if (existsSync(join(dir, 'model.weights.bin'))) {
+      // A finished teacher is reused only if it was trained with these settings.
+      const { backend } = await selectBackend(opts.backend ?? recipe.backend);
+      claimRunDir(dir, trainIdentity(train, backend), { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: ['model.weights.bin', 'checkpoint.bin', 'result.json'], ...(opts.notice ? { notice: opts.notice } : {}) });
+    }
     if (!existsSync(join(dir, 'model.weights.bin'))) {
-      const trained = await runTraining(trainRecipeOf(recipe, recipe.teacher.train, `${recipe.name}-teacher`), {
-        outDir: dir, resume: true,
+      const trained = await runTraining(train, {
+        outDir: dir, resume: true, ...(opts.fresh ? { fresh: true } : {}), ...(opts.notice ? { notice: opts.notice } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(opts.download ? { download: opts.download } : {}),
       });
       // The weights are read back from the file below, as a run that resumes after this phase reads them.

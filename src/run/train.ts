@@ -1,7 +1,8 @@
 import { createBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
-import { loadDataset } from '../data/datasets.js';
+import { datasetFingerprint, loadDataset } from '../data/datasets.js';
+import { claimRunDir, runIdentity, type RunIdentity } from './identity.js';
 import { subset, type DatasetSplits } from '../data/dataset.js';
 import { channelStats, seededPermutation, type Normalization } from '../data/loader.js';
 import type { DownloadOptions } from '../data/download.js';
@@ -31,6 +32,20 @@ export interface RunTrainingOptions {
   backend?: BackendChoice;
   hooks?: TrainHooks;
   download?: DownloadOptions;
+  /** A folder holding results of other settings is refused; with `fresh` its earlier results are removed. */
+  fresh?: boolean;
+  /** Things worth knowing that are not errors. */
+  notice?: (text: string) => void;
+}
+
+/** What a training run folder holds as results of its settings. */
+const TRAIN_PHASE_FILES = ['checkpoint.bin', 'model.weights.bin', 'result.json', 'metrics.csv', 'summary.md', 'meta.json', 'recipe.json'];
+
+/** The identity of a training run: the recipe without names and paths, the data's fingerprint and the backend. */
+export function trainIdentity(recipe: TrainRecipe, backend: string): RunIdentity {
+  const { name: _n, description: _d, $schema: _s, dataset, ...rest } = recipe;
+  const { dir: _dir, download: _dl, ...data } = dataset;
+  return runIdentity({ recipe: { ...rest, dataset: data }, data: datasetFingerprint(dataset), backend });
 }
 
 /** Metadata stored with exported weights, enough to rebuild the network. */
@@ -123,7 +138,7 @@ export function trainConfigOf(recipe: TrainRecipe, trainSize: number): TrainConf
  * ```
  */
 export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
-  if (hasCheckpoint(opts.outDir) && !opts.resume) {
+  if (hasCheckpoint(opts.outDir) && !opts.resume && !opts.fresh) {
     throw new CheckpointExistsError(opts.outDir);
   }
   const release = lockRunDir(opts.outDir);
@@ -135,9 +150,10 @@ export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions)
 }
 
 async function trainInRunDir(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
-  const run = openRunDir(opts.outDir);
   const backend = await selectBackend(opts.backend ?? recipe.backend);
   if (opts.resume) checkResumeBackend(opts.outDir, backend.backend);
+  claimRunDir(opts.outDir, trainIdentity(recipe, backend.backend), { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: TRAIN_PHASE_FILES, ...(opts.notice ? { notice: opts.notice } : {}) });
+  const run = openRunDir(opts.outDir);
   const data = await loadRecipeData(recipe, opts.download);
   const norm = recipe.dataset.normalization ?? channelStats(data.train);
   if (norm.mean.length !== data.train.shape[2]) {

@@ -51,9 +51,14 @@ describe('polynas search (end to end on real digits)', () => {
     const first = strip(JSON.parse(readFileSync(join(dir, 'run', 'result.json'), 'utf8')));
     expect(strip(JSON.parse(readFileSync(join(dir, 'rerun', 'result.json'), 'utf8')))).toEqual(first);
 
-    // --resume with another budget searches again and finetunes afresh (the earlier finetuning is stale).
+    // Another budget in the same folder is other settings: refused, naming the change; with --fresh
+    // the earlier results are removed and the search and finetuning run afresh.
+    const refused: string[] = [];
+    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run'), '--budget', '200', '--resume'], { ...io, print: (l: string) => refused.push(l) })).toBe(1);
+    expect(refused.join('\n')).toContain('holds results of other settings; changed: recipe.search.budget: 300 → 200');
+    expect(JSON.parse(readFileSync(join(dir, 'run', 'recipe.json'), 'utf8')).search.budget).toBe(300); // the record of its results is kept
     const other: string[] = [];
-    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run'), '--budget', '200', '--resume'], { ...io, print: (l: string) => other.push(l) })).toBe(0);
+    expect(await runCli(['search', '--recipe', join(dir, 'r.json'), '--out', join(dir, 'run'), '--budget', '200', '--resume', '--fresh'], { ...io, print: (l: string) => other.push(l) })).toBe(0);
     expect(other).toContain('== search');
     const again200 = JSON.parse(readFileSync(join(dir, 'run', 'architecture.json'), 'utf8'));
     expect(again200.relus).toMatchObject({ total: 200, budgetMet: true, searchable: 6508 });
