@@ -36,6 +36,7 @@ export function trainCommand(ctx: CliContext) {
         outDir,
         resume: argv.resume ?? false,
         fresh: argv.fresh ?? false,
+        source: argv.recipe,
         notice: (n) => ctx.print(`note: ${n}`),
         ...(argv.backend ? { backend: argv.backend as BackendChoice } : {}),
         hooks: { ...progress, signal: ctx.signal, onLog: (r) => { if (r.type === 'resume') ctx.print(`resuming at epoch ${Number(r.epoch) + 1}, batch ${String(r.batch)}`); } },

@@ -33,6 +33,15 @@ export class RecipeCheckError extends Error {
   }
 }
 
+/** Runs `f`, naming the file and field in the error it throws. */
+function named<T>(source: string, field: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new RecipeCheckError(source, field, (e as Error).message);
+  }
+}
+
 /** Every candidate operator of the space must be priced by the table, unless the recipe opts out. */
 function checkPricing(recipe: SearchRecipe, space: SearchSpace, table: LatencyTable, source: string): string[] {
   const notes: string[] = [];
@@ -77,10 +86,11 @@ function checkTeacher(recipe: SearchRecipe, source: string): void {
  * ```
  */
 export async function preflightSearch(recipe: SearchRecipe, space: SearchSpace, source: string): Promise<Preflight> {
+  named(source, 'backbone.name', () => createBackbone(recipe.backbone.name, { numClasses: 10 }).dispose());
   if (space.backbone !== recipe.backbone.name) throw new RecipeCheckError(source, 'space', `space '${space.name}' is for '${space.backbone}' but the recipe's backbone is '${recipe.backbone.name}'`);
   checkDataset(recipe.dataset);
   checkTeacher(recipe, source);
-  const table = loadLatencyTable(recipe.latency.table);
+  const table = named(source, 'latency.table', () => loadLatencyTable(recipe.latency.table));
   const profile = recipe.latency.network;
   if (profile && table.networks && !table.networks.some((n) => n.name === profile)) {
     throw new RecipeCheckError(source, 'latency.network', `'${profile}' is not a profile of table '${table.id}' (${table.networks.map((n) => n.name).join(', ')})`);

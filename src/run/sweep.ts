@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readJsonAs } from '../io/json.js';
@@ -130,7 +130,8 @@ function finishedWithSameSettings(dir: string, recipe: SearchRecipe, space: Sear
 
 /** A finished budget folder's `result.json` (validated) as a `sweep.csv` row. */
 export function readSweepRow(spec: number, dir: string): SweepRow {
-  return sweepRow(spec, readJsonAs(join(dir, 'result.json'), SearchResultFileSchema, 'search result'), dir);
+  // run_dir is the budget folder's name inside the sweep folder, however --out was written.
+  return sweepRow(spec, readJsonAs(join(dir, 'result.json'), SearchResultFileSchema, 'search result'), basename(dir));
 }
 
 /** Writes `sweep.csv` atomically. */

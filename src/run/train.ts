@@ -1,7 +1,7 @@
-import { createBackbone } from '../backbones/registry.js';
+import { backboneNames, createBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { selectBackend, type BackendChoice } from '../engine/backend.js';
-import { datasetFingerprint, loadDataset } from '../data/datasets.js';
+import { checkDataset, datasetFingerprint, loadDataset } from '../data/datasets.js';
 import { claimRunDir, runIdentity, type RunIdentity } from './identity.js';
 import { subset, type DatasetSplits } from '../data/dataset.js';
 import { channelStats, seededPermutation, type Normalization } from '../data/loader.js';
@@ -36,6 +36,8 @@ export interface RunTrainingOptions {
   fresh?: boolean;
   /** Things worth knowing that are not errors. */
   notice?: (text: string) => void;
+  /** Where the recipe came from (its file), named in errors; default its name. */
+  source?: string;
 }
 
 /** What a training run folder holds as results of its settings. */
@@ -150,6 +152,9 @@ export async function runTraining(recipe: TrainRecipe, opts: RunTrainingOptions)
 }
 
 async function trainInRunDir(recipe: TrainRecipe, opts: RunTrainingOptions): Promise<TrainingRun> {
+  // What can be checked without data or training, first: the backbone and the dataset's files.
+  if (!backboneNames().includes(recipe.backbone.name)) throw new Error(`${opts.source ?? recipe.name}: backbone.name: unknown backbone '${recipe.backbone.name}'; known: ${backboneNames().join(', ')}`);
+  checkDataset(recipe.dataset);
   const backend = await selectBackend(opts.backend ?? recipe.backend);
   if (opts.resume) checkResumeBackend(opts.outDir, backend.backend);
   claimRunDir(opts.outDir, trainIdentity(recipe, backend.backend), { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: TRAIN_PHASE_FILES, ...(opts.notice ? { notice: opts.notice } : {}) });

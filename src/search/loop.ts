@@ -59,6 +59,9 @@ function toInput(b: HostBatch, shape: readonly number[]): StepInput {
 /** The gates must be the strategy's kind (and rule), and a budgeted strategy needs its budget. */
 function checkContext(s: Pick<SearchStrategy, 'name' | 'needsBudget' | 'gate' | 'maskRule'>, ctx: SearchContext): void {
   if (s.needsBudget && ctx.budget === undefined) throw new Error(`the ${s.name} strategy needs a budget`);
+  if (ctx.budget !== undefined && !(Number.isInteger(ctx.budget) && ctx.budget >= 0 && ctx.budget <= ctx.searchable)) {
+    throw new RangeError(`budget must be a whole count of ReLUs in [0, ${ctx.searchable}] (resolve a fraction with resolveBudget), got ${ctx.budget}`);
+  }
   for (const { path, gate } of ctx.gates) {
     if (gate.gateKind !== s.gate) throw new Error(`the ${s.name} strategy searches ${s.gate} gates; site '${path}' holds a ${gate.gateKind} gate`);
     if (s.maskRule && gate.ruleName !== s.maskRule) throw new Error(`the ${s.name} strategy needs mask gates with the '${s.maskRule}' rule; site '${path}' has '${gate.ruleName}' (buildSupernet(…, { rule: '${s.maskRule}' }))`);

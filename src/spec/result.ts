@@ -73,5 +73,6 @@ export interface SweepRow {
   finetune_s: number;
   strategy: string;
   seed: number;
+  /** The budget's folder inside the sweep folder (`budget-0.05`). */
   run_dir: string;
 }

@@ -127,6 +127,7 @@ export async function fit(
   config: TrainConfig,
   opts: { checkpointPath?: string; resume?: boolean; hooks?: TrainHooks; distill?: Distillation } = {},
 ): Promise<TrainResult> {
+  checkConfig(config);
   const perEpoch = batchCount(data.train.labels.length, config.batchSize, true);
   if (perEpoch < 1) throw new Error(`batchSize ${config.batchSize} exceeds the ${data.train.labels.length} training samples`);
   const params = model.namedParameters('weight');
@@ -161,6 +162,15 @@ export async function fit(
   }
   const final = p.history.length ? p.history[p.history.length - 1]!.test : evaluate(model, data.test, { norm: data.norm });
   return { completed: true, history: p.history, final, ...(resumedFrom ? { resumedFrom } : {}), steps: p.step, trainSeconds: p.seconds };
+}
+
+/** Library callers get the recipe's checks too: every count a positive integer, rates finite. */
+function checkConfig(c: TrainConfig): void {
+  const bad = (field: string, v: unknown, want: string) => new RangeError(`fit: config.${field} must be ${want}, got ${JSON.stringify(v)}`);
+  for (const f of ['epochs', 'batchSize'] as const) if (!Number.isInteger(c[f]) || c[f] < 1) throw bad(f, c[f], 'a positive integer');
+  if (!(c.schedule.lr > 0) || !Number.isFinite(c.schedule.lr)) throw bad('schedule.lr', c.schedule.lr, 'a positive number');
+  if (c.clipNorm !== undefined && !(c.clipNorm > 0)) throw bad('clipNorm', c.clipNorm, 'a positive number');
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw bad('seed', c.seed, 'a non-negative integer');
 }
 
 /** Evaluation batch size of the per-epoch test pass. */

@@ -67,6 +67,7 @@ describe('sweep → report → evaluate → finetune → export (real digits)', 
   it('writes one CSV row per budget, each meeting its budget exactly', () => {
     expect(header).toBe('budget_spec,budget,relus,relus_before_projection,top1,top5,projected_top1,teacher_top1,latency_table,latency_network,latency_ms,latency,latency_unit,comm_mib,rounds,search_s,finetune_s,strategy,seed,run_dir');
     expect(rows.map((r) => [r[0], r[1], r[2]])).toEqual([['100', '100', '100'], ['0.05', '325', '325'], ['1000', '1000', '1000'], ['2000', '2000', '2000']]);
+    expect(rows.map((r) => r[19])).toEqual(['budget-100', 'budget-0.05', 'budget-1000', 'budget-2000']); // relative, however --out was written
   });
 
   it('predicts a latency that never falls as the ReLU count grows under one table', () => {
