@@ -66,7 +66,7 @@ describe('polynas CLI', () => {
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...tinyRecipe, backbone: { name: 'resnet19' } }));
     const c = capture();
     expect(await runCli(['train', '--recipe', join(dir, 'bad.json'), '--out', join(dir, 'r')], c.io)).toBe(1);
-    expect(c.err.join('\n')).toContain("polynas: error: unknown backbone 'resnet19'; known:");
+    expect(c.err.join('\n')).toContain(`polynas: error: ${join(dir, 'bad.json')}: backbone.name: unknown backbone 'resnet19'; known:`);
     expect(c.err.join('\n')).not.toContain('    at ');
     const v = capture();
     await runCli(['train', '--recipe', join(dir, 'bad.json'), '--out', join(dir, 'r2'), '--verbose'], v.io);
