@@ -98,17 +98,17 @@ const invokedDirectly = (() => {
 
 if (invokedDirectly) {
   // The first Ctrl-C or SIGTERM stops after the current step (the run saves what it can and exits
-  // 130); a second one exits at once.
+  // 130). Then polynas stops listening, so a second one has the signal's default effect and ends the
+  // process at once, even while a long synchronous computation holds the event loop.
   const controller = new AbortController();
-  let signals = 0;
   const stop = (name: string) => {
-    signals++;
-    if (signals > 1) process.exit(130);
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
     process.stderr.write(`\npolynas: ${name}: stopping after the current step (send it again to quit at once)\n`);
     controller.abort();
   };
-  process.on('SIGINT', () => stop('interrupted'));
-  process.on('SIGTERM', () => stop('terminated'));
+  process.once('SIGINT', () => stop('interrupted'));
+  process.once('SIGTERM', () => stop('terminated'));
   runCli(hideBin(process.argv), { signal: controller.signal }).then((code) => {
     process.exitCode = code;
   });
