@@ -56,3 +56,10 @@ export async function mnistSlice(n: number, trainStep: number, m: number, testSt
   const test = subset(all.test, Int32Array.from({ length: m }, (_, i) => i * testStep), `mnist-${m}`);
   return { train, test, norm: channelStats(train) };
 }
+
+/** What a CLI run printed: results (`out`), diagnostics (`err`), and the injected I/O that collects them. */
+export function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
+}

@@ -3,12 +3,9 @@ import type { Backbone } from '../backbones/backbone.js';
 import type { SiteChoice } from '../latency/network.js';
 import { opIds } from '../ops/index.js';
 import type { NetworkCost } from '../latency/cost.js';
-import { loadLatencyTable, shippedTableIds } from '../latency/tables.js';
+import { DEFAULT_LATENCY_TABLE, loadLatencyTable, shippedTableIds } from '../latency/tables.js';
 import type { CliContext } from './common.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/choices.js';
-
-/** The table `polynas latency` prices with when none is named (PASNet's released fits). */
-const DEFAULT_TABLE = 'pasnet-dac2023-code';
 
 interface LatencyArgs {
   backend?: string;
@@ -101,7 +98,7 @@ async function printLatency(ctx: CliContext, argv: LatencyArgs): Promise<void> {
   const layers = costLayers(net, choices);
   const name = `${net.arch} ${net.inputShape.join('x')}`;
   net.dispose();
-  const ids = argv.table ?? (argv.compare ? shippedTableIds() : [DEFAULT_TABLE]);
+  const ids = argv.table ?? (argv.compare ? shippedTableIds() : [DEFAULT_LATENCY_TABLE]);
   const tables = ids.flatMap((t) => t.split(',')).filter(Boolean).map(loadLatencyTable);
   const overrides = { ...(argv.bandwidth !== undefined ? { bandwidthMbps: argv.bandwidth } : {}), ...(argv.rtt !== undefined ? { rttMs: argv.rtt } : {}) };
   const results: NetworkCost[] = [];

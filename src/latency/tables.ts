@@ -34,6 +34,9 @@ export function parseLatencyTable(input: unknown, source = 'latency table'): Lat
   return parseWith(LatencyTableSchema, input, source, crossChecks);
 }
 
+/** The table a recipe or `polynas latency` prices with when none is named (PASNet's released fits). */
+export const DEFAULT_LATENCY_TABLE = 'pasnet-dac2023-code';
+
 /**
  * Ids of the shipped tables.
  *

@@ -69,24 +69,30 @@ export class RunSettingsChangedError extends Error {
 }
 
 /**
+ * How a folder's recorded identity compares with `id`: `none` (no `identity.json`: a folder from
+ * before identities, or a new one), `same`, or the settings that changed.
+ */
+export function compareIdentity(dir: string, id: RunIdentity): 'none' | 'same' | { changed: string[] } {
+  const file = join(dir, 'identity.json');
+  if (!existsSync(file)) return 'none';
+  const old = JSON.parse(readFileSync(file, 'utf8')) as RunIdentity;
+  return old.hash === id.hash ? 'same' : { changed: changedSettings(old.settings, id.settings) };
+}
+
+/**
  * Checks a run folder against the identity of the run about to use it, before anything is written:
  * a folder of another identity is refused (naming the changed settings), or with `fresh` its phase
  * files are removed. A folder written before identities existed is accepted with a notice. Then the
- * identity is recorded. Returns whether the folder held results of the same identity.
+ * identity is recorded.
  */
-export function claimRunDir(dir: string, id: RunIdentity, opts: { fresh?: boolean; phaseFiles: readonly string[]; notice?: (text: string) => void }): boolean {
-  const file = join(dir, 'identity.json');
+export function claimRunDir(dir: string, id: RunIdentity, opts: { fresh?: boolean; phaseFiles: readonly string[]; notice?: (text: string) => void }): void {
   const held = opts.phaseFiles.filter((f) => existsSync(join(dir, f)));
-  if (existsSync(file)) {
-    const old = JSON.parse(readFileSync(file, 'utf8')) as RunIdentity;
-    if (old.hash !== id.hash) {
-      if (!opts.fresh) throw new RunSettingsChangedError(dir, changedSettings(old.settings, id.settings));
-      for (const f of held) rmSync(join(dir, f), { recursive: true, force: true });
-      opts.notice?.(`${dir}: settings changed; earlier results removed (${held.join(', ') || 'none'})`);
-    }
-  } else if (held.length) {
-    opts.notice?.(`${dir}: written before run identities were recorded; continuing without checking its settings`);
+  const c = compareIdentity(dir, id);
+  if (c === 'none' && held.length) opts.notice?.(`${dir}: written before run identities were recorded; continuing without checking its settings`);
+  if (typeof c === 'object') {
+    if (!opts.fresh) throw new RunSettingsChangedError(dir, c.changed);
+    for (const f of held) rmSync(join(dir, f), { recursive: true, force: true });
+    opts.notice?.(`${dir}: settings changed; earlier results removed (${held.join(', ') || 'none'})`);
   }
-  writeJsonAtomic(file, id);
-  return existsSync(file) && held.length > 0;
+  writeJsonAtomic(join(dir, 'identity.json'), id);
 }

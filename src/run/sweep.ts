@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -10,7 +10,7 @@ import { normalizeSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 import { loadSearchSpace } from '../spec/space.js';
 import { lockRunDir, openRunDir } from './run-dir.js';
 import { runSearchRecipe, searchIdentity, type RunSearchOptions } from './search.js';
-import { changedSettings, claimRunDir, RunSettingsChangedError, type RunIdentity } from './identity.js';
+import { claimRunDir, compareIdentity, RunSettingsChangedError } from './identity.js';
 import { selectBackend } from '../engine/backend.js';
 import type { LatencyTable } from '../latency/schema.js';
 import type { SearchSpace } from '../spec/space.js';
@@ -116,16 +116,11 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
  */
 function finishedWithSameSettings(dir: string, recipe: SearchRecipe, space: SearchSpace, table: LatencyTable, backend: string, fresh: boolean, notice?: (t: string) => void): boolean {
   if (!existsSync(join(dir, 'result.json'))) return false;
-  const file = join(dir, 'identity.json');
-  if (!existsSync(file)) {
-    notice?.(`${dir}: finished before run identities were recorded; kept without checking its settings`);
-    return true;
-  }
-  const id = searchIdentity(recipe, space, table, backend);
-  const old = JSON.parse(readFileSync(file, 'utf8')) as RunIdentity;
-  if (old.hash === id.hash) return true;
+  const c = compareIdentity(dir, searchIdentity(recipe, space, table, backend));
+  if (c === 'none') notice?.(`${dir}: finished before run identities were recorded; kept without checking its settings`);
+  if (typeof c !== 'object') return true;
   if (fresh) return false;
-  throw new RunSettingsChangedError(dir, changedSettings(old.settings, id.settings));
+  throw new RunSettingsChangedError(dir, c.changed);
 }
 
 /** A finished budget folder's `result.json` (validated) as a `sweep.csv` row. */

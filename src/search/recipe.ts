@@ -4,13 +4,13 @@ import { BACKEND_CHOICES } from '../engine/backend.js';
 import { DATASET_INFO } from '../data/datasets.js';
 import { parseWith, readJsonFile } from '../io/json.js';
 import { opRegistryVersion } from '../ops/index.js';
+import { DEFAULT_LATENCY_TABLE } from '../latency/tables.js';
 import { RecipeHeader, TrainSection } from '../spec/recipe.js';
 import { searchSpaceSchema, type SearchSpace } from '../spec/space.js';
 import { getStrategy, strategies, strategyRegistryVersion, type SectionBase } from './strategy.js';
 import './strategies/index.js';
 
-/** The latency table a search recipe prices its export with when it names none. */
-export const DEFAULT_LATENCY_TABLE = 'pasnet-dac2023-code';
+export { DEFAULT_LATENCY_TABLE };
 
 /** Command-line overrides a run applied to its recipe (recorded in the normalized recipe). */
 export const OverridesSchema = z.strictObject({
@@ -135,7 +135,7 @@ export function normalizeSearchRecipe(recipe: SearchRecipe, space: SearchSpace, 
   // The overrides are validated with the recipe (a bad value is named with its field).
   const checked = parseSearchRecipe(r, overridesSource(r.name, given));
   const strategy = getStrategy(checked.search.strategy);
-  checked.search = strategy.normalize ? strategy.normalize(checked.search as never, { space, imageShape: DATASET_INFO[checked.dataset.name].shape }) : checked.search;
+  checked.search = strategy.normalize ? strategy.normalize(checked.search, { space, imageShape: DATASET_INFO[checked.dataset.name].shape }) : checked.search;
   return parseSearchRecipe(checked, `${r.name} (normalized)`);
 }
 

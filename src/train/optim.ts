@@ -156,9 +156,10 @@ export class Adam extends SlotOptimizer {
     this.decoupled = cfg.decoupled ?? false;
   }
   step(grads: GradMap, lr: number): void {
+    // Bias corrections of the step about to be taken (eachParam counts it), once per step.
+    const c1 = 1 - this.b1 ** (this.t + 1);
+    const c2 = 1 - this.b2 ** (this.t + 1);
     this.eachParam(grads, (path, v, g0) => {
-      const c1 = 1 - this.b1 ** this.t;
-      const c2 = 1 - this.b2 ** this.t;
       const m = this.slot(path, v, 'm');
       const s = this.slot(path, v, 'v');
       const [next, m1, s1] = adamStep(v, g0, m, s, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });

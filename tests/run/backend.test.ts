@@ -2,15 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { tempDir } from '../helpers.js';
+import { capture, tempDir } from '../helpers.js';
 
 const root = join(__dirname, '..', '..');
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
-};
-
 describe('one backend per run', () => {
   it('--backend is used by every phase, the teacher included, and recorded; resuming on another is refused', async () => {
     const dir = tempDir();

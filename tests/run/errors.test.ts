@@ -9,15 +9,9 @@ import { searchableRelus } from '../../src/supernet/gate.js';
 import { runSearchLoop, searchSupernet } from '../../src/search/loop.js';
 import { getStrategy } from '../../src/search/strategy.js';
 import { fit } from '../../src/train/trainer.js';
-import { mnistSlice, tempDir } from '../helpers.js';
+import { capture, mnistSlice, tempDir } from '../helpers.js';
 
 const root = join(__dirname, '..', '..');
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
-};
-
 describe('errors name the file, the field and the value', () => {
   it('an unknown backbone or latency table in a search recipe', async () => {
     const dir = tempDir();

@@ -4,15 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { trainIdentity } from '../../src/run/train.js';
 import { parseTrainRecipe } from '../../src/spec/recipe.js';
-import { cifarSubsetDir, tempDir } from '../helpers.js';
+import { capture, cifarSubsetDir, tempDir } from '../helpers.js';
 
 const root = join(__dirname, '..', '..');
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
-};
-
 describe('run identity', () => {
   it('does not depend on where the data is, and changes with the data and the settings', () => {
     const dir = tempDir();
