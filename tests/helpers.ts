@@ -63,3 +63,21 @@ export function capture() {
   const err: string[] = [];
   return { out, err, io: { out: (l: string) => out.push(l), print: (l: string) => err.push(l), tty: false } };
 }
+
+/**
+ * Largest gap between the training form's and the deployed form's logits on a random batch (eval
+ * mode), relative to the largest logit, and the ReLUs the deployed form evaluated.
+ */
+export async function deployedCheck(net: import('../src/backbones/backbone.js').Backbone): Promise<{ gap: number; relus: number }> {
+  const { tf } = await import('../src/engine/tf.js');
+  const { measureDeployed, withDeployedForm } = await import('../src/export/deploy.js');
+  net.eval();
+  const x = tf.randomNormal([4, ...net.inputShape], 0, 1, 'float32', 3);
+  const a = net.forward(x);
+  const b = withDeployedForm(net, () => net.forward(x));
+  const av = a.dataSync();
+  const bv = b.dataSync();
+  tf.dispose([x, a, b]);
+  const scale = Math.max(1, ...Array.from(av, Math.abs));
+  return { gap: Math.max(...Array.from(av, (v, i) => Math.abs(v - bv[i]!))) / scale, relus: measureDeployed(net).relus };
+}

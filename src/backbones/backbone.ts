@@ -12,17 +12,24 @@ export interface BackboneOptions {
   inputShape?: [number, number, number];
 }
 
-/** ReLU count of one site for a given input size. */
+/** Secure comparisons of one site for a given input size. */
 export interface SiteReluCount {
   path: string;
+  kind: 'activation' | 'pool';
   shape: number[];
+  /** ReLUs the site's operator evaluates per sample. */
   relus: number;
+  /** Max-pool comparisons per sample (v − 1 per window of v valid inputs). */
+  comparisons: number;
   stem: boolean;
 }
 
 /** Result of {@link Backbone.reluCount}. */
 export interface ReluReport {
+  /** ReLU evaluations per sample of the whole network, the stem's included. */
   total: number;
+  /** Max-pool comparisons per sample, reported beside the ReLUs (budgets include them only on request). */
+  comparisons: number;
   perSite: SiteReluCount[];
 }
 
@@ -61,20 +68,21 @@ export abstract class Backbone extends Module {
   }
 
   /**
-   * Exact number of ReLUs per sample for an input size. The stem activation is left out unless
-   * `countStem` is true (the convention of SNL and AutoReP).
+   * Exact number of ReLU evaluations per sample for an input size: every activation site counts,
+   * the stem's included (a CIFAR ResNet without a stem ReLU is the `-nostem` backbone). Max-pool
+   * comparisons are reported beside the total.
    *
    * @example
    * ```ts
-   * createBackbone('resnet18', { numClasses: 10 }).reluCount().total; // 491520
+   * createBackbone('resnet18', { numClasses: 10 }).reluCount().total; // 557056
+   * createBackbone('resnet18-nostem', { numClasses: 10 }).reluCount().total; // 491520 (SNL/AutoReP)
    * ```
    */
-  reluCount(opts: { inputShape?: readonly number[]; countStem?: boolean } = {}): ReluReport {
+  reluCount(opts: { inputShape?: readonly number[] } = {}): ReluReport {
     this.trace(opts.inputShape ?? this.inputShape);
-    const perSite = this.sites()
-      .filter(({ site }) => site.kind === 'activation')
-      .map(({ path, site }) => ({ path, shape: [...site.inputShape!], relus: site.reluCount(), stem: site.stem }));
-    const total = perSite.filter((s) => opts.countStem || !s.stem).reduce((a, s) => a + s.relus, 0);
-    return { total, perSite };
+    const perSite = this.sites().map(({ path, site }) => ({
+      path, kind: site.kind, shape: [...site.inputShape!], relus: site.reluCount(), comparisons: site.comparisons(), stem: site.stem,
+    }));
+    return { total: perSite.reduce((a, s) => a + s.relus, 0), comparisons: perSite.reduce((a, s) => a + s.comparisons, 0), perSite };
   }
 }

@@ -1,7 +1,7 @@
 import type { Backbone, BackboneOptions } from './backbone.js';
 import { LeNet5 } from './lenet.js';
 import { MobileNetV2 } from './mobilenetv2.js';
-import { RESNET_CONFIGS, ResNet } from './resnet.js';
+import { RESNET_CONFIGS, RESNET_NOSTEM_CONFIGS, ResNet } from './resnet.js';
 import { VGG16BN } from './vgg.js';
 import { WideResNet } from './wide-resnet.js';
 
@@ -39,7 +39,7 @@ export function createBackbone(name: string, opts: BackboneOptions): Backbone {
 }
 
 // The one place where the built-in backbones are registered.
-for (const [name, cfg] of Object.entries(RESNET_CONFIGS)) registerBackbone(name, (o) => new ResNet(cfg, o));
+for (const [name, cfg] of Object.entries({ ...RESNET_CONFIGS, ...RESNET_NOSTEM_CONFIGS })) registerBackbone(name, (o) => new ResNet(cfg, o));
 registerBackbone('wrn22_8', (o) => new WideResNet(22, 8, o));
 registerBackbone('vgg16_bn', (o) => new VGG16BN(o));
 registerBackbone('mobilenetv2', (o) => new MobileNetV2(o));

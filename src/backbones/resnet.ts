@@ -96,6 +96,11 @@ export interface ResNetConfig {
   widths: number[];
   /** `cifar`: 3×3 stride-1 stem, no max-pool. `imagenet`: 7×7 stride-2 stem + 3×3 stride-2 max-pool. */
   stem: 'cifar' | 'imagenet';
+  /**
+   * A ReLU after the stem convolution (default true). False gives the network of SNL's and AutoReP's
+   * `resnet18_in` (`conv → bn → layer1`), on which their published ReLU counts (ResNet-18: 491,520) hold.
+   */
+  stemAct?: boolean;
   inputShape: [number, number, number];
 }
 
@@ -108,7 +113,7 @@ export class ResNet extends Backbone {
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
   readonly stem: Sequential;
-  readonly stemAct: ActivationSite;
+  readonly stemAct?: ActivationSite;
   readonly stemPool?: PoolSite;
   readonly stages: Sequential;
   readonly pool: GlobalAvgPool;
@@ -127,7 +132,7 @@ export class ResNet extends Backbone {
         ? new Conv2d(this.inputShape[2], stemWidth, 3, { rng })
         : new Conv2d(this.inputShape[2], stemWidth, 7, { stride: 2, pad: 3, rng });
     this.stem = this.module('stem', new Sequential(stemConv, new BatchNorm2d(stemWidth)));
-    this.stemAct = this.module('stem_act', new ActivationSite({ stem: true }));
+    if (cfg.stemAct ?? true) this.stemAct = this.module('stem_act', new ActivationSite({ stem: true }));
     if (cfg.stem === 'imagenet') this.stemPool = this.module('stem_pool', new PoolSite(3, 2, 1, 'max'));
     this.stages = this.module('stages', new Sequential());
     let cin = stemWidth;
@@ -145,7 +150,8 @@ export class ResNet extends Backbone {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    let h = this.stemAct.forward(this.stem.forward(x));
+    let h = this.stem.forward(x);
+    if (this.stemAct) h = this.stemAct.forward(h);
     if (this.stemPool) h = this.stemPool.forward(h);
     return this.fc.forward(this.pool.forward(this.stages.forward(h)));
   }
@@ -166,3 +172,13 @@ export const RESNET_CONFIGS = {
   'resnet34-imagenet': { arch: 'resnet34-imagenet', block: 'basic', blocks: [3, 4, 6, 3], widths: [64, 128, 256, 512], stem: 'imagenet', inputShape: IMAGENET },
   'resnet50-imagenet': { arch: 'resnet50-imagenet', block: 'bottleneck', blocks: [3, 4, 6, 3], widths: [64, 128, 256, 512], stem: 'imagenet', inputShape: IMAGENET },
 } as const satisfies Record<string, ResNetConfig>;
+
+/**
+ * The CIFAR-stem ResNets without a stem ReLU, named `<arch>-nostem` (SNL's and AutoReP's networks:
+ * published budgets such as 12.9K of ResNet-18's 491,520 ReLUs refer to these).
+ */
+export const RESNET_NOSTEM_CONFIGS: Record<string, ResNetConfig> = Object.fromEntries(
+  Object.values(RESNET_CONFIGS)
+    .filter((c) => c.stem === 'cifar')
+    .map((c) => [`${c.arch}-nostem`, { ...c, arch: `${c.arch}-nostem`, stemAct: false }]),
+);

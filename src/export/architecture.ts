@@ -6,6 +6,7 @@ import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { parseWith, readJsonFile } from '../io/json.js';
 import { POLYNAS_VERSION } from '../io/version.js';
 import { networkCost } from '../latency/cost.js';
+import { measureDeployed } from './deploy.js';
 import { costLayers } from '../latency/network.js';
 import type { LatencyTable } from '../latency/schema.js';
 import {
@@ -59,7 +60,13 @@ function latencyOf(net: Backbone, gates: readonly PlacedGate[], table: LatencyTa
 export function toArchitecture(net: Backbone, gates: readonly PlacedGate[], ctx: ArchitectureContext): Architecture {
   const sites = Object.fromEntries(gates.map(({ path, gate }) => [path, gate.toSite()]));
   const perLayer = gates.filter((g) => g.gate.siteKind === 'activation').map(({ path, gate }) => ({ path, total: gate.siteSize(), kept: gate.reluCount() }));
-  const total = net.reluCount().total;
+  const deployed = measureDeployed(net);
+  const structural = net.reluCount();
+  if (deployed.relus !== structural.total || deployed.comparisons !== structural.comparisons) {
+    throw new Error(`internal: the deployed network evaluates ${deployed.relus} ReLUs and ${deployed.comparisons} comparisons, the sites report ${structural.total} and ${structural.comparisons}`);
+  }
+  const total = deployed.relus;
+  const pools = deployed.perSite.filter((s) => s.comparisons > 0).map((s) => ({ path: s.path, comparisons: s.comparisons }));
   return {
     format: ARCHITECTURE_FORMAT,
     formatVersion: ARCHITECTURE_FORMAT_VERSION,
@@ -71,7 +78,10 @@ export function toArchitecture(net: Backbone, gates: readonly PlacedGate[], ctx:
     strategy: ctx.strategy,
     seed: ctx.seed,
     ...(ctx.budget !== undefined ? { budget: ctx.budget } : {}),
-    relus: { total, searchable: searchableRelus(gates), ...(ctx.budget !== undefined ? { budgetMet: total <= ctx.budget } : {}), perLayer },
+    relus: {
+      total, searchable: searchableRelus(gates), ...(ctx.budget !== undefined ? { budgetMet: total <= ctx.budget } : {}), perLayer,
+      maxPoolComparisons: deployed.comparisons, perPool: pools,
+    },
     sites,
     ...(ctx.table ? { latency: latencyOf(net, gates, ctx.table, ctx.network) } : {}),
     space: ctx.space,
@@ -120,14 +130,16 @@ export function readArchitecture(path: string): Architecture {
 
 /**
  * Rebuilds an exported network: the backbone, gates from the embedded space, the weights, and every
- * site's decisions as exported. Evaluating it reproduces the exported network's accuracy.
+ * site's decisions as exported. Evaluating it reproduces the exported network's accuracy. The ReLU
+ * count is measured again on the deployed form: a file whose count differs (one written before the
+ * stem ReLU was counted) gets the measured count, and a warning names the file and both numbers.
  *
  * @example
  * ```ts
- * const { net, gates } = await rebuildArchitecture(readArchitecture('runs/s/architecture.json'), 'runs/s/architecture.weights.bin');
+ * const { net, gates, arch: checked } = await rebuildArchitecture(readArchitecture('runs/s/architecture.json'), 'runs/s/architecture.weights.bin');
  * ```
  */
-export async function rebuildArchitecture(arch: Architecture, weightsFile: string): Promise<{ net: Backbone; gates: PlacedGate[] }> {
+export async function rebuildArchitecture(arch: Architecture, weightsFile: string): Promise<{ net: Backbone; gates: PlacedGate[]; arch: Architecture }> {
   const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, inputShape: arch.inputShape });
   try {
     const sites = Object.values(arch.sites);
@@ -142,11 +154,23 @@ export async function rebuildArchitecture(arch: Architecture, weightsFile: strin
       if (!site) throw new Error(`${weightsFile}: the architecture has no entry for site '${path}'`);
       gate.restore(site);
     }
-    return { net, gates };
+    return { net, gates, arch: recounted(arch, net, weightsFile) };
   } catch (e) {
     net.dispose();
     throw e;
   }
+}
+
+/** The architecture with its count measured on the rebuilt network (warning when the file said otherwise). */
+function recounted(arch: Architecture, net: Backbone, file: string): Architecture {
+  const m = measureDeployed(net);
+  if (m.relus === arch.relus.total && arch.relus.maxPoolComparisons !== undefined) return arch;
+  if (m.relus !== arch.relus.total) {
+    process.emitWarning(`${file}: the architecture records ${arch.relus.total} ReLUs but its network evaluates ${m.relus} (a count written before polynas counted the stem ReLU); using ${m.relus}`, 'PolynasCountWarning');
+  }
+  const budgetMet = arch.budget !== undefined ? { budgetMet: m.relus <= arch.budget } : {};
+  const perPool = m.perSite.filter((s) => s.comparisons > 0).map((s) => ({ path: s.path, comparisons: s.comparisons }));
+  return { ...arch, relus: { ...arch.relus, total: m.relus, ...budgetMet, maxPoolComparisons: m.comparisons, perPool } };
 }
 
 /**
@@ -158,6 +182,5 @@ export async function rebuildArchitecture(arch: Architecture, weightsFile: strin
  * ```
  */
 export async function loadArchitecture(base: string): Promise<{ arch: Architecture; net: Backbone; gates: PlacedGate[] }> {
-  const arch = readArchitecture(base);
-  return { arch, ...(await rebuildArchitecture(arch, architectureFiles(base).weights)) };
+  return rebuildArchitecture(readArchitecture(base), architectureFiles(base).weights);
 }

@@ -12,4 +12,5 @@ export {
   Flatten,
   Sequential,
 } from './layers.js';
-export { Site, ActivationSite, PoolSite, SITE_KINDS, type SiteKind, type ReluCounting } from './site.js';
+export { Site, ActivationSite, PoolSite, SITE_KINDS, type SiteKind, type ReluCounting, type ComparisonCounting } from './site.js';
+export { SecureOpCounter, MeteredReLU, MeteredMaxPool2d } from './metered.js';

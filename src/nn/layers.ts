@@ -175,11 +175,32 @@ abstract class Pool2d extends Module {
   }
 }
 
-/** Max pooling with a square window; padded positions never win. */
+/** Valid (unpadded) input positions of each output window along one axis. */
+function windowSpans(size: number, kernel: number, stride: number, pad: number): number[] {
+  const out = Math.floor((size + 2 * pad - kernel) / stride) + 1;
+  return Array.from({ length: Math.max(0, out) }, (_, o) => {
+    const start = o * stride - pad;
+    return Math.min(size, start + kernel) - Math.max(0, start);
+  });
+}
+
+/**
+ * Max pooling with a square window; padded positions never win. Under 2PC a window of v valid
+ * inputs costs v − 1 secure comparisons (k² − 1 for a full window, fewer at padded borders).
+ */
 export class MaxPool2d extends Pool2d {
   override opId = 'maxpool';
   protected pool(x: tf.Tensor4D): tf.Tensor {
     return maxPool2d(x, this.kernel, this.stride, this.pad);
+  }
+  /** Secure comparisons per sample for an input `[H, W, C]`: Σ over output windows of (valid inputs − 1), per channel. */
+  comparisons(perSampleShape: readonly number[]): number {
+    const [h, w, c] = perSampleShape as [number, number, number];
+    const rows = windowSpans(h, this.kernel, this.stride, this.pad);
+    const cols = windowSpans(w, this.kernel, this.stride, this.pad);
+    let total = 0;
+    for (const r of rows) for (const q of cols) total += r * q - 1;
+    return total * c;
   }
 }
 

@@ -11,8 +11,17 @@ export interface ReluCounting {
   reluCount(perSampleShape: readonly number[]): number;
 }
 
+/** An operator that evaluates secure comparisons other than ReLUs (max-pool windows) reports how many. */
+export interface ComparisonCounting {
+  comparisons(perSampleShape: readonly number[]): number;
+}
+
 function countsRelus(m: Module): m is Module & ReluCounting {
   return typeof (m as Partial<ReluCounting>).reluCount === 'function';
+}
+
+function countsComparisons(m: Module): m is Module & ComparisonCounting {
+  return typeof (m as Partial<ComparisonCounting>).comparisons === 'function';
 }
 
 /**
@@ -28,7 +37,7 @@ export abstract class Site extends Module {
 
   constructor(
     op: Module,
-    /** True for the stem activation, which ReLU counts may leave out (SNL counting). */
+    /** True for the stem activation (a search space may leave it out; ReLU counts never do). */
     readonly stem = false,
   ) {
     super();
@@ -58,6 +67,12 @@ export abstract class Site extends Module {
   reluCount(): number {
     if (!this.inputShape) throw new Error('site has no recorded input shape: trace the network first');
     return countsRelus(this.current) ? this.current.reluCount(this.inputShape) : 0;
+  }
+
+  /** Max-pool comparisons the current operator evaluates per sample (needs a traced input shape). */
+  comparisons(): number {
+    if (!this.inputShape) throw new Error('site has no recorded input shape: trace the network first');
+    return countsComparisons(this.current) ? this.current.comparisons(this.inputShape) : 0;
   }
 }
 

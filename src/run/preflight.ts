@@ -6,12 +6,11 @@ import { loadCheckpoint } from '../io/checkpoint.js';
 import { loadLatencyTable } from '../latency/tables.js';
 import type { LatencyTable } from '../latency/schema.js';
 import { getOp } from '../ops/index.js';
-import { resolveBudget } from '../search/budget.js';
+import { budgetBasis, networkBudget } from '../search/budget.js';
 import type { SearchRecipe } from '../search/recipe.js';
 import { getStrategy } from '../search/strategy.js';
 import type { SearchSpace } from '../spec/space.js';
 import { buildSupernet } from '../supernet/build.js';
-import { searchableRelus } from '../supernet/gate.js';
 
 /** What a search recipe resolves to before anything runs. */
 export interface Preflight {
@@ -101,12 +100,13 @@ export async function preflightSearch(recipe: SearchRecipe, space: SearchSpace, 
   try {
     const strategy = getStrategy(recipe.search.strategy);
     const gates = await buildSupernet(net, space, { gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}) });
-    const searchable = searchableRelus(gates);
+    const basis = budgetBasis(net, gates);
+    const searchable = basis.searchable;
     const fields: [string, number | undefined][] = [['search.budget', recipe.search.budget], ...(recipe.sweep?.budgets ?? []).map((b, i) => [`sweep.budgets.${i}`, b] as [string, number])];
     const budgets = fields.map(([field, b]) => {
       if (b === undefined) return null;
       try {
-        return resolveBudget(b, searchable);
+        return networkBudget(b, basis).budget;
       } catch (e) {
         throw new RecipeCheckError(source, field, (e as Error).message);
       }

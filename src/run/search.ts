@@ -12,8 +12,8 @@ import type { Architecture, ArchitectureSite } from '../spec/architecture.js';
 import type { SearchResultFile } from '../spec/result.js';
 import { loadSearchSpace, type SearchSpace } from '../spec/space.js';
 import { buildSupernet } from '../supernet/build.js';
-import { keptRelus, searchableRelus, type PlacedGate } from '../supernet/gate.js';
-import { resolveBudget } from '../search/budget.js';
+import { keptRelus, type PlacedGate } from '../supernet/gate.js';
+import { budgetBasis, networkBudget, type BudgetBasis } from '../search/budget.js';
 import { runSearchLoop, type SearchHooks } from '../search/loop.js';
 import { normalizeSearchRecipe, type Overrides, type SearchRecipe } from '../search/recipe.js';
 import { getStrategy, type SearchStrategy, type SectionBase } from '../search/strategy.js';
@@ -84,6 +84,9 @@ interface Supernet {
   net: Backbone;
   gates: PlacedGate[];
   searchable: number;
+  /** ReLUs outside the gates (they count against the budget). */
+  fixed: number;
+  /** The network's ReLU budget B (the gates get B − fixed). */
   budget: number | undefined;
 }
 
@@ -227,27 +230,28 @@ async function dataPhase(ctx: SearchRunContext, teacher: Teacher): Promise<Data>
   return { ...splits, norm: teacher.meta.normalization ?? channelStats(splits.train) };
 }
 
-/** The student (the teacher's network, cloned), gated as the strategy asks; the budget resolved against its searchable ReLUs. */
+/** The student (the teacher's network, cloned), gated as the strategy asks; the budget resolved against all its ReLUs ({@link networkBudget}). */
 async function supernetPhase(ctx: SearchRunContext, teacher: Teacher, teacherEval: EvalResult): Promise<Supernet> {
   const { recipe, strategy, settings } = ctx;
   const net = cloneTeacher(teacher);
   let gates: PlacedGate[];
   let budget: number | undefined;
+  let basis: BudgetBasis;
   try {
     gates = await buildSupernet(net, ctx.space, {
       gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}), ...strategy.supernet?.(settings),
     });
-    budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchableRelus(gates));
+    basis = budgetBasis(net, gates);
+    budget = settings.budget === undefined ? undefined : networkBudget(settings.budget, basis).budget;
   } catch (e) {
     net.dispose();
     throw e;
   }
-  const searchable = searchableRelus(gates);
-  recordResolved(ctx, { budget: budget ?? null, searchableRelus: searchable });
+  recordResolved(ctx, { budget: budget ?? null, networkRelus: basis.network, searchableRelus: basis.searchable, fixedRelus: basis.fixed });
   ctx.run.writeJson('meta.json', runMetadata(ctx.backend, recipe.seed, {
-    recipe: recipe.name, backbone: recipe.backbone.name, space: ctx.space.name, strategy: strategy.name, searchableRelus: searchable, budget, teacherTop1: teacherEval.top1, table: ctx.table.id,
+    recipe: recipe.name, backbone: recipe.backbone.name, space: ctx.space.name, strategy: strategy.name, networkRelus: basis.network, searchableRelus: basis.searchable, budget, teacherTop1: teacherEval.top1, table: ctx.table.id,
   }));
-  return { net, gates, searchable, budget };
+  return { net, gates, searchable: basis.searchable, fixed: basis.fixed, budget };
 }
 
 /** The search in the shared loop, or its result restored from `search.bin` (the search is not resumable mid-way). */
@@ -265,7 +269,7 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
       gate.restore(choice && site.gate === 'darts' ? { ...site, op: choice } : site);
     }
     if (saved.meta.resolved) recordResolved(ctx, saved.meta.resolved);
-    ctx.run.log({ type: 'projection', restored: true, budget: sn.budget, before: saved.meta.countBefore, after: keptRelus(sn.gates), test: saved.meta.projected });
+    ctx.run.log({ type: 'projection', restored: true, budget: sn.budget, before: saved.meta.countBefore, after: keptRelus(sn.gates) + sn.fixed, test: saved.meta.projected });
     return { countBeforeProjection: saved.meta.countBefore, projected: saved.meta.projected, searchSeconds: saved.meta.searchSeconds ?? 0 };
   }
   ctx.phase('search');
@@ -273,7 +277,8 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
   rmSync(ctx.run.path('finetune.bin'), { force: true });
   const t0 = performance.now();
   const r = await runSearchLoop(ctx.strategy, ctx.settings, {
-    net: sn.net, gates: sn.gates, data, teacher: teacher.model, budget: sn.budget, searchable: sn.searchable, seed: ctx.recipe.seed,
+    net: sn.net, gates: sn.gates, data, teacher: teacher.model, budget: sn.budget === undefined ? undefined : sn.budget - sn.fixed,
+    searchable: sn.searchable, fixedRelus: sn.fixed, seed: ctx.recipe.seed,
     latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}) },
   }, { ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog) });
   recordResolved(ctx, r.resolved);

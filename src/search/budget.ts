@@ -1,4 +1,5 @@
-import type { Gate, PlacedGate } from '../supernet/gate.js';
+import type { Backbone } from '../backbones/backbone.js';
+import { searchableRelus, type Gate, type PlacedGate } from '../supernet/gate.js';
 
 /** What the exact projection needs of a gate. */
 export type BudgetGate = Pick<Gate, 'scores' | 'unitSize'>;
@@ -17,8 +18,52 @@ export type BudgetGate = Pick<Gate, 'scores' | 'unitSize'>;
 export function resolveBudget(budget: number, total: number): number {
   if (!(budget >= 0) || !Number.isFinite(budget)) throw new RangeError(`budget must be a count ≥ 0 or a fraction in (0, 1), got ${budget}`);
   const b = budget < 1 ? Math.floor(budget * total) : Math.floor(budget);
-  if (b > total) throw new RangeError(`budget ${b} exceeds the ${total} searchable ReLUs`);
+  if (b > total) throw new RangeError(`budget ${b} exceeds the network's ${total} ReLUs`);
   return b;
+}
+
+/** What a ReLU budget is measured against. */
+export interface BudgetBasis {
+  /** ReLU evaluations per sample of the network with every gate keeping its ReLUs: the denominator of a fractional budget. */
+  network: number;
+  /** ReLUs outside the gates (sites the space leaves out): they stay, and count against every budget. */
+  fixed: number;
+  /** ReLUs the gates decide: `network − fixed`. */
+  searchable: number;
+}
+
+/**
+ * The network's ReLUs split into those the gates decide and those they leave in place.
+ *
+ * @example
+ * ```ts
+ * const gates = await buildSupernet(net, { ...space, activation: { ...space.activation, includeStem: false } }, { gate: 'mask', seed: 0 });
+ * budgetBasis(net, gates); // { network: 188416, fixed: 16384, searchable: 172032 } for ResNet-20
+ * ```
+ */
+export function budgetBasis(net: Backbone, gates: readonly PlacedGate[]): BudgetBasis {
+  const gated = new Set(gates.map((g) => g.path));
+  const fixed = net.reluCount().perSite.filter((s) => !gated.has(s.path)).reduce((a, s) => a + s.relus, 0);
+  const searchable = searchableRelus(gates);
+  return { network: fixed + searchable, fixed, searchable };
+}
+
+/**
+ * Resolves a requested budget against the whole network (a fraction is of all its ReLUs) and the
+ * gates' share of it: `gates = budget − fixed`. Throws when the ReLUs outside the gates alone exceed it.
+ *
+ * @example
+ * ```ts runnable
+ * networkBudget(0.01, { network: 188_416, fixed: 0, searchable: 188_416 }); // { budget: 1884, gates: 1884 }
+ * networkBudget(20_000, { network: 188_416, fixed: 16_384, searchable: 172_032 }); // { budget: 20000, gates: 3616 }
+ * ```
+ */
+export function networkBudget(requested: number, basis: BudgetBasis): { budget: number; gates: number } {
+  const budget = resolveBudget(requested, basis.network);
+  if (budget < basis.fixed) {
+    throw new RangeError(`budget ${budget} is below the ${basis.fixed} ReLUs the search space leaves in place (sites outside it, e.g. a stem with includeStem: false); search them too or raise the budget`);
+  }
+  return { budget, gates: budget - basis.fixed };
 }
 
 /** Result of {@link projectToBudget}. */

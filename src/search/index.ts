@@ -1,4 +1,4 @@
-export { resolveBudget, projectToBudget, projectAndFreeze, type Projection, type BudgetGate } from './budget.js';
+export { resolveBudget, budgetBasis, networkBudget, projectToBudget, projectAndFreeze, type BudgetBasis, type Projection, type BudgetGate } from './budget.js';
 export {
   registerStrategy,
   unregisterStrategy,

@@ -1,7 +1,7 @@
 import { tf } from '../engine/tf.js';
 import type { HostBatch } from '../data/loader.js';
-import { keptRelus, searchableRelus } from '../supernet/gate.js';
-import { resolveBudget } from './budget.js';
+import { keptRelus } from '../supernet/gate.js';
+import { budgetBasis, networkBudget } from './budget.js';
 import { getStrategy } from './strategy.js';
 import './strategies/index.js';
 import { SearchDivergedError, SearchStoppedError } from './errors.js';
@@ -42,9 +42,9 @@ export interface SearchHooks {
 /** What every search returns. */
 export interface SearchResult {
   history: SearchEpoch[];
-  /** ReLUs the gates kept when the search ended, before the discretization. */
+  /** ReLUs of the network (gates and fixed sites) when the search ended, before the discretization. */
   countBeforeProjection: number;
-  /** ReLUs per sample after the discretization (≤ the budget when there is one). */
+  /** ReLUs per sample of the network after the discretization (≤ the network budget when there is one). */
   count: number;
   /** Test metrics right after the discretization (before finetuning). */
   projectedTest: EvalResult;
@@ -129,20 +129,23 @@ export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchS
   } finally {
     strategy.dispose(state);
   }
-  const countBeforeProjection = keptRelus(ctx.gates);
+  const fixed = ctx.fixedRelus ?? 0;
+  const countBeforeProjection = keptRelus(ctx.gates) + fixed;
   strategy.discretize(state, ctx.budget);
-  const count = keptRelus(ctx.gates);
+  const count = keptRelus(ctx.gates) + fixed;
   const projectedTest = evaluate(ctx.net, test, { norm });
-  hooks.onLog?.({ type: 'projection', before: countBeforeProjection, after: count, budget: ctx.budget, test: projectedTest });
+  const budget = ctx.budget === undefined ? undefined : ctx.budget + fixed;
+  hooks.onLog?.({ type: 'projection', before: countBeforeProjection, after: count, budget, test: projectedTest });
   return { history, countBeforeProjection, count, projectedTest, resolved: strategy.resolved?.(state) ?? {} };
 }
 
 /** What {@link searchSupernet} needs besides the section: the supernet, data, teacher, seed and latency table. */
-export type SupernetSearch = Omit<SearchContext, 'budget' | 'searchable'>;
+export type SupernetSearch = Omit<SearchContext, 'budget' | 'searchable' | 'fixedRelus'>;
 
 /**
  * Runs a registered strategy on a supernet from a recipe-style `search` section (defaults filled in
- * by the strategy's schema, the budget resolved against the gates' searchable ReLUs).
+ * by the strategy's schema; the budget is of the whole network, a fraction of all its ReLUs, and the
+ * gates get what the sites outside them leave: {@link networkBudget}).
  *
  * @example
  * ```ts
@@ -154,7 +157,7 @@ export type SupernetSearch = Omit<SearchContext, 'budget' | 'searchable'>;
 export async function searchSupernet(section: { strategy: string } & Record<string, unknown>, ctx: SupernetSearch, hooks: SearchHooks = {}): Promise<SearchResult> {
   const strategy = getStrategy(section.strategy);
   const settings = strategy.section.parse(section);
-  const searchable = searchableRelus(ctx.gates);
-  const budget = settings.budget === undefined ? undefined : resolveBudget(settings.budget, searchable);
-  return runSearchLoop(strategy, settings, { ...ctx, budget, searchable }, hooks);
+  const basis = budgetBasis(ctx.net, ctx.gates);
+  const budget = settings.budget === undefined ? undefined : networkBudget(settings.budget, basis).gates;
+  return runSearchLoop(strategy, settings, { ...ctx, budget, searchable: basis.searchable, fixedRelus: basis.fixed }, hooks);
 }

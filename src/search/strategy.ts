@@ -12,7 +12,7 @@ import type { TrainData } from '../train/trainer.js';
 /** What every strategy's recipe section has: its name, the budget, the length of the search. */
 export interface SectionBase {
   strategy: string;
-  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
+  /** ReLU budget of the whole network: a count (≥ 1), a fraction (< 1) of all its ReLUs, or 0 (all-polynomial). */
   budget?: number;
   epochs: number;
   batchSize: number;
@@ -25,10 +25,15 @@ export interface SearchContext {
   data: TrainData;
   /** Distillation teacher (fixed, eval mode). */
   teacher?: Module;
-  /** The absolute ReLU budget B (undefined: a strategy that discretizes without one). */
+  /**
+   * The gates' share of the ReLU budget: the network budget B minus {@link SearchContext.fixedRelus}
+   * (undefined: a strategy that discretizes without one).
+   */
   budget: number | undefined;
   /** ReLUs the gates can keep at most. */
   searchable: number;
+  /** ReLUs outside the gates (sites the space leaves out); they count against B. Default 0. */
+  fixedRelus?: number;
   seed: number;
   /** The latency table of the recipe (a latency-aware strategy prices its candidates with it). */
   latency?: { table: LatencyTable; network?: string };

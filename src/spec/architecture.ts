@@ -2,9 +2,12 @@ import { z } from 'zod';
 import { hasOp, opIds } from '../ops/index.js';
 import { GRANULARITIES, searchSpaceSchema } from './space.js';
 
-/** The `format` tag of `architecture.json` and its current version (1: polynas 0.1). */
+/**
+ * The `format` tag of `architecture.json` and its current version (1: polynas 0.1; 2: before the
+ * count included the stem ReLU and max-pool comparisons).
+ */
 export const ARCHITECTURE_FORMAT = 'polynas-architecture';
-export const ARCHITECTURE_FORMAT_VERSION = 2;
+export const ARCHITECTURE_FORMAT_VERSION = 3;
 
 const int = z.number().int();
 const shape = z.array(int.positive());
@@ -108,11 +111,15 @@ function buildArchitectureSchema() {
     /** The exact ReLU budget the discretization met (absent: DARTS argmax without a budget). */
     budget: int.min(0).optional(),
     relus: z.strictObject({
+      /** ReLU evaluations per sample of the deployed network (measured on it), the stem's included. */
       total: int.min(0),
       /** ReLUs the gates could keep (the budget's denominator); absent in format 1. */
       searchable: int.min(0).optional(),
       budgetMet: z.boolean().optional(),
       perLayer: z.array(z.strictObject({ path: z.string(), total: int.min(0), kept: int.min(0) })),
+      /** Max-pool comparisons per sample (v − 1 per window of v valid inputs), reported beside the ReLUs; absent before format 3. */
+      maxPoolComparisons: int.min(0).optional(),
+      perPool: z.array(z.strictObject({ path: z.string(), comparisons: int.min(0) })).optional(),
     }),
     sites: z.record(z.string(), architectureSiteSchema()),
     latency: ArchitectureLatencySchema.optional(),
@@ -139,14 +146,17 @@ export function architectureSchema(): ReturnType<typeof buildArchitectureSchema>
 export type Architecture = z.output<ReturnType<typeof buildArchitectureSchema>>;
 
 /**
- * Upgrades an `architecture.json` of format version 1 (polynas 0.1) to the current version: sites
- * gain `gate` and `kind`, coefficients become `params`. Other versions pass through unchanged (the
+ * Upgrades an `architecture.json` of format version 1 or 2 to the current version: format 1 sites
+ * gain `gate` and `kind`, coefficients become `params`. The counts of both may leave out the stem
+ * ReLU; {@link rebuildArchitecture} recomputes them. Other versions pass through unchanged (the
  * schema then names what is wrong).
  */
 export function upgradeArchitecture(json: unknown): unknown {
   if (!json || typeof json !== 'object') return json;
   const a = json as Record<string, unknown>;
-  if (a.format !== ARCHITECTURE_FORMAT || a.formatVersion !== 1) return json;
+  if (a.format !== ARCHITECTURE_FORMAT) return json;
+  if (a.formatVersion === 2) return { ...a, formatVersion: ARCHITECTURE_FORMAT_VERSION };
+  if (a.formatVersion !== 1) return json;
   const sites: Record<string, unknown> = {};
   for (const [path, raw] of Object.entries((a.sites ?? {}) as Record<string, Record<string, unknown>>)) {
     const { coefficients, ...site } = raw;

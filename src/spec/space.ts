@@ -47,8 +47,11 @@ function buildSpaceSchema() {
         candidates: z.array(opEnum('activation')).min(2),
         /** Default `layer`. Pixel and channel decisions need exactly two candidates, one of them `relu`. */
         granularity: z.enum(GRANULARITIES).default('layer'),
-        /** Include the stem activation (default false, the SNL/AutoReP convention). */
-        includeStem: z.boolean().default(false),
+        /**
+         * Search the stem activation too (default true). False keeps the stem's ReLU, which still counts
+         * against every budget; for SNL's and AutoReP's stem-less ResNets use the `-nostem` backbones.
+         */
+        includeStem: z.boolean().default(true),
         /** Options of the polynomial candidates (`poly1` … `poly4`). */
         poly: PolyOptionsSchema.default(PolyOptionsSchema.parse({})),
         /** Options of the `x2act` candidate. */

@@ -4,6 +4,8 @@ import { getOp, reluIndex } from '../ops/index.js';
 import type { ArchitectureSite, DartsSite } from '../spec/architecture.js';
 import type { SiteChoice } from '../latency/network.js';
 import type { Gate } from './gate.js';
+import { meteredOp } from './deployed.js';
+import type { SecureOpCounter } from '../nn/metered.js';
 
 /**
  * A DARTS mixed operation (PASNet GateAct / GatePool): architecture parameters θ (one per candidate,
@@ -131,6 +133,17 @@ export class DartsGate extends Module implements Gate {
       gate: 'darts', kind: this.siteKind, op, granularity: 'layer', candidates: [...this.names], theta: Array.from(this.theta.dataSync()),
       ...(this.siteKind === 'activation' ? { keptRelus: this.reluCount() } : {}), siteShape: [...this.siteShape], ...(params !== undefined ? { params } : {}),
     };
+  }
+
+  /** Max-pool comparisons of the chosen (or leading) candidate. */
+  comparisons(perSampleShape: readonly number[]): number {
+    const op = this.ops[this.names.indexOf(this.choice())]! as Module & { comparisons?(s: readonly number[]): number };
+    return op.comparisons ? op.comparisons(perSampleShape) : 0;
+  }
+
+  /** The chosen candidate alone, ReLU and MaxPool metered. */
+  deployed(counter: SecureOpCounter): Module {
+    return meteredOp(this.ops[this.names.indexOf(this.choice())]!, counter);
   }
 
   restore(site: ArchitectureSite): void {

@@ -1,5 +1,6 @@
 import type { tf } from '../engine/tf.js';
 import type { Module } from '../nn/module.js';
+import type { SecureOpCounter } from '../nn/metered.js';
 import type { ArchitectureSite } from '../spec/architecture.js';
 import type { SiteChoice } from '../latency/network.js';
 
@@ -39,6 +40,11 @@ export interface Gate extends Module {
   toSite(): ArchitectureSite;
   /** Restores the decisions of a serialized site (the weights come from the weights file). */
   restore(site: ArchitectureSite): void;
+  /**
+   * The site's operator as a 2PC runtime evaluates the frozen decisions, with its ReLUs (and max-pool
+   * comparisons) metered into `counter`. Its output equals the gate's eval-mode output.
+   */
+  deployed(counter: SecureOpCounter): Module;
 }
 
 /** A gate placed at a site of a network. */

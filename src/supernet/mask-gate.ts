@@ -8,6 +8,8 @@ import { getOp } from '../ops/index.js';
 import type { SiteChoice } from '../latency/network.js';
 import type { Gate } from './gate.js';
 import { hysteresisSte, type MaskRule } from './mask-rules.js';
+import { GatheredActivation } from './deployed.js';
+import type { SecureOpCounter } from '../nn/metered.js';
 
 /** Options of {@link MaskGate}. */
 export interface MaskGateOptions {
@@ -208,6 +210,15 @@ export class MaskGate extends Module implements Gate {
       gate: 'mask', kind: 'activation', op: this.alt.opId!, granularity: this.granularity, rule: this.rule.name, keptRelus: this.reluCount(),
       siteShape: [...this.siteShape], mask: packMask(this.mask.dataSync(), this.decisionShape()), ...(params !== undefined ? { params } : {}),
     };
+  }
+
+  /** Kept elements gathered through ReLU, the rest through the cheap operator ({@link GatheredActivation}). */
+  deployed(counter: SecureOpCounter): Module {
+    const m = this.mask.dataSync();
+    const n = this.siteSize();
+    const c = this.siteShape[this.siteShape.length - 1]!;
+    const at = this.granularity === 'pixel' ? (i: number) => m[i]! : this.granularity === 'channel' ? (i: number) => m[i % c]! : () => m[0]!;
+    return new GatheredActivation(Uint8Array.from({ length: n }, (_, i) => (at(i) > 0.5 ? 1 : 0)), this.alt, counter);
   }
 
   restore(site: ArchitectureSite): void {

@@ -11,7 +11,7 @@ import { loadLatencyTable } from '../../src/latency/tables.js';
 import { costLayers } from '../../src/latency/network.js';
 import { networkCost } from '../../src/latency/cost.js';
 import { costChoices } from '../../src/supernet/gate.js';
-import { mnistSlice } from '../helpers.js';
+import { deployedCheck, mnistSlice } from '../helpers.js';
 
 describe('DARTS second-order step', () => {
   it('the finite-difference Hessian-vector product at the original weights matches the exact one (nested autodiff)', () => {
@@ -64,6 +64,8 @@ describe('DARTS search with the latency term', () => {
       // All-X2act, all-AvgPool LeNet-5 under PASNet's table: no ReLU is left, and the cost is the linear layers' plus the cheap ops'.
       expect(net.reluCount().total).toBe(0);
       expect(r.count).toBe(0);
+      // The deployed form (chosen candidates only) gives the same logits and evaluates no ReLU.
+      expect(await deployedCheck(net)).toEqual({ gap: expect.closeTo(0, 4), relus: 0 });
       const cost = networkCost(costLayers(net, costChoices(gates)), table);
       const allRelu = networkCost(costLayers(net, Object.fromEntries(gates.map((g) => [g.path, { op: g.gate.siteKind === 'pool' ? 'maxpool' : 'relu' }]))), table);
       expect(cost.total).toBeLessThan(0.1 * allRelu.total);
@@ -102,6 +104,8 @@ describe('AutoReP search', () => {
     expect(r.count).toBe(1301); // ⌊0.2 · 6508⌋, filled to the pixel
     expect(keptRelus(gates)).toBe(1301);
     expect(net.reluCount().total).toBe(1301);
+    // Kept pixels gathered through ReLU, the rest through the quadratic: same logits, 1,301 ReLUs evaluated.
+    expect(await deployedCheck(net)).toEqual({ gap: expect.closeTo(0, 4), relus: 1301 });
     expect(r.resolved.alphaLr).toBeCloseTo(Math.max(1e-3, 2 / Math.round(0.6 * 20)), 12);
     net.dispose();
   });
@@ -136,6 +140,7 @@ describe('SNL search', () => {
     expect(r.history[2]!.count).toBeGreaterThanOrEqual(r.history[1]!.count);
     expect(r.count).toBeLessThanOrEqual(2000);
     expect(net.reluCount().total).toBe(r.count);
+    expect(await deployedCheck(net)).toEqual({ gap: expect.closeTo(0, 4), relus: r.count });
     for (const g of gates) expect(g.gate.isFrozen).toBe(true);
     net.dispose();
   });
