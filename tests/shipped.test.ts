@@ -73,15 +73,15 @@ describe('shipped recipes', () => {
     const snl100 = await compileRecipe(join(root, 'experiments', 'snl-resnet18-cifar100.json'));
     expect(snl100.parameters).toBe(11_173_962 + 90 * 513); // a 100-way head instead of 10
     const sweep = await compileRecipe(join(root, 'experiments', 'sweep-resnet20-cifar10-subset.json'), local('sweep-resnet20-cifar10-subset.json'));
-    expect(sweep.budgets).toEqual([8_601, 1_720, 8_601, 34_406, 86_016]); // ⌊f · 172,032⌋
+    expect(sweep.budgets).toEqual([9_420, 1_884, 9_420, 37_683, 94_208]); // ⌊f · 188,416⌋: every ReLU of ResNet-20, the stem's included
     const overridden = await compileRecipe(join(root, 'experiments', 'sweep-resnet20-cifar10-subset.json'), { ...local('sweep-resnet20-cifar10-subset.json'), budget: 0.1, budgets: [100, 0.5] });
-    expect(overridden.budgets).toEqual([17_203, 100, 86_016]);
+    expect(overridden.budgets).toEqual([18_841, 100, 94_208]);
   });
 
   it('polynas search --dry-run prints the compiled recipe without training', async () => {
     const out: string[] = [];
     expect(await runCli(['search', '--recipe', join(root, 'experiments', 'pasnet-resnet18-cifar10.json'), '--dry-run'], { out: (l) => out.push(l), print: () => {}, tty: false })).toBe(0);
-    expect(JSON.parse(out.join('\n'))).toMatchObject({ kind: 'search', backbone: 'resnet18', gates: 16, table: 'pasnet-dac2023-code' });
+    expect(JSON.parse(out.join('\n'))).toMatchObject({ kind: 'search', backbone: 'resnet18', gates: 17, table: 'pasnet-dac2023-code' });
   });
 });
 
@@ -92,7 +92,7 @@ describe('shipped search spaces', () => {
     const net = createBackbone(space.backbone, { numClasses: 10 });
     // Spaces with pool decisions are searched with DARTS gates; the others with mask gates.
     const gates = await buildSupernet(net, space, { gate: space.pool ? 'darts' : 'mask', seed: 0 });
-    const sites = net.sites().filter((s) => (s.site.kind === 'activation' && !s.site.stem) || (space.pool && s.site.kind === 'pool'));
+    const sites = net.sites().filter((s) => (s.site.kind === 'activation' && (space.activation?.includeStem || !s.site.stem)) || (space.pool && s.site.kind === 'pool'));
     expect(gates).toHaveLength(sites.length);
     net.dispose();
   });

@@ -41,6 +41,11 @@ export interface NetworkCost {
   perLayer: LayerCost[];
   /** Operators of this network that the table does not model, with how many layers use them. */
   unmodelled: Record<string, number>;
+  /**
+   * What the total leaves out, one sentence each, to print with it: linear layers the table does not
+   * price, then any other unpriced operator with the table's reason. Empty when everything is priced.
+   */
+  caveats: string[];
 }
 
 /**
@@ -98,7 +103,7 @@ export function layerCost(layer: CostLayer, table: LatencyTable, network?: Netwo
   return { ...base, ...opCost(entry, layer, table, network, [layer.op]), path: layer.path, op: layer.op };
 }
 
-function opCost(entry: OpCostModel, layer: CostLayer, table: LatencyTable, network: NetworkSetting | undefined, stack: string[]): Omit<LayerCost, 'path' | 'op'> {
+function opCost(entry: OpCostModel, layer: CostLayer, table: LatencyTable, network: NetworkSetting | undefined, stack: string[]): PartialCost {
   const zero = { bytesUp: 0, bytesDown: 0, bytes: 0, rounds: 0, time: 0 };
   switch (entry.model) {
     case 'unavailable':
@@ -128,35 +133,51 @@ function opCost(entry: OpCostModel, layer: CostLayer, table: LatencyTable, netwo
       const bytes = total + (entry.bytesUp ?? 0) * n + (entry.bytesDown ?? 0) * n;
       return { n, time: s * 1e3, bytesUp: net.bandwidthMbps ? (entry.bytesUp ?? 0) * n : up, bytesDown: net.bandwidthMbps ? (entry.bytesDown ?? 0) * n : down, bytes, rounds, modelled: true };
     }
-    case 'composed': {
-      const acc = { ...zero, n: 0, modelled: true } as Omit<LayerCost, 'path' | 'op'>;
-      const scope = { k: layer.kernel ?? 1, s: layer.stride ?? 1, cin: layer.cin ?? 0, cout: layer.cout ?? 0 };
-      for (const t of entry.terms) {
-        if (stack.includes(t.op)) throw new Error(`table '${table.id}': composed operator cycle ${[...stack, t.op].join(' → ')}`);
-        const sub = table.ops[t.op];
-        if (!sub) throw new Error(`table '${table.id}': composed term '${t.op}' of '${stack[stack.length - 1]}' is not in the table`);
-        const mult = Number(evalExpr(t.multiplier, scope));
-        if (!Number.isFinite(mult) || mult < 0) throw new Error(`table '${table.id}': multiplier '${t.multiplier}' gives ${mult} for ${JSON.stringify(scope)}`);
-        const n = layer.sizes[t.per];
-        const subLayer: CostLayer = { ...layer, op: t.op, sizes: Object.fromEntries(Object.keys(layer.sizes).map((k) => [k, n * mult])) as CostLayer['sizes'] };
-        const c = opCost(sub, subLayer, table, network, [...stack, t.op]);
-        // One invocation of the sub-operator on n·mult elements: its rounds repeat only when sequential.
-        const extraRounds = t.sequentialRounds ? c.rounds * (mult - 1) : 0;
-        const rtt = network ? network.rttMs : 0;
-        acc.time += c.time + extraRounds * rtt;
-        acc.bytes += c.bytes;
-        acc.bytesUp += c.bytesUp;
-        acc.bytesDown += c.bytesDown;
-        acc.rounds += c.rounds + extraRounds;
-        acc.n = Math.max(acc.n, n);
-        if (!c.modelled) {
-          acc.modelled = false;
-          acc.note = `${t.op}: ${c.note ?? 'not modelled'}`;
-        }
-      }
-      return acc;
+    case 'composed':
+      return composedCost(entry, layer, table, network, stack);
+  }
+}
+
+type PartialCost = Omit<LayerCost, 'path' | 'op'>;
+
+/** A composed term's mathjs expression (`multiplier` or `layers`) at this layer: a finite number ≥ 0. */
+function termValue(expr: string, scope: Record<string, number>, table: LatencyTable): number {
+  const v = Number(evalExpr(expr, scope));
+  if (!Number.isFinite(v) || v < 0) throw new Error(`table '${table.id}': expression '${expr}' gives ${v} for ${JSON.stringify(scope)}`);
+  return v;
+}
+
+/**
+ * Sum of a composed entry's terms. Each term is one invocation of its sub-operator on `n·multiplier`
+ * units, whose rounds count `layers` times (default 1; `sequentialRounds` means layers = multiplier).
+ */
+function composedCost(entry: Extract<OpCostModel, { model: 'composed' }>, layer: CostLayer, table: LatencyTable, network: NetworkSetting | undefined, stack: string[]): PartialCost {
+  const acc: PartialCost = { bytesUp: 0, bytesDown: 0, bytes: 0, rounds: 0, time: 0, n: 0, modelled: true };
+  const scope = { k: layer.kernel ?? 1, s: layer.stride ?? 1, cin: layer.cin ?? 0, cout: layer.cout ?? 0 };
+  for (const t of entry.terms) {
+    if (stack.includes(t.op)) throw new Error(`table '${table.id}': composed operator cycle ${[...stack, t.op].join(' → ')}`);
+    const sub = table.ops[t.op];
+    if (!sub) throw new Error(`table '${table.id}': composed term '${t.op}' of '${stack[stack.length - 1]}' is not in the table`);
+    const mult = termValue(t.multiplier, scope, table);
+    const depth = t.layers !== undefined ? termValue(t.layers, scope, table) : t.sequentialRounds ? mult : 1;
+    const n = layer.sizes[t.per];
+    const subLayer: CostLayer = { ...layer, op: t.op, sizes: Object.fromEntries(Object.keys(layer.sizes).map((k) => [k, n * mult])) as CostLayer['sizes'] };
+    const c = opCost(sub, subLayer, table, network, [...stack, t.op]);
+    if (c.rounds > 0 && depth < 1) throw new Error(`table '${table.id}': term '${t.op}' of '${stack[stack.length - 1]}' has ${n * mult} units in ${depth} layers for ${JSON.stringify(scope)}`);
+    // One invocation of the sub-operator on n·mult units: its rounds repeat once per sequential layer.
+    const extraRounds = c.rounds * (depth - 1);
+    acc.time += c.time + extraRounds * (network ? network.rttMs : 0);
+    acc.bytes += c.bytes;
+    acc.bytesUp += c.bytesUp;
+    acc.bytesDown += c.bytesDown;
+    acc.rounds += c.rounds + extraRounds;
+    acc.n = Math.max(acc.n, n);
+    if (!c.modelled) {
+      acc.modelled = false;
+      acc.note = `${t.op}: ${c.note ?? 'not modelled'}`;
     }
   }
+  return acc;
 }
 
 /**
@@ -187,5 +208,51 @@ export function networkCost(layers: CostLayer[], table: LatencyTable, opts: { ne
     rounds: perLayer.reduce((a, c) => a + c.rounds, 0),
     perLayer,
     unmodelled,
+    caveats: costCaveats(perLayer, table),
   };
+}
+
+/** Affine layers, in forward order; the MAC-bearing ones decide whether a total covers "nonlinear layers only". */
+const LINEAR_OPS = ['conv2d', 'dwconv2d', 'bn', 'fc'];
+const MAC_OPS = ['conv2d', 'dwconv2d', 'fc'];
+
+const times = (n: number) => (n === 1 ? '1 layer' : `${n} layers`);
+
+/** Why the table leaves `op` out: no entry, its `unavailable` reason, or a composed term's note. */
+export function unpricedReason(op: string, table: LatencyTable, note: string | undefined): string {
+  const entry = table.ops[op];
+  if (!entry) return 'no entry in the table';
+  if (entry.model === 'unavailable') return `unavailable: ${entry.reason}`;
+  return note ?? 'not modelled';
+}
+
+/**
+ * Human-readable statements of what a cost leaves out (see {@link NetworkCost.caveats}).
+ *
+ * @example
+ * ```ts
+ * costCaveats(networkCost(costLayers(net), crypten).perLayer, crypten);
+ * // ResNet-20: ["linear layers (conv2d ×21, fc ×1) are not priced by 'crypten-2pc-dealer': the total covers the nonlinear layers only"]
+ * ```
+ */
+export function costCaveats(perLayer: readonly LayerCost[], table: LatencyTable): string[] {
+  const count = new Map<string, { n: number; note?: string }>();
+  for (const c of perLayer) {
+    if (c.modelled) continue;
+    const e = count.get(c.op) ?? { n: 0, note: c.note };
+    e.n++;
+    count.set(c.op, e);
+  }
+  const out: string[] = [];
+  const linear = LINEAR_OPS.filter((op) => count.has(op));
+  if (linear.length) {
+    const pricedLinear = perLayer.some((c) => c.modelled && MAC_OPS.includes(c.op));
+    const list = linear.map((op) => `${op} ×${count.get(op)!.n}`).join(', ');
+    out.push(`linear layers (${list}) are not priced by '${table.id}': the total ${pricedLinear ? 'leaves them out' : 'covers the nonlinear layers only'}`);
+  }
+  for (const [op, { n, note }] of count) {
+    if (LINEAR_OPS.includes(op)) continue;
+    out.push(`'${op}' (${times(n)}) is not priced by '${table.id}' (${unpricedReason(op, table, note)}): the total leaves it out`);
+  }
+  return out;
 }

@@ -1,19 +1,35 @@
 import { tf } from '../engine/tf.js';
-import { layerCost } from './cost.js';
+import { layerCost, unpricedReason } from './cost.js';
 import type { CostLayer } from './network.js';
 import type { LatencyTable, NetworkSetting } from './schema.js';
 
+/** Options of {@link candidateCosts}. */
+export interface CandidateCostOptions {
+  /** Price a candidate the table cannot price at 0 instead of throwing (a recipe's `latency.allowUnpriced`). */
+  allowUnpriced?: boolean;
+}
+
 /**
  * Costs (ms or relative units) of each candidate operator at one site, from the same per-layer
- * model as {@link networkCost}, so that the search loss and the exported prediction agree.
+ * model as {@link networkCost}, so that the search loss and the exported prediction agree. A
+ * candidate the table cannot price (no entry, an `unavailable` entry, or a composed entry with such a
+ * term) is an error, since the search would otherwise treat it as free; `allowUnpriced` prices it at 0.
  *
  * @example
  * ```ts
  * candidateCosts(layer, ['relu', 'x2act'], loadLatencyTable('pasnet-dac2023-code')); // [13.6·N + 0.4, 0.03·N + 0.2]
+ * candidateCosts(layer, ['relu', 'x2act'], loadLatencyTable('sci-he-r50'), wan); // throws: x2act is unavailable
  * ```
  */
-export function candidateCosts(site: CostLayer, candidates: readonly string[], table: LatencyTable, network?: NetworkSetting): number[] {
-  return candidates.map((op) => layerCost({ ...site, op }, table, network).time);
+export function candidateCosts(site: CostLayer, candidates: readonly string[], table: LatencyTable, network?: NetworkSetting, opts: CandidateCostOptions = {}): number[] {
+  return candidates.map((op) => {
+    const c = layerCost({ ...site, op }, table, network);
+    if (!c.modelled && !opts.allowUnpriced) {
+      const why = unpricedReason(op, table, c.note);
+      throw new Error(`latency table '${table.id}' cannot price candidate '${op}' at site '${site.path}' (${why}); choose a table that prices it or set latency.allowUnpriced`);
+    }
+    return c.time;
+  });
 }
 
 /**

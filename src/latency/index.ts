@@ -10,5 +10,5 @@ export {
 } from './schema.js';
 export { loadLatencyTable, parseLatencyTable, shippedTableIds, SHIPPED_TABLES_DIR } from './tables.js';
 export { costLayers, type CostLayer, type SiteChoice } from './network.js';
-export { layerCost, networkCost, resolveNetwork, NetworkSettingError, type LayerCost, type NetworkCost } from './cost.js';
-export { candidateCosts, costPerElement, expectedCost, type GateCost } from './expected.js';
+export { costCaveats, layerCost, networkCost, resolveNetwork, NetworkSettingError, type LayerCost, type NetworkCost } from './cost.js';
+export { candidateCosts, costPerElement, expectedCost, type CandidateCostOptions, type GateCost } from './expected.js';

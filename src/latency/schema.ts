@@ -41,8 +41,9 @@ export const LinearFit = z.strictObject({
 
 /**
  * Protocol cost per unit of `per`: bytes (both directions, or up = client→server and down =
- * server→client), rounds per invocation (per layer, not per element), local compute seconds per unit
- * and a fixed cost per call. `time = rounds·RTT + bytes/bandwidth + compute·n + fixed`.
+ * server→client), rounds per invocation (per layer, not per element; a round is one round trip, so
+ * a log that counts one-way flights gives half as many), local compute seconds per unit and a fixed
+ * cost per call. `time = rounds·RTT + bytes/bandwidth + compute·n + fixed`.
  */
 export const Analytic = z.strictObject({
   model: z.literal('analytic'),
@@ -66,7 +67,10 @@ export const Analytic = z.strictObject({
   provenance: Provenance.optional(),
 });
 
-/** A sum of other operators of the same table, e.g. maxpool = (k·k−1) ReLUs per output window. */
+/**
+ * A sum of other operators of the same table, e.g. maxpool = (k·k−1) sequential comparisons per output
+ * window (Cheetah, SCI), or CrypTen's comparison tree with its depth in `layers`.
+ */
 export const Composed = z.strictObject({
   model: z.literal('composed'),
   terms: z
@@ -78,6 +82,12 @@ export const Composed = z.strictObject({
         per,
         /** The sub-operator's rounds repeat `multiplier` times (sequential comparisons). */
         sequentialRounds: z.boolean().optional(),
+        /**
+         * mathjs expression (same variables as `multiplier`): how many sequential invocations the
+         * term's `multiplier` units are spread over, so the sub-operator's rounds count that many
+         * times (e.g. a comparison tree's depth). Default 1; excludes `sequentialRounds`.
+         */
+        layers: z.string().min(1).optional(),
       }),
     )
     .min(1),
@@ -106,7 +116,8 @@ export const NetworkProfile = z.strictObject({
  * A 2PC latency table: the setting it models, units, provenance, network profiles and a cost model
  * per operator (`relu`, `x2act`, `poly1`…`poly4`, `identity`, `maxpool`, `avgpool`, `conv2d`,
  * `dwconv2d`, `fc`, `bn`, `trunc`, or any sub-operator a composed entry names). An operator absent
- * from `ops` is reported as "not modelled" by this table and costs nothing.
+ * from `ops` (or `unavailable`) is reported as "not modelled" by this table: a network cost leaves it
+ * out and says so in its `caveats`, and a search candidate priced by it is an error unless allowed.
  */
 export const LatencyTableSchema = z.strictObject({
   $schema: z.string().optional(),

@@ -13,6 +13,7 @@ function crossChecks(t: LatencyTable): ValidationIssue[] {
     if (e.model !== 'composed') continue;
     e.terms.forEach((term, i) => {
       if (!t.ops[term.op]) issues.push({ path: `ops.${op}.terms.${i}.op`, code: 'unknown_op', message: `'${term.op}' is not an operator of this table (known: ${Object.keys(t.ops).join(', ')})` });
+      if (term.layers !== undefined && term.sequentialRounds) issues.push({ path: `ops.${op}.terms.${i}.layers`, code: 'invalid_value', message: "give either 'layers' or 'sequentialRounds: true' (which means layers = multiplier), not both" });
     });
   }
   const analytic = Object.values(t.ops).some((e) => e.model === 'analytic');

@@ -80,7 +80,7 @@ describe('architecture.json written by polynas 0.1 (format 1)', () => {
     const raw = JSON.parse(readFileSync(file, 'utf8'));
     expect(raw.formatVersion).toBe(1);
     const arch = readArchitecture(file);
-    expect(arch.formatVersion).toBe(2);
+    expect(arch.formatVersion).toBe(3);
     expect(new Set(Object.values(arch.sites).map((s) => s.gate))).toEqual(new Set([gate]));
     const { net, gates } = await loadArchitecture(file);
     expect(net.reluCount().total).toBe(relus);

@@ -64,6 +64,10 @@ describe('table forms (hand-computed)', () => {
     expect(c.total).toBe(0);
     expect(c.unmodelled).toEqual({ x2act: 1, conv2d: 1 });
     expect(c.perLayer[0]!.note).toBe('not measured');
+    expect(c.caveats).toEqual([
+      "linear layers (conv2d ×1) are not priced by 'u': the total covers the nonlinear layers only",
+      "'x2act' (1 layer) is not priced by 'u' (unavailable: not measured): the total leaves it out",
+    ]);
   });
 
   it('validation reports every problem with its path, including unknown composed terms', () => {

@@ -53,7 +53,7 @@ describe('errors name the file, the field and the value', () => {
     const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
     await expect(fit(net, data, { epochs: 1, batchSize: -1, seed: 0, optimizer: { type: 'adam' }, schedule: { type: 'constant', lr: 1e-3 } })).rejects.toThrow('fit: config.batchSize must be a positive integer, got -1');
     const gates = await buildSupernet(net, parseSearchSpace({ name: 'p', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } }), { gate: 'mask', seed: 0 });
-    await expect(searchSupernet({ strategy: 'autorep', budget: 1e6, epochs: 1, batchSize: 32 }, { net, gates, data, seed: 0 })).rejects.toThrow('budget 1000000 exceeds the 6508 searchable ReLUs');
+    await expect(searchSupernet({ strategy: 'autorep', budget: 1e6, epochs: 1, batchSize: 32 }, { net, gates, data, seed: 0 })).rejects.toThrow("budget 1000000 exceeds the network's 6508 ReLUs");
     const s = getStrategy('autorep');
     const settings = s.section.parse({ strategy: 'autorep', budget: 0.5, epochs: 1, batchSize: 32 });
     await expect(runSearchLoop(s, settings, { net, gates, data, seed: 0, budget: 0.5, searchable: searchableRelus(gates) })).rejects.toThrow('budget must be a whole count of ReLUs in [0, 6508] (resolve a fraction with resolveBudget), got 0.5');

@@ -19,7 +19,7 @@ describe('bad input fails before any training', () => {
   it('a budget above the exact searchable ReLU count, or negative, is refused before the teacher trains', async () => {
     const dir = tempDir();
     const f = recipe(dir);
-    for (const [budget, msg] of [['7000', `${f}: search.budget: budget 7000 exceeds the 6508 searchable ReLUs`], ['-5', 'search.budget: Too small: expected number to be >=0 (got -5)']] as const) {
+    for (const [budget, msg] of [['7000', `${f}: search.budget: budget 7000 exceeds the network's 6508 ReLUs`], ['-5', 'search.budget: Too small: expected number to be >=0 (got -5)']] as const) {
       const c = capture();
       const t0 = Date.now();
       expect(await runCli(['search', '--recipe', f, '--out', join(dir, `run${budget}`), '--budget', budget], c.io)).toBe(1);
@@ -34,13 +34,13 @@ describe('bad input fails before any training', () => {
     const f = recipe(dir);
     const bad = capture();
     expect(await runCli(['search', '--recipe', f, '--dry-run', '--budget', '7000'], bad.io)).toBe(1);
-    expect(bad.err.join('\n')).toContain('search.budget: budget 7000 exceeds the 6508 searchable ReLUs');
+    expect(bad.err.join('\n')).toContain("search.budget: budget 7000 exceeds the network's 6508 ReLUs");
     const abc = capture();
     expect(await runCli(['sweep', '--recipe', f, '--dry-run', '--budgets', '10,abc'], abc.io)).not.toBe(0);
     expect(abc.err.join('\n')).toContain("--budgets: 'abc' is not a budget");
     const sweep = capture();
     expect(await runCli(['sweep', '--recipe', f, '--dry-run', '--budgets', '10,0.5,9000'], sweep.io)).toBe(1);
-    expect(sweep.err.join('\n')).toContain('sweep.budgets.2: budget 9000 exceeds the 6508 searchable ReLUs');
+    expect(sweep.err.join('\n')).toContain("sweep.budgets.2: budget 9000 exceeds the network's 6508 ReLUs");
     const good = capture();
     expect(await runCli(['search', '--recipe', f, '--dry-run', '--budget', '0.1', '--seed', '3'], good.io)).toBe(0);
     expect(JSON.parse(good.out.join('\n')).budgets).toEqual([650]);

@@ -81,7 +81,7 @@ describe('exact budgets', () => {
     expect(Array.from(p.keep[0]!)).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
     expect(resolveBudget(0.05, 6508)).toBe(325);
     expect(resolveBudget(1000, 6508)).toBe(1000);
-    expect(() => resolveBudget(7000, 6508)).toThrow('budget 7000 exceeds the 6508 searchable ReLUs');
+    expect(() => resolveBudget(7000, 6508)).toThrow("budget 7000 exceeds the network's 6508 ReLUs");
     a.dispose();
     b.dispose();
   });
@@ -90,13 +90,13 @@ describe('exact budgets', () => {
     const net = createBackbone('resnet20', { numClasses: 10 });
     const space = parseSearchSpace({ name: 'r20', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } });
     const gates = await buildSupernet(net, space, { gate: 'mask', seed: 0 });
-    expect(gates).toHaveLength(18); // 19 sites minus the stem
+    expect(gates).toHaveLength(19); // the stem's site included
     const B = resolveBudget(0.05, searchableRelus(gates));
-    expect(B).toBe(8601); // ⌊0.05 · 172,032⌋
+    expect(B).toBe(9420); // ⌊0.05 · 188,416⌋
     const count = projectAndFreeze(gates, B);
     expect(count).toBe(B); // pixel units fill the budget exactly
     expect(net.reluCount().total).toBe(count);
-    const relus = costLayers(net, costChoices(gates)).filter((l) => l.op === 'relu' && l.path !== 'stem_act').reduce((a, l) => a + l.sizes.outElements, 0);
+    const relus = costLayers(net, costChoices(gates)).filter((l) => l.op === 'relu').reduce((a, l) => a + l.sizes.outElements, 0);
     expect(relus).toBe(count);
     net.dispose();
   });
