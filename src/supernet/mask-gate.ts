@@ -50,7 +50,8 @@ export class MaskGate extends Module implements Gate {
   readonly relu: ReLU;
   readonly alt: Module;
   readonly granularity: Granularity;
-  readonly threshold: number;
+  /** Hysteresis half-width t (a search may scale it to its α learning rate before the first step). */
+  threshold: number;
   readonly rule: MaskRule;
   /** Per-sample input shape `[H,W,C]` (or `[F]`). */
   readonly siteShape: number[];

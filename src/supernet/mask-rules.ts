@@ -33,8 +33,16 @@ export const hysteresisSte: MaskRule = {
   },
   expectedRelus: (gate) => tf.tidy(() => tf.mul(tf.sum(gate.steMask()), gate.unitSize()) as tf.Scalar),
   reluCount: (gate) => tf.tidy(() => tf.sum(gate.mask).dataSync()[0]!) * gate.unitSize(),
-  scores: (gate) => gate.alpha.dataSync() as Float32Array,
+  // Ranked by (mask, α): every unit the search kept comes before every unit it replaced, so a
+  // projection changes the trained network only where the budget forces it.
+  scores: (gate) => {
+    const m = gate.mask.dataSync();
+    return (gate.alpha.dataSync() as Float32Array).map((a, i) => (m[i]! > 0.5 ? MASK_KEPT_OFFSET + a : a));
+  },
 };
+
+/** Added to the score of a unit whose mask is 1 (far above any α a search reaches). */
+export const MASK_KEPT_OFFSET = 1e4;
 
 /** SNL's threshold: a decision counts as a ReLU while α > 0.01 (Cho et al., ICML'22). */
 export const SNL_ALPHA_THRESHOLD = 0.01;

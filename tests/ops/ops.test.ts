@@ -59,14 +59,39 @@ describe('DaPa initialisation', () => {
     expect(normalCdf(-3)).toBeCloseTo(0.0013498980316301, 12);
   });
 
-  it('initialises a channel-wise polynomial from BatchNorm statistics (σ = √var) with optional damping', () => {
-    const p = new ChannelPoly(2, { degree: 2 });
-    p.initDapa([0, 0.5], [1, 4], [0.2, 1, 0.1]);
+  it('initialises a channel-wise polynomial from the site statistics (σ = √max(var, floor)) with damping, c2 stored uncompensated', () => {
+    const p = new ChannelPoly(3, { degree: 2 });
+    p.initDapa([0, 0.5, 0], [1, 4, 0.01], [0.2, 1, 0.1]);
     const c = p.coeffs.arraySync() as number[][];
     const ref = dapaCoefficients(0.5, 2, 2);
     expect(c[0]![1]).toBeCloseTo(ref[0]! * 0.2, 6);
     expect(c[1]![1]).toBeCloseTo(ref[1]!, 6);
     expect(c[2]![1]).toBeCloseTo(ref[2]! * 0.1, 6);
+    // var 0.01 is floored at 0.5 (AutoReP's var_min): the fit uses σ = √0.5, not 0.1.
+    expect(c[2]![2]).toBeCloseTo(dapaCoefficients(0, Math.sqrt(0.5), 2)[2]! * 0.1, 6);
+    p.dispose();
+  });
+
+  it("the effective initial x² coefficient is AutoReP's scale_x2·c2/10: 0.1 · 0.199471 / 10 = 0.00199471 at N(0, 1)", () => {
+    // AutoReP (models_util/model_spReLU_relay.py update_poly, auto_poly.py x2act_auto): para = DaPa fit,
+    // para[0] /= 5, para[2] /= 10, x term divided by scale_x1 = 1, scale_x2 = 0.1 applied in the forward pass.
+    const p = new ChannelPoly(1, { degree: 2 });
+    expect(p.squareScale).toBe(0.1);
+    p.initDapa([0], [1], [0.2, 1, 0.1]);
+    const y = (x: number) => tf.tidy(() => p.forward(tf.tensor2d([[x]])).dataSync()[0]!);
+    // c0 + c1·x + s·c2·x² read back from the forward pass: the x² coefficient is (y(1) + y(−1))/2 − y(0).
+    const x2 = (y(1) + y(-1)) / 2 - y(0);
+    expect(x2).toBeCloseTo(0.1 * (1 / Math.sqrt(2 * Math.PI) / 2) / 10, 7);
+    expect(y(0)).toBeCloseTo((1 / Math.sqrt(2 * Math.PI) / 2) / 5, 6);
+    expect((y(1) - y(-1)) / 2).toBeCloseTo(0.5, 6);
+    p.dispose();
+  });
+
+  it('degrees 3 and 4 are fitted undamped (AutoReP damps only its degree-2 relay)', () => {
+    const p = new ChannelPoly(1, { degree: 3 });
+    p.initDapa([0.3], [2], [0.2, 1, 0.1]);
+    const c = (p.coeffs.arraySync() as number[][]).map((r) => r[0]!);
+    dapaCoefficients(0.3, Math.sqrt(2), 3).forEach((v, k) => expect(c[k]).toBeCloseTo(v, 6));
     p.dispose();
   });
 });
@@ -81,12 +106,12 @@ describe('polynomial operators', () => {
     expect(new X2act(4, [1, 1, 4], { granularity: 'channel' }).w1.shape).toEqual([4]);
   });
 
-  it('ChannelPoly evaluates Σ c_k x^k per channel with the x² scale and clipping', () => {
+  it('ChannelPoly evaluates Σ c_k x^k per channel with the x² scale, clipping only the x² and higher coefficients', () => {
     const p = new ChannelPoly(2, { degree: 3, squareScale: 0.5, clip: 2 });
-    tf.tidy(() => p.coeffs.assign(tf.tensor2d([[1, 0], [2, 1], [3, 0], [1, 5]])));
-    // channel 0: 1 + 2x + 0.5·(2x² + 1x³) with c2 clipped to 2; channel 1: x + 0.5·(2·x³) with c3 clipped to 2
+    tf.tidy(() => p.coeffs.assign(tf.tensor2d([[1, 0], [3, 1], [3, 0], [1, 5]])));
+    // channel 0: 1 + 3x + 0.5·(2x² + 1x³) with c2 clipped to 2 and c1 = 3 untouched; channel 1: x + 0.5·(2·x³) with c3 clipped to 2
     const y = tf.tidy(() => p.forward(tf.tensor2d([[2, 2]])).dataSync());
-    expect(y[0]).toBeCloseTo(1 + 4 + 0.5 * (2 * 4 + 8), 5);
+    expect(y[0]).toBeCloseTo(1 + 6 + 0.5 * (2 * 4 + 8), 5);
     expect(y[1]).toBeCloseTo(2 + 0.5 * (2 * 8), 5);
   });
 

@@ -8,9 +8,15 @@ export const PolyOptionsSchema = z.strictObject({
   dapa: z.boolean().default(true),
   /** Multipliers of the DaPa coefficients c0…cd (AutoReP's code damps c0 by 1/5 and c2 by 1/10); absent: the strategy's default. */
   damping: z.array(z.number()).optional(),
-  /** Scale on the terms of degree ≥ 2. Default 1. */
-  squareScale: z.number().positive().default(1),
-  /** Clip coefficients to [−clip, clip] in the forward pass; absent: no clipping. */
+  /**
+   * Scale on the terms of degree ≥ 2 inside the forward pass: the effective x² coefficient is
+   * `squareScale·c2`, and c2 learns at `squareScale` times the rate (AutoReP's `scale_x2`). Default 0.1,
+   * AutoReP's CIFAR setting.
+   */
+  squareScale: z.number().positive().default(0.1),
+  /** Floor of the site-input variance a DaPa fit uses (AutoReP's `var_min`). Default 0.5. */
+  varianceFloor: z.number().min(0).default(0.5),
+  /** Clip the x² (and higher) coefficients to [−clip, clip] in the forward pass (AutoReP's `clip_x2`); absent: no clipping. */
   clip: z.number().positive().optional(),
 });
 export type PolySpaceOptions = z.output<typeof PolyOptionsSchema>;
@@ -27,7 +33,7 @@ function polyOp(degree: 1 | 2 | 3 | 4): OpDef {
     async build(site, options) {
       const o = PolyOptionsSchema.parse(options ?? {});
       const { ChannelPoly } = await import('../poly.js');
-      return new ChannelPoly(site.shape[site.shape.length - 1]!, { degree, squareScale: o.squareScale, ...(o.clip !== undefined ? { clip: o.clip } : {}) });
+      return new ChannelPoly(site.shape[site.shape.length - 1]!, { degree, squareScale: o.squareScale, varianceFloor: o.varianceFloor, ...(o.clip !== undefined ? { clip: o.clip } : {}) });
     },
     /** Coefficients `[degree + 1][channels]`. */
     exportParams: (op) => (op as ChannelPoly).coeffs.arraySync() as number[][],

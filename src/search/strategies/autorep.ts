@@ -18,11 +18,6 @@ import { AugmentSetting, budgetedSearchFields, distillationFields, resolveAugmen
  */
 export const AUTOREP_DAPA_DAMPING: readonly number[] = [0.2, 1, 0.1];
 
-/** λ grows ×1.2 per step while the count overshoots the target by > 2 %, up to 1e6 (and shrinks back likewise). */
-const LAMBDA_RATE = 1.2;
-const LAMBDA_MAX = 1e6;
-const GAP = 0.02;
-
 /** The `search` section of an AutoReP recipe (defaults from the AutoReP CIFAR scripts where they exist). */
 export const AutorepSection = z.strictObject({
   strategy: z.literal('autorep'),
@@ -31,28 +26,51 @@ export const AutorepSection = z.strictObject({
   lr: z.number().positive().default(1e-3),
   minLr: z.number().min(0).default(1e-5),
   /**
-   * Adam learning rate of α_aux (constant). Default `auto`: max(lr, 2/annealSteps); Adam moves each α
-   * by about its learning rate per step, so an α initialised in U(0,1) crosses the hysteresis band
-   * within the annealing phase however short the search is. The value used is in `resolved.alphaLr`.
+   * Adam learning rate of α_aux at the start, decayed on the weights' cosine (AutoReP trains both with
+   * one optimizer). Default `auto`: max(lr, 2/annealSteps), so that an α initialised in U(0,1) can
+   * cross the hysteresis band within the annealing phase however short the search. The value used is
+   * in `resolved.alphaLr`.
    */
   alphaLr: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
-  /** Initial weight λ of the budget hinge; then adapted every step (×1.2 while the count overshoots the target, up to 1e6). Default 5. */
-  lambda: z.number().positive().default(5),
-  /** Fraction of the search over which the target is annealed linearly from all ReLUs down to B (then held). Default 0.6. */
+  /**
+   * Weight λ of the budget hinge `λ·max(0, Σm − target)/N`. Default `auto`: λ = ρ·λ_ref, where λ_ref
+   * (re-measured every step) makes the hinge's gradient on α as large as the task's in RMS, and the
+   * pressure ρ follows the count by bounded dual ascent. Adam normalises gradient scale, so only this
+   * ratio matters. A number: a fixed λ, as AutoReP's scripts set per budget.
+   */
+  lambda: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
+  /** Upper bound of the pressure ρ (the hinge at most this many times the task gradient on α). Default 4. */
+  pressureMax: z.number().positive().default(4),
+  /** Dual-ascent rate: ρ += rate·clip((count − target)/target, −1, 1) per step. Default 0.25. */
+  pressureRate: z.number().positive().default(0.25),
+  /** Fraction of the search over which the target is annealed from all ReLUs down to B (then held). Default 0.6. */
   annealFraction: z.number().gt(0).max(1).default(0.6),
+  /**
+   * Shape of the annealed target: `geometric` (log-count falls linearly: each decade gets equal time,
+   * so the last one before a small budget is not rushed) or `linear` (in the count). Default geometric.
+   */
+  targetSchedule: z.enum(['geometric', 'linear']).default('geometric'),
   ...distillationFields,
   /** Re-fit polynomial coefficients by DaPa every this many steps (AutoReP: 10; 0: never; a space with `poly.dapa: false` sets 0). */
   dapaEvery: z.number().int().min(0).default(10),
   /** … until this step. Default 500. */
   dapaUntil: z.number().int().min(0).default(500),
-  /** Multipliers of the DaPa coefficients c0, c1, c2, …; absent: the space's `poly.damping`, else {@link AUTOREP_DAPA_DAMPING}. */
+  /** Multipliers of the DaPa coefficients c0, c1, c2 (degree ≤ 2); absent: the space's `poly.damping`, else {@link AUTOREP_DAPA_DAMPING}. */
   dapaDamping: z.array(z.number()).optional(),
-  /** Hysteresis half-width t of the masks (AutoReP: 0.003). */
-  threshold: z.number().positive().default(0.003),
+  /**
+   * Hysteresis half-width t of the masks. Default `auto`: max(0.003, 3·alphaLr), so that a mask flips
+   * only after about three consistent α steps, as AutoReP's t = 0.003 at lr 1e-3 (in `resolved.threshold`).
+   */
+  threshold: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
   /** Augmentation of the search batches. Default `auto`: random crop (pad 4) and flip for images ≥ 32 pixels, as AutoReP's CIFAR scripts; none for smaller ones. */
   augment: AugmentSetting.default('auto'),
 });
 export type AutorepSettings = z.output<typeof AutorepSection>;
+
+/** AutoReP's hysteresis half-width at lr 1e-3, the smallest `auto` threshold. */
+const AUTOREP_THRESHOLD = 0.003;
+/** Memory of the λ_ref estimate (an exponential moving average over steps). */
+const LAMBDA_REF_MOMENTUM = 0.9;
 
 interface AutorepState {
   ctx: SearchContext;
@@ -63,11 +81,31 @@ interface AutorepState {
   alphaOpt: Adam;
   schedule: { type: 'cosine'; lr: number; minLr: number };
   alphaLr: number;
+  threshold: number;
   annealSteps: number;
+  /** Dual variable ρ (auto λ) and the λ that makes the hinge's α-gradient RMS equal the task's. */
+  pressure: number;
+  lambdaRef: number;
   lambda: number;
   /** The annealed target of the last step. */
   target: number;
   damping: readonly number[];
+}
+
+/**
+ * The annealed target at a step: from all searchable ReLUs N down to B over `annealSteps`, then B.
+ * Geometric: N·(B/N)^(step/annealSteps) (B = 0 anneals to one ReLU, then holds 0).
+ *
+ * @example
+ * ```ts runnable
+ * autorepTarget(72, { searchable: 188_416, budget: 1_884, annealSteps: 144, schedule: 'geometric' }); // 18841.6: one decade of two in half the time
+ * ```
+ */
+export function autorepTarget(step: number, o: { searchable: number; budget: number; annealSteps: number; schedule: 'geometric' | 'linear' }): number {
+  if (step >= o.annealSteps) return o.budget;
+  const f = step / o.annealSteps;
+  if (o.schedule === 'linear') return o.budget + (o.searchable - o.budget) * (1 - f);
+  return o.searchable * Math.pow(Math.max(o.budget, 1) / o.searchable, f);
 }
 
 /** Calibrates the gates' input statistics on a first batch before the first DaPa fit (BatchNorm statistics untouched: the rest of the net runs in eval). */
@@ -89,10 +127,38 @@ function dapa(st: AutorepState, x: tf.Tensor, step: number): void {
   for (const g of st.gates) g.gate.collectStatistics(active);
 }
 
+/**
+ * Σ over α of the task's gradient squared (the step's α gradient minus the hinge's known part
+ * λ·active·u/N·softplus(α)) and of the hinge's per-unit-λ gradient u/N·softplus(α): their ratio's
+ * root is λ_ref. Computed before the optimizers move α.
+ */
+function gradientScales(st: AutorepState, grads: Record<string, tf.Tensor>, active: tf.Tensor, lambda: number): tf.Tensor {
+  return tf.tidy(() => {
+    const n = st.ctx.searchable;
+    const task: tf.Tensor[] = [];
+    const ref: tf.Tensor[] = [];
+    for (const { gate } of st.gates) {
+      const per = tf.mul(tf.softplus(gate.alpha), gate.unitSize() / n);
+      task.push(tf.sum(tf.square(tf.sub(grads[gate.alpha.name]!, tf.mul(per, tf.mul(active, lambda))))));
+      ref.push(tf.sum(tf.square(per)));
+    }
+    return tf.stack([tf.addN(task), tf.addN(ref)]);
+  });
+}
+
+/** Bounded dual ascent on the pressure, and the running λ_ref. */
+function updateLambda(st: AutorepState, count: number, target: number, taskSq: number, refSq: number): void {
+  if (st.s.lambda !== 'auto') return;
+  const ref = refSq > 0 ? Math.sqrt(taskSq / refSq) : 0;
+  if (Number.isFinite(ref) && ref > 0) st.lambdaRef = st.lambdaRef === 0 ? ref : LAMBDA_REF_MOMENTUM * st.lambdaRef + (1 - LAMBDA_REF_MOMENTUM) * ref;
+  const error = Math.max(-1, Math.min(1, (count - target) / Math.max(target, 1)));
+  st.pressure = Math.max(0, Math.min(st.s.pressureMax, st.pressure + st.s.pressureRate * error));
+  st.lambda = st.pressure * st.lambdaRef;
+}
+
 function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
   const { ctx, s } = st;
-  const B = ctx.budget!;
-  const target = B + (ctx.searchable - B) * Math.max(0, 1 - info.step / st.annealSteps);
+  const target = autorepTarget(info.step, { searchable: ctx.searchable, budget: ctx.budget!, annealSteps: st.annealSteps, schedule: s.targetSchedule });
   st.target = target;
   dapa(st, x, info.step);
   const lr = learningRate(st.schedule, info.step, info.totalSteps);
@@ -107,26 +173,24 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
     const hinge = tf.relu(tf.div(tf.sub(kept, target), ctx.searchable));
     return tf.add(loss, tf.mul(hinge, lambda)) as tf.Scalar;
   }, st.vars);
-  // Weight step and architecture step: AutoReP trains both jointly on the same batch.
+  const scales = tf.tidy(() => gradientScales(st, grads, tf.step(tf.sub(kept!, target)), lambda));
+  // Weight step and architecture step: AutoReP trains both jointly on the same batch, α on the weights' cosine.
   st.opt.step(grads, lr);
-  st.alphaOpt.step(grads, st.alphaLr);
-  // [loss, kept ReLUs of this step's masks]: one read per step for the loss and the λ update.
-  const [loss, count] = Array.from(tf.stack([value, kept!]).dataSync()) as [number, number];
-  kept!.dispose();
-  // λ follows the gap: per-pixel hinge gradients are λ/N, so a short search on a large network needs
-  // λ in the thousands; growing every step gets there in tens of steps, where AutoReP's fixed
-  // hand-set λ needs 200 epochs.
-  if (count > target * (1 + GAP)) st.lambda = Math.min(st.lambda * LAMBDA_RATE, LAMBDA_MAX);
-  else if (count < target * (1 - GAP)) st.lambda = Math.max(s.lambda, st.lambda / LAMBDA_RATE);
+  st.alphaOpt.step(grads, st.alphaLr * (lr / s.lr));
+  // [loss, kept ReLUs of this step's masks, task and reference α-gradient scales]: one read per step.
+  const [loss, count, taskSq, refSq] = Array.from(tf.concat([tf.stack([value, kept!]), scales]).dataSync()) as [number, number, number, number];
+  tf.dispose([kept!, scales]);
+  updateLambda(st, count, target, taskSq, refSq);
   return { loss, count, target };
 }
 
 /**
  * AutoReP (Peng et al., ICCV'23): masks with hysteresis and a straight-through gradient, trained
  * jointly with the weights under `CE + KD + λ·max(0, Σm − target)/N`, polynomials DaPa-initialised
- * from the site statistics. polynas differs from the paper in two ways that remove hand tuning: the
- * target is annealed from N to B over the search, and λ adapts to the gap; at the end the masks are
- * projected exactly onto the budget (count ≤ B) and frozen.
+ * from the site statistics. polynas differs from the paper in two ways that remove hand tuning per
+ * budget: the target is annealed geometrically from N to B, and λ is set against the task gradient
+ * (Adam makes only that ratio matter) with a bounded pressure that follows the count. At the end the
+ * masks are projected onto the budget ranked by (mask, α), so the count is ≤ B, and frozen.
  */
 export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
   name: 'autorep',
@@ -135,7 +199,7 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
   gate: 'mask',
   maskRule: 'hysteresis',
   needsBudget: true,
-  supernet: (s) => ({ threshold: s.threshold }),
+  supernet: (s) => (s.threshold === 'auto' ? {} : { threshold: s.threshold }),
   normalize(s, env) {
     const poly = env.space.activation?.poly;
     return {
@@ -154,23 +218,29 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
     const weights = ctx.net.namedParameters('weight');
     const alphas = ctx.net.namedParameters('arch');
     const annealSteps = Math.max(1, Math.round(s.annealFraction * steps.total));
+    const alphaLr = s.alphaLr === 'auto' ? Math.max(s.lr, 2 / annealSteps) : s.alphaLr;
+    const threshold = s.threshold === 'auto' ? Math.max(AUTOREP_THRESHOLD, 3 * alphaLr) : s.threshold;
+    for (const g of ctx.gates as readonly PlacedGate<MaskGate>[]) g.gate.threshold = threshold;
     return {
       ctx, s, gates: ctx.gates as readonly PlacedGate<MaskGate>[], // an autorep supernet holds mask gates (gate: 'mask')
       vars: [...weights, ...alphas].map(([, v]) => v),
       opt: new Adam(weights, { type: 'adam' }),
       alphaOpt: new Adam(alphas, { type: 'adam' }),
       schedule: { type: 'cosine', lr: s.lr, minLr: s.minLr },
-      alphaLr: s.alphaLr === 'auto' ? Math.max(s.lr, 2 / annealSteps) : s.alphaLr,
+      alphaLr,
+      threshold,
       annealSteps,
-      lambda: s.lambda,
+      pressure: 0,
+      lambdaRef: 0,
+      lambda: s.lambda === 'auto' ? 0 : s.lambda,
       target: ctx.searchable,
       damping: s.dapaDamping ?? AUTOREP_DAPA_DAMPING,
     };
   },
   step,
-  epochEnd: (st) => ({ details: { target: st.target, lambda: st.lambda } }),
+  epochEnd: (st) => ({ details: { target: st.target, lambda: st.lambda, pressure: st.pressure } }),
   discretize: (st, budget) => void projectAndFreeze(st.gates, budget!),
-  resolved: (st) => ({ alphaLr: st.alphaLr, annealSteps: st.annealSteps }),
+  resolved: (st) => ({ alphaLr: st.alphaLr, threshold: st.threshold, annealSteps: st.annealSteps }),
   dispose(st) {
     st.opt.dispose();
     st.alphaOpt.dispose();

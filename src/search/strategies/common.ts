@@ -25,7 +25,7 @@ export function* singleStream(it: Iterable<HostBatch>): Generator<HostBatch[]> {
 
 /** Fields of every budgeted search section: the budget and the length of the search. */
 export const budgetedSearchFields = {
-  /** ReLU budget: a count (≥ 1), a fraction (< 1) of the searchable ReLUs, or 0 (all-polynomial). */
+  /** ReLU budget of the whole network: a count (≥ 1), a fraction (< 1) of all its ReLUs (the stem's included), or 0 (all-polynomial). */
   budget: z.number().min(0),
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
