@@ -18,7 +18,7 @@ describe('AutoReP budget control', () => {
     const lin = { ...o, schedule: 'linear' as const };
     const firstBelow = (sched: typeof lin | typeof geo) => Array.from({ length: 1001 }, (_, i) => i).find((i) => autorepTarget(i, sched) <= 10 * 1_884)!;
     expect(1_000 - firstBelow(lin)).toBe(90); // the first step at or below 10·B is ⌈1000·(1 − 0.0909)⌉ = 910
-    expect(1_000 - firstBelow(geo)).toBe(500);
+    expect(Math.abs(1_000 - firstBelow(geo) - 500)).toBeLessThanOrEqual(1); // N/B ≈ 100: two decades, one in each half
   });
 
   it('an all-polynomial budget anneals to one ReLU, then holds 0', () => {
