@@ -121,6 +121,5 @@ async function printLatency(ctx: CliContext, argv: LatencyArgs): Promise<void> {
     for (const c of results) rows.push([c.table, c.network?.name ?? '-', fmtTime(c, c.total), fmtBytes(c.commBytes), String(c.rounds), Object.entries(c.unmodelled).map(([k, v]) => `${k}×${v}`).join(' ')]);
     for (const line of pad(rows)) ctx.out(line);
   }
-  const gaps = new Set(results.flatMap((c) => Object.keys(c.unmodelled)));
-  if (gaps.size) ctx.print(`note: operators not modelled by a table cost nothing in its total: ${[...gaps].join(', ')} (see the table's entries for why)`);
+  for (const line of new Set(results.flatMap((c) => c.caveats))) ctx.print(`note: ${line}`);
 }

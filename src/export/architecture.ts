@@ -42,7 +42,7 @@ function latencyOf(net: Backbone, gates: readonly PlacedGate[], table: LatencyTa
   return {
     table: c.table, ...(c.network ? { network: c.network.name } : {}), unit: c.unit, total: c.total,
     totalMs: c.totalMs, commBytes: c.commBytes, rounds: c.rounds,
-    unmodelled: c.unmodelled, perLayer: c.perLayer.map((l) => ({ path: l.path, op: l.op, time: l.time, bytes: l.bytes, rounds: l.rounds })),
+    unmodelled: c.unmodelled, caveats: c.caveats, perLayer: c.perLayer.map((l) => ({ path: l.path, op: l.op, time: l.time, bytes: l.bytes, rounds: l.rounds })),
   };
 }
 

@@ -26,7 +26,8 @@ export function latencyLine(l: LatencySummary | undefined): string | undefined {
   const time = l.totalMs != null ? `${(l.totalMs / 1000).toFixed(3)} s` : `${l.total.toFixed(1)} ${l.unit}`;
   const comm = l.commBytes !== undefined ? `, ${(l.commBytes / 2 ** 20).toFixed(1)} MiB communicated` : '';
   const rounds = l.rounds !== undefined ? `, ${l.rounds} rounds` : '';
-  return `- predicted 2PC latency ${time} under ${l.table}${l.network ? ` (${l.network})` : ''}${comm}${rounds}`;
+  const caveats = l.caveats?.length ? `; ${l.caveats.join('; ')}` : '';
+  return `- predicted 2PC latency ${time} under ${l.table}${l.network ? ` (${l.network})` : ''}${comm}${rounds}${caveats}`;
 }
 
 /** The headline figures of an export's latency (without the per-layer list). */

@@ -51,7 +51,13 @@ function checkPricing(recipe: SearchRecipe, space: SearchSpace, table: LatencyTa
     if (!entry) {
       if (!recipe.latency.allowUnpriced) throw new RecipeCheckError(source, 'latency.table', `table '${table.id}' has no entry for '${op}' (candidate '${id}' of space '${space.name}'), so the export's latency would leave it out; price it in the table, or set latency.allowUnpriced: true`);
       notes.push(`table '${table.id}' does not price candidate '${id}' (latency.allowUnpriced): the predicted latency leaves it out`);
-    } else if (entry.model === 'unavailable') notes.push(`table '${table.id}' leaves '${op}' unmodelled on purpose: the predicted latency leaves it out`);
+    } else if (entry.model === 'unavailable') {
+      // A DARTS search prices every candidate inside its loss: an unpriced one would look free.
+      if (recipe.search.strategy === 'darts' && !recipe.latency.allowUnpriced) {
+        throw new RecipeCheckError(source, 'latency.table', `table '${table.id}' cannot price candidate '${id}' (unavailable: ${entry.reason}), which the DARTS latency term would treat as free; choose a table that prices it, or set latency.allowUnpriced: true`);
+      }
+      notes.push(`table '${table.id}' leaves '${op}' unmodelled on purpose: the predicted latency leaves it out`);
+    }
   }
   return notes;
 }

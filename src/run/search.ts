@@ -279,7 +279,7 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
   const r = await runSearchLoop(ctx.strategy, ctx.settings, {
     net: sn.net, gates: sn.gates, data, teacher: teacher.model, budget: sn.budget === undefined ? undefined : sn.budget - sn.fixed,
     searchable: sn.searchable, fixedRelus: sn.fixed, seed: ctx.recipe.seed,
-    latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}) },
+    latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}), allowUnpriced: ctx.recipe.latency.allowUnpriced },
   }, { ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog) });
   recordResolved(ctx, r.resolved);
   const searched = { countBeforeProjection: r.countBeforeProjection, projected: r.projectedTest, searchSeconds: (performance.now() - t0) / 1000 };

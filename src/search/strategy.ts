@@ -36,7 +36,7 @@ export interface SearchContext {
   fixedRelus?: number;
   seed: number;
   /** The latency table of the recipe (a latency-aware strategy prices its candidates with it). */
-  latency?: { table: LatencyTable; network?: string };
+  latency?: { table: LatencyTable; network?: string; allowUnpriced?: boolean };
 }
 
 /** Where the loop is. */

@@ -73,6 +73,8 @@ export const LatencySummarySchema = z.strictObject({
   totalMs: z.number().nullable().optional(),
   commBytes: z.number().optional(),
   rounds: z.number().optional(),
+  /** What the figure leaves out (operators the table does not price, e.g. CrypTen's linear layers). */
+  caveats: z.array(z.string()).optional(),
 });
 export type LatencySummary = z.output<typeof LatencySummarySchema>;
 

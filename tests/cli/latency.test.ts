@@ -18,7 +18,7 @@ describe('polynas latency', () => {
     expect(text).toContain('resnet20 32x32x3: 188,416 ReLUs per sample (stem included)');
     expect(text).toMatch(/stem_act\s+relu\s+16384/);
     expect(text).toMatch(/^total\s+/m);
-    expect(c.err.join('\n')).toContain('not modelled by a table cost nothing');
+    expect(c.err.join('\n')).toContain("note: linear layers (conv2d ×21, fc ×1) are not priced by 'crypten-2pc-dealer': the total covers the nonlinear layers only");
   });
 
   it('--compare lists every table under each of its networks; --json gives the full result', async () => {

@@ -13,6 +13,7 @@ import { learningRate } from '../../train/schedule.js';
 import { projectAndFreeze } from '../budget.js';
 import { SearchDivergedError } from '../errors.js';
 import type { SearchContext, SearchStrategy, StepInput, StepInfo } from '../strategy.js';
+import { AugmentSetting, resolveAugment } from './common.js';
 import { unrolledArchGrads } from './hvp.js';
 
 /** θ Adam betas of DARTS (Liu et al.; quark0/darts `architect.py`: `betas=(0.5, 0.999)`). */
@@ -38,8 +39,10 @@ export const DartsSection = z.strictObject({
   latencyWeight: z.number().min(0).default(0),
   /** λ_relu: weight of the ReLU-budget hinge λ·max(0, E[ReLUs] − B)/N (needs `budget`). Default 0. */
   reluWeight: z.number().min(0).default(0),
-  /** Optional exact ReLU budget of the discretization (count, fraction or 0); absent: argmax per gate. */
+  /** Optional exact ReLU budget of the whole network for the discretization (count, fraction of all its ReLUs, or 0); absent: argmax per gate. */
   budget: z.number().min(0).optional(),
+  /** Augmentation of both halves' batches. Default `auto`: random crop (pad 4) and flip for images ≥ 32 pixels (quark0/darts `train_search.py`); none for smaller ones. */
+  augment: AugmentSetting.default('auto'),
 });
 export type DartsSettings = z.output<typeof DartsSection>;
 
@@ -75,7 +78,7 @@ function candidateCostsOf(ctx: SearchContext, gates: readonly PlacedGate<DartsGa
   const network = resolveNetwork(ctx.latency.table, ctx.latency.network ? { network: ctx.latency.network } : {});
   return gates.map((g) => {
     const layer = layers.find((l) => l.path === g.path);
-    return layer ? candidateCosts(layer, g.gate.names, ctx.latency!.table, network) : g.gate.names.map(() => 0);
+    return layer ? candidateCosts(layer, g.gate.names, ctx.latency!.table, network, { allowUnpriced: ctx.latency!.allowUnpriced ?? false }) : g.gate.names.map(() => 0);
   });
 }
 
@@ -124,10 +127,13 @@ export const darts: SearchStrategy<DartsSettings, DartsState> = {
   needsBudget: false,
   // The smaller half has ⌊n/2⌋ images.
   stepsPerEpoch: (ctx, s) => Math.floor(Math.floor(ctx.data.train.labels.length / 2) / s.batchSize),
+  normalize: (s, env) => ({ ...s, augment: resolveAugment(s.augment, env.imageShape) }),
   batches({ ctx, s, halves: h }, epoch) {
     const perEpoch = Math.floor(Math.min(h.train.labels.length, h.search.labels.length) / s.batchSize);
-    const tIt = batches(h.train, { batchSize: s.batchSize, norm: ctx.data.norm, shuffle: true, seed: ctx.seed, epoch, dropLast: true });
-    const sIt = batches(h.search, { batchSize: s.batchSize, norm: ctx.data.norm, shuffle: true, seed: ctx.seed + 1, epoch, dropLast: true });
+    const augment = resolveAugment(s.augment, ctx.data.train.shape);
+    const common = { batchSize: s.batchSize, norm: ctx.data.norm, shuffle: true, epoch, dropLast: true, ...(augment ? { augment } : {}) };
+    const tIt = batches(h.train, { ...common, seed: ctx.seed });
+    const sIt = batches(h.search, { ...common, seed: ctx.seed + 1 });
     return (function* () {
       for (let b = 0; b < perEpoch; b++) yield [tIt.next().value!, sIt.next().value!];
     })();
