@@ -68,6 +68,29 @@ export abstract class Backbone extends Module {
   }
 
   /**
+   * The largest |output| of every site on a batch, in eval mode (the mode is restored): a polynomial
+   * escaping its range shows here long before the loss turns non-finite. NaN marks a non-finite output.
+   *
+   * @example
+   * ```ts
+   * net.activationRanges(x).sort((a, b) => b.absMax - a.absMax)[0]; // { path: 'stages.2.2.act2', absMax: 41.3 }
+   * ```
+   */
+  activationRanges(x: tf.Tensor): { path: string; absMax: number }[] {
+    const sites = this.sites();
+    const wasTraining = this.training;
+    this.eval();
+    for (const { site } of sites) site.probedMax = 0;
+    try {
+      tf.tidy(() => void this.forward(x));
+      return sites.map(({ path, site }) => ({ path, absMax: site.probedMax! }));
+    } finally {
+      for (const { site } of sites) delete site.probedMax;
+      this.train(wasTraining);
+    }
+  }
+
+  /**
    * Exact number of ReLU evaluations per sample for an input size: every activation site counts,
    * the stem's included (a CIFAR ResNet without a stem ReLU is the `-nostem` backbone). Max-pool
    * comparisons are reported beside the total.

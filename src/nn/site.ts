@@ -58,9 +58,14 @@ export abstract class Site extends Module {
     return prev;
   }
 
+  /** While set, each forward pass raises it to the largest |output| seen (see `Backbone.activationRanges`). */
+  probedMax?: number;
+
   forward(x: tf.Tensor): tf.Tensor {
     this.inputShape = x.shape.slice(1);
-    return this.current.forward(x);
+    const y = this.current.forward(x);
+    if (this.probedMax !== undefined) this.probedMax = Math.max(this.probedMax, tf.tidy(() => tf.max(tf.abs(y)).dataSync()[0]!));
+    return y;
   }
 
   /** ReLUs the current operator evaluates per sample (needs a traced input shape). */

@@ -8,6 +8,7 @@ import { SearchDivergedError, SearchStoppedError } from './errors.js';
 
 export { SearchDivergedError, SearchStoppedError };
 import { evaluate, type EvalResult } from '../train/metrics.js';
+import { activationReport } from '../train/monitor.js';
 import type { EpochDetails, SearchContext, SearchStrategy, SectionBase, StepInput, StepReport } from './strategy.js';
 
 /** Progress of one search step (every strategy; `loss`, `count`, `target` where the strategy reads them). */
@@ -25,6 +26,8 @@ export interface SearchEpoch extends EpochDetails {
   count: number;
   /** Mean step loss (strategies that read it back). */
   loss?: number;
+  /** The site with the largest |activation| on the first test batch: an escaping polynomial shows here first. */
+  maxActivation?: { path: string; absMax: number };
   test: EvalResult;
   seconds: number;
 }
@@ -117,10 +120,12 @@ export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchS
       }
       const count = keptRelus(ctx.gates);
       const end = strategy.epochEnd?.(state, { epoch, count }) ?? {};
+      const ranges = activationReport(ctx.net, test, norm);
       const ev: SearchEpoch = {
         epoch, count, ...end.details, ...(lossSum !== undefined ? { loss: lossSum / perEpoch } : {}),
-        test: evaluate(ctx.net, test, { norm }), seconds: (performance.now() - t0) / 1000,
+        ...(ranges ? { maxActivation: ranges.worst } : {}), test: evaluate(ctx.net, test, { norm }), seconds: (performance.now() - t0) / 1000,
       };
+      if (ranges) hooks.onLog?.({ type: 'activation-ranges', epoch, ranges: ranges.ranges });
       history.push(ev);
       hooks.onEpoch?.(ev);
       hooks.onLog?.({ type: 'search-epoch', strategy: strategy.name, ...ev });

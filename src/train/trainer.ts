@@ -6,6 +6,7 @@ import { batchCount, batches, type Augmentation, type HostBatch, type Normalizat
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { clipByGlobalNorm, crossEntropy, distillationLoss } from './losses.js';
 import { evaluate, type EvalResult } from './metrics.js';
+import { activationReport } from './monitor.js';
 import { createOptimizer, type OptimizerConfig } from './optim.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
 
@@ -53,6 +54,8 @@ export interface EpochEvent {
   test: EvalResult;
   lr: number;
   seconds: number;
+  /** The site with the largest |activation| on the first test batch (networks with sites). */
+  maxActivation?: { path: string; absMax: number };
 }
 
 /** Observers and controls of a run; the library never prints. */
@@ -147,7 +150,12 @@ export async function fit(
       const e = await trainEpoch(run, p, epoch, resumeHere ? { batch: start.batch, lossSum: start.lossSum, steps: start.steps } : { batch: 0, lossSum: 0, steps: 0 });
       if (e.stopped) return stopped();
       const test = evaluate(model, data.test, { norm: data.norm, batchSize: config.evalBatchSize ?? EVAL_BATCH });
-      const ev: EpochEvent = { epoch, epochs: config.epochs, trainLoss: e.lossSum / Math.max(1, e.steps), test, lr: e.lr, seconds: (run.clock() - t0) / 1000 };
+      const ranges = activationReport(model, data.test, data.norm);
+      const ev: EpochEvent = {
+        epoch, epochs: config.epochs, trainLoss: e.lossSum / Math.max(1, e.steps), test, lr: e.lr, seconds: (run.clock() - t0) / 1000,
+        ...(ranges ? { maxActivation: ranges.worst } : {}),
+      };
+      if (ranges) run.hooks.onLog?.({ type: 'activation-ranges', epoch, ranges: ranges.ranges });
       p.history.push(ev);
       run.hooks.onEpoch?.(ev, p.history);
       run.hooks.onLog?.({ type: 'epoch', ...ev });

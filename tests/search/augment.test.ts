@@ -31,7 +31,8 @@ describe('search batches are augmented as the references augment them', () => {
       const train = images();
       const ctx = { data: { train, test: train, norm }, seed: 0 } as unknown as SearchContext;
       const half = { train, search: train };
-      const first = strategy.batches({ ctx, s: section, halves: half } as never, 0).next().value as { x: Float32Array; indices: Int32Array }[];
+      const stream = strategy.batches({ ctx, s: section, halves: half } as never, 0) as unknown as Iterator<{ x: Float32Array; indices: Int32Array }[]>;
+      const first = stream.next().value!;
       // Every stream of the step (DARTS: both halves) is augmented: its images are not the raw ones.
       for (const b of first) {
         const raw = batches(train, { batchSize: 16, norm, shuffle: false }).next().value!;
@@ -39,7 +40,7 @@ describe('search batches are augmented as the references augment them', () => {
           const k = Array.from(raw.indices).indexOf(idx);
           if (k < 0) return true;
           const size = 32 * 32 * 3;
-          return raw.x.subarray(k * size, (k + 1) * size).every((v, p) => v === b.x[j * size + p]);
+          return raw.x.subarray(k * size, (k + 1) * size).every((v: number, p: number) => v === b.x[j * size + p]);
         });
         expect(same).toBe(false);
       }
