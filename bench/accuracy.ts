@@ -1,0 +1,155 @@
+/**
+ * `npm run bench:accuracy`: accuracy at small ReLU budgets under fixed protocols, one table.
+ *
+ * - LeNet-5 on Fashion-MNIST (Debian `dataset-fashion-mnist`): AutoReP at 1 %, 5 %, 20 %
+ *   (`experiments/search-lenet5-fashion-mnist.json`).
+ * - CIFAR ResNet-20 on a CIFAR-10 folder (the shared subset; `--cifar-dir` or `POLYNAS_CIFAR10_DIR`),
+ *   the stem's ReLU counted and searchable, teacher 15 epochs: AutoReP at 1 %, 0 (all-polynomial),
+ *   5 % and 20 % of all 188,416 ReLUs (`experiments/sweep-resnet20-cifar10-subset.json`); SNL at 5 %
+ *   (pixel ReLU vs identity) and DARTS at 5 % (layer space, ReLU vs X2act: the projection keeps the
+ *   largest set of whole layers that fits, so the exact count is what that granularity can meet).
+ *
+ * Every run is a run folder under `--out` (default `bench/results/accuracy`); a finished run is never
+ * redone, so an interrupted benchmark resumes where it stopped. After each run the table is printed
+ * and every row written, atomically, to `<out>/accuracy.json`. Runs go in seed order, LeNet first.
+ *
+ *   npm run bench:accuracy -- [--seeds 0,1,2] [--only lenet5-autorep,resnet20-autorep,resnet20-snl,resnet20-darts]
+ *                             [--cifar-dir DIR] [--fmnist-dir DIR] [--out bench/results/accuracy]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadSearchRecipe, runSearchRecipe, runSweep, type SearchRecipe } from '../src/index.js';
+import { writeJsonAtomic } from '../src/io/atomic.js';
+import { budgetDirName } from '../src/run/sweep.js';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '0,1,2' }, only: { type: 'string' }, out: { type: 'string', default: join(root, 'bench/results/accuracy') },
+    'cifar-dir': { type: 'string', default: process.env.POLYNAS_CIFAR10_DIR }, 'fmnist-dir': { type: 'string', default: process.env.POLYNAS_FASHION_MNIST_DIR },
+  },
+});
+const out = resolve(values.out!);
+const seeds = values.seeds!.split(',').map(Number);
+const only = values.only?.split(',');
+
+/** One protocol: a shipped recipe, its budgets, and (SNL, DARTS) the search section and space that replace AutoReP's. */
+interface Protocol {
+  id: string;
+  recipe: string;
+  budgets: number[];
+  dataDir?: string;
+  /** Runs as separate searches on the teacher of `teacherFrom` (a sweep protocol of the same seed). */
+  variant?: { teacherFrom: string; space: string; search: Record<string, unknown> };
+}
+
+const cifar = values['cifar-dir'];
+/** Fashion-MNIST: the option, `$POLYNAS_FASHION_MNIST_DIR`, else the folder Debian's dataset-fashion-mnist installed (asked of dpkg). */
+function fashionMnistDir(): string | undefined {
+  if (values['fmnist-dir']) return values['fmnist-dir'];
+  try {
+    const file = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], { encoding: 'utf8' }).split('\n').find((f) => f.endsWith('train-images-idx3-ubyte.gz'));
+    return file ? dirname(file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const fmnist = fashionMnistDir();
+const PROTOCOLS: Protocol[] = [
+  { id: 'lenet5-autorep', recipe: 'experiments/search-lenet5-fashion-mnist.json', budgets: [0.01, 0.05, 0.2], ...(fmnist ? { dataDir: fmnist } : {}) },
+  { id: 'resnet20-autorep', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.01, 0, 0.05, 0.2], ...(cifar ? { dataDir: cifar } : {}) },
+  {
+    id: 'resnet20-snl', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.05], ...(cifar ? { dataDir: cifar } : {}),
+    // SNL's own schedule runs for hundreds of epochs; in 6 its λ₀ would not reach a 5 % budget, so λ starts
+    // at 1e-3 and grows from the second epoch (SNL's rule otherwise: ×1.1 on a stalled count, stop at B).
+    variant: { teacherFrom: 'resnet20-autorep', space: '../search-spaces/resnet20-snl-pixel.json', search: { strategy: 'snl', budget: 0.05, epochs: 6, batchSize: 64, lambda: 1e-3, lambdaGrowthFrom: 1 } },
+  },
+  {
+    id: 'resnet20-darts', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.05], ...(cifar ? { dataDir: cifar } : {}),
+    variant: { teacherFrom: 'resnet20-autorep', space: '../search-spaces/resnet20-layer.json', search: { strategy: 'darts', budget: 0.05, epochs: 3, batchSize: 64, reluWeight: 1 } },
+  },
+];
+
+interface Row {
+  protocol: string;
+  seed: number;
+  strategy: string;
+  requested: number;
+  budget: number | null;
+  relus: number;
+  countBeforeProjection: number;
+  teacherTop1: number;
+  projectedTop1: number;
+  finetunedTop1: number;
+  latencyMs: number | null;
+  searchSeconds: number;
+  finetuneSeconds: number;
+  backend: string;
+  dir: string;
+}
+
+function rowOf(p: Protocol, seed: number, requested: number, dir: string): Row | undefined {
+  const file = join(dir, 'result.json');
+  if (!existsSync(file)) return undefined;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
+  return {
+    protocol: p.id, seed, strategy: r.strategy, requested, budget: r.budget ?? null, relus: r.relus, countBeforeProjection: r.countBeforeProjection,
+    teacherTop1: r.teacher.top1, projectedTop1: r.projected.top1, finetunedTop1: r.finetuned.top1, latencyMs: r.latency?.totalMs ?? null,
+    searchSeconds: r.searchSeconds, finetuneSeconds: r.finetuneSeconds, backend: meta.backend, dir,
+  };
+}
+
+const rows: Row[] = [];
+const pct = (v: number) => `${(100 * v).toFixed(2)}`;
+
+function printTable(): void {
+  const head = ['protocol', 'seed', 'budget', 'exact count', 'before proj.', 'teacher', 'projected', 'finetuned', 'CrypTen WAN s', 'search s', 'finetune s', 'backend'];
+  const lines = rows.map((r) => [
+    r.protocol, String(r.seed), `${r.requested < 1 ? `${r.requested * 100} %` : r.requested} = ${r.budget ?? '-'}`, String(r.relus), String(r.countBeforeProjection),
+    pct(r.teacherTop1), pct(r.projectedTop1), pct(r.finetunedTop1), r.latencyMs === null ? '-' : (r.latencyMs / 1000).toFixed(2),
+    r.searchSeconds.toFixed(0), r.finetuneSeconds.toFixed(0), r.backend,
+  ]);
+  console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n${lines.map((l) => `| ${l.join(' | ')} |`).join('\n')}`);
+}
+
+function record(row: Row | undefined): void {
+  if (!row) return;
+  rows.push(row);
+  writeJsonAtomic(join(out, 'accuracy.json'), { written: new Date().toISOString(), rows });
+  printTable();
+}
+
+async function runProtocol(p: Protocol, seed: number): Promise<void> {
+  const recipe: SearchRecipe = loadSearchRecipe(join(root, p.recipe));
+  const base = join(out, `${p.id}-seed${seed}`);
+  const overrides = { seed, ...(p.dataDir ? { dataDir: p.dataDir } : {}) };
+  if (!p.variant) {
+    await runSweep(recipe, { outDir: base, overrides: { ...overrides, budgets: p.budgets } });
+    for (const b of p.budgets) record(rowOf(p, seed, b, join(base, budgetDirName(b))));
+    return;
+  }
+  const teacher = join(out, `${p.variant.teacherFrom}-seed${seed}`, 'teacher');
+  if (!existsSync(join(teacher, 'model.weights.bin'))) throw new Error(`${p.id}: no teacher at ${teacher}; run ${p.variant.teacherFrom} for seed ${seed} first`);
+  const variant: SearchRecipe = {
+    ...recipe, name: `${recipe.name}-${p.id}`, teacher: { weights: teacher }, space: resolve(root, 'experiments', p.variant.space),
+    search: p.variant.search as unknown as SearchRecipe['search'], sweep: undefined,
+  };
+  for (const b of p.budgets) {
+    const dir = join(base, budgetDirName(b));
+    if (!existsSync(join(dir, 'result.json'))) await runSearchRecipe(variant, { outDir: dir, resume: true, overrides: { ...overrides, budget: b } });
+    record(rowOf(p, seed, b, dir));
+  }
+}
+
+for (const seed of seeds) {
+  for (const p of PROTOCOLS) {
+    if (only && !only.includes(p.id)) continue;
+    console.log(`\n== ${p.id}, seed ${seed} ==`);
+    await runProtocol(p, seed);
+  }
+}
+printTable();
