@@ -9,6 +9,7 @@ import { learningRate } from '../../train/schedule.js';
 import { projectAndFreeze } from '../budget.js';
 import type { SearchContext, SearchStrategy, StepInput, StepInfo } from '../strategy.js';
 import { AugmentSetting, budgetedSearchFields, distillationFields, resolveAugment, singleStream } from './common.js';
+import { expectedMaskLatency, maskLatencyFields, maskLatencyModel, type MaskLatency } from './mask-latency.js';
 
 /**
  * Default DaPa damping of AutoReP searches: c0 × 1/5 and c2 × 1/10, as AutoReP's released code. An
@@ -51,6 +52,7 @@ export const AutorepSection = z.strictObject({
    */
   targetSchedule: z.enum(['geometric', 'linear']).default('geometric'),
   ...distillationFields,
+  ...maskLatencyFields,
   /** Re-fit polynomial coefficients by DaPa every this many steps (AutoReP: 10; 0: never; a space with `poly.dapa: false` sets 0). */
   dapaEvery: z.number().int().min(0).default(10),
   /** … until this step. Default 500. */
@@ -90,6 +92,9 @@ interface AutorepState {
   /** The annealed target of the last step. */
   target: number;
   damping: readonly number[];
+  /** The latency term's model (when `latencyWeight` > 0) and its last value (relative to all-ReLU). */
+  latency?: MaskLatency;
+  expectedLatency?: number;
 }
 
 /**
@@ -165,12 +170,18 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
   const lambda = st.lambda;
   const teacherLogits = ctx.teacher?.forward(x);
   let kept: tf.Tensor | undefined;
+  let lat: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const logits = ctx.net.forward(x);
     let loss: tf.Tensor = crossEntropy(logits, y);
     if (teacherLogits) loss = tf.add(loss, tf.mul(distillationLoss(logits, teacherLogits, s.temperature), s.distillWeight));
-    kept = tf.keep(tf.addN(st.gates.map((g) => g.gate.expectedRelus())));
+    const perGate = st.gates.map((g) => g.gate.expectedRelus());
+    kept = tf.keep(tf.addN(perGate));
     const hinge = tf.relu(tf.div(tf.sub(kept, target), ctx.searchable));
+    if (st.latency) {
+      lat = tf.keep(expectedMaskLatency(st.latency, perGate));
+      loss = tf.add(loss, tf.mul(lat, s.latencyWeight));
+    }
     return tf.add(loss, tf.mul(hinge, lambda)) as tf.Scalar;
   }, st.vars);
   const scales = tf.tidy(() => gradientScales(st, grads, tf.step(tf.sub(kept!, target)), lambda));
@@ -178,8 +189,9 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
   st.opt.step(grads, lr);
   st.alphaOpt.step(grads, st.alphaLr * (lr / s.lr));
   // [loss, kept ReLUs of this step's masks, task and reference α-gradient scales]: one read per step.
-  const [loss, count, taskSq, refSq] = Array.from(tf.concat([tf.stack([value, kept!]), scales]).dataSync()) as [number, number, number, number];
-  tf.dispose([kept!, scales]);
+  const [loss, count, taskSq, refSq, latency] = Array.from(tf.concat([tf.stack([value, kept!]), scales, lat ? tf.reshape(lat, [1]) : tf.zeros([0])]).dataSync()) as number[] as [number, number, number, number, number?];
+  tf.dispose([kept!, scales, ...(lat ? [lat] : [])]);
+  if (latency !== undefined) st.expectedLatency = latency;
   updateLambda(st, count, target, taskSq, refSq);
   return { loss, count, target };
 }
@@ -233,12 +245,13 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
       pressure: 0,
       lambdaRef: 0,
       lambda: s.lambda === 'auto' ? 0 : s.lambda,
+      ...(s.latencyWeight > 0 ? { latency: maskLatencyModel(ctx, ctx.gates as readonly PlacedGate<MaskGate>[], s.latencySmoothing) } : {}),
       target: ctx.searchable,
       damping: s.dapaDamping ?? AUTOREP_DAPA_DAMPING,
     };
   },
   step,
-  epochEnd: (st) => ({ details: { target: st.target, lambda: st.lambda, pressure: st.pressure } }),
+  epochEnd: (st) => ({ details: { target: st.target, lambda: st.lambda, pressure: st.pressure, ...(st.expectedLatency !== undefined ? { expectedLatency: st.expectedLatency } : {}) } }),
   discretize: (st, budget) => void projectAndFreeze(st.gates, budget!),
   resolved: (st) => ({ alphaLr: st.alphaLr, threshold: st.threshold, annealSteps: st.annealSteps }),
   dispose(st) {
