@@ -6,6 +6,9 @@ import { Adam } from '../../train/optim.js';
 import { projectAndFreeze } from '../budget.js';
 import type { SearchContext, SearchStrategy, StepInput } from '../strategy.js';
 import { AugmentSetting, budgetedSearchFields, distillationFields, resolveAugment, singleStream } from './common.js';
+import { expectedMaskLatency, maskLatencyFields, maskLatencyModel, type MaskLatency } from './mask-latency.js';
+import type { MaskGate } from '../../supernet/mask-gate.js';
+import type { PlacedGate } from '../../supernet/gate.js';
 
 /** λ × 1.1 after an epoch in which the count did not improve (SNL's `args.alpha *= 1.1`). */
 const LAMBDA_GROWTH = 1.1;
@@ -30,6 +33,7 @@ export const SnlSection = z.strictObject({
   /** λ grows on a stalled count only from this (0-based) epoch on (SNL: `epoch >= 5`). Default 5. */
   lambdaGrowthFrom: z.number().int().min(0).default(5),
   ...distillationFields,
+  ...maskLatencyFields,
   /** Augmentation of the search batches. Default `auto`: random crop (pad 4) and flip for images ≥ 32 pixels, as SNL's CIFAR loaders; none for smaller ones. */
   augment: AugmentSetting.default('auto'),
 });
@@ -45,6 +49,8 @@ interface SnlState {
   alphaOpt: Adam;
   lambda: number;
   best: number;
+  /** The latency term's model (when `latencyWeight` > 0). */
+  latency?: MaskLatency;
 }
 
 function step(st: SnlState, [{ x, y }]: StepInput[]) {
@@ -55,6 +61,7 @@ function step(st: SnlState, [{ x, y }]: StepInput[]) {
     let loss: tf.Tensor = crossEntropy(logits, y);
     if (t) loss = tf.add(loss, tf.mul(distillationLoss(logits, t, s.temperature), s.distillWeight));
     const l1 = tf.addN(st.alphas.map((a) => tf.sum(tf.abs(a))));
+    if (st.latency) loss = tf.add(loss, tf.mul(expectedMaskLatency(st.latency, ctx.gates.map((g) => g.gate.expectedRelus())), s.latencyWeight));
     return tf.add(loss, tf.mul(l1, st.lambda)) as tf.Scalar;
   }, st.vars);
   // Each optimizer updates only its own collection (weights, then α).
@@ -90,6 +97,7 @@ export const snl: SearchStrategy<SnlSettings, SnlState> = {
       ctx, s, vars: [...weights, ...alphas].map(([, v]) => v), alphas: alphas.map(([, v]) => v),
       opt: new Adam(weights, { type: 'adam' }), alphaOpt: new Adam(alphas, { type: 'adam' }),
       lambda: s.lambda, best: Infinity,
+      ...(s.latencyWeight > 0 ? { latency: maskLatencyModel(ctx, ctx.gates as readonly PlacedGate<MaskGate>[], s.latencySmoothing) } : {}),
     };
   },
   step,
