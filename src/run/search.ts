@@ -14,6 +14,7 @@ import { loadSearchSpace, type SearchSpace } from '../spec/space.js';
 import { buildSupernet } from '../supernet/build.js';
 import { keptRelus, type PlacedGate } from '../supernet/gate.js';
 import { budgetBasis, networkBudget, type BudgetBasis } from '../search/budget.js';
+import { loadSearchState, removeSearchState, saveSearchState } from './search-state.js';
 import { runSearchLoop, type SearchHooks } from '../search/loop.js';
 import { normalizeSearchRecipe, type Overrides, type SearchRecipe } from '../search/recipe.js';
 import { getStrategy, type SearchStrategy, type SectionBase } from '../search/strategy.js';
@@ -254,7 +255,7 @@ async function supernetPhase(ctx: SearchRunContext, teacher: Teacher, teacherEva
   return { net, gates, searchable: basis.searchable, fixed: basis.fixed, budget };
 }
 
-/** The search in the shared loop, or its result restored from `search.bin` (the search is not resumable mid-way). */
+/** The search in the shared loop (continued from `search-state.bin` when resuming), or its result restored from `search.bin`. */
 async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teacher: Teacher): Promise<Searched> {
   const file = ctx.run.path('search.bin');
   const settings = searchSettingsHash(ctx);
@@ -272,7 +273,10 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
     ctx.run.log({ type: 'projection', restored: true, budget: sn.budget, before: saved.meta.countBefore, after: keptRelus(sn.gates) + sn.fixed, test: saved.meta.projected });
     return { countBeforeProjection: saved.meta.countBefore, projected: saved.meta.projected, searchSeconds: saved.meta.searchSeconds ?? 0 };
   }
-  ctx.phase('search');
+  // A search stopped or killed mid-way continues from its last snapshot (every epoch, and on Ctrl-C).
+  const stateFile = ctx.run.path('search-state.bin');
+  const resumeFrom = ctx.opts.resume ? loadSearchState(stateFile, settings) : undefined;
+  ctx.phase(resumeFrom ? `search (resumed at epoch ${resumeFrom.epoch + 1}, step ${resumeFrom.step})` : 'search');
   // A search that runs makes any finetuning of an earlier search stale.
   rmSync(ctx.run.path('finetune.bin'), { force: true });
   const t0 = performance.now();
@@ -280,7 +284,9 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
     net: sn.net, gates: sn.gates, data, teacher: teacher.model, budget: sn.budget === undefined ? undefined : sn.budget - sn.fixed,
     searchable: sn.searchable, fixedRelus: sn.fixed, seed: ctx.recipe.seed,
     latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}), allowUnpriced: ctx.recipe.latency.allowUnpriced },
-  }, { ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog) });
+  }, {
+    ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog), onCheckpoint: (s) => saveSearchState(stateFile, s, settings),
+  }, resumeFrom);
   recordResolved(ctx, r.resolved);
   const searched = { countBeforeProjection: r.countBeforeProjection, projected: r.projectedTest, searchSeconds: (performance.now() - t0) / 1000 };
   const meta: SearchCheckpointMeta = {
@@ -288,6 +294,7 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
     projected: searched.projected, searchSeconds: searched.searchSeconds, settings, sites: Object.fromEntries(sn.gates.map((g) => [g.path, g.gate.toSite()])), resolved: r.resolved,
   };
   saveCheckpoint(file, { meta, tensors: sn.net.stateDict() });
+  removeSearchState(stateFile);
   return searched;
 }
 

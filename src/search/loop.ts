@@ -9,7 +9,8 @@ import { SearchDivergedError, SearchStoppedError } from './errors.js';
 export { SearchDivergedError, SearchStoppedError };
 import { evaluate, type EvalResult } from '../train/metrics.js';
 import { activationReport } from '../train/monitor.js';
-import type { EpochDetails, SearchContext, SearchStrategy, SectionBase, StepInput, StepReport } from './strategy.js';
+import type { EpochDetails, SearchContext, SearchStrategy, SectionBase, StepInput, StepReport, StrategySnapshot } from './strategy.js';
+import type { TensorState } from '../nn/module.js';
 
 /** Progress of one search step (every strategy; `loss`, `count`, `target` where the strategy reads them). */
 export interface SearchStepEvent extends StepReport {
@@ -32,6 +33,27 @@ export interface SearchEpoch extends EpochDetails {
   seconds: number;
 }
 
+/**
+ * Everything a search needs to go on from where it stopped: the position, the record so far, the
+ * network's tensors (weights, α, masks, BatchNorm and gate statistics), the gates' host state and the
+ * strategy's optimizers and controller values. Data order and augmentation derive from the seed,
+ * epoch and batch index, so skipping the batches already done reproduces them.
+ */
+export interface SearchSnapshot {
+  /** The epoch to continue, and the batches of it already done. */
+  epoch: number;
+  batch: number;
+  /** Steps done in all. */
+  step: number;
+  lossSum?: number;
+  history: SearchEpoch[];
+  /** The strategy asked to stop early (SNL at the budget): only the discretization is left. */
+  done: boolean;
+  net: Record<string, TensorState>;
+  gates: Record<string, Record<string, number>>;
+  strategy: StrategySnapshot;
+}
+
 /** Observers and controls of a search (the library never prints). */
 export interface SearchHooks {
   onStep?(e: SearchStepEvent): void;
@@ -40,6 +62,11 @@ export interface SearchHooks {
   onLog?(r: Record<string, unknown>): void;
   /** Stops the search after the current step with a {@link SearchStoppedError}. */
   signal?: AbortSignal;
+  /**
+   * Receives a {@link SearchSnapshot} after every epoch and when the search is stopped (strategies
+   * with `snapshot`); pass it back as `resumeFrom` to continue.
+   */
+  onCheckpoint?(s: SearchSnapshot): void;
 }
 
 /** What every search returns. */
@@ -74,13 +101,107 @@ function checkContext(s: Pick<SearchStrategy, 'name' | 'needsBudget' | 'gate' | 
 /** Lets signals and timers run between steps. */
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
+/** The position and record of a running search (what a snapshot saves besides tensors). */
+interface Progress {
+  epoch: number;
+  batch: number;
+  step: number;
+  lossSum: number | undefined;
+  history: SearchEpoch[];
+  done: boolean;
+}
+
+/** The snapshot of a search at `p` (undefined when the strategy cannot be snapshotted). */
+function snapshotOf<St>(strategy: SearchStrategy<SectionBase, St>, state: St, ctx: SearchContext, p: Progress): SearchSnapshot | undefined {
+  if (!strategy.snapshot) return undefined;
+  const gates = Object.fromEntries(ctx.gates.flatMap(({ path, gate }) => (gate.hostState ? [[path, gate.hostState()]] : [])));
+  const { lossSum, ...rest } = p;
+  return { ...rest, ...(lossSum !== undefined ? { lossSum } : {}), history: [...p.history], net: ctx.net.stateDict(), gates, strategy: strategy.snapshot(state) };
+}
+
+/** Puts a snapshot back: tensors, gates' host state, the strategy's optimizers and values. */
+function restoreSnapshot<St>(strategy: SearchStrategy<SectionBase, St>, state: St, ctx: SearchContext, snap: SearchSnapshot): Progress {
+  if (!strategy.restore) throw new Error(`the ${strategy.name} strategy cannot resume a search`);
+  ctx.net.loadStateDict(snap.net);
+  for (const { path, gate } of ctx.gates) if (snap.gates[path]) gate.restoreHostState?.(snap.gates[path]!);
+  strategy.restore(state, snap.strategy);
+  return { epoch: snap.epoch, batch: snap.batch, step: snap.step, lossSum: snap.lossSum, history: [...snap.history], done: snap.done };
+}
+
+/** One epoch's steps from `p.batch` on; false when stopped through the signal (after a checkpoint). */
+async function runEpoch<St>(run: LoopRun<St>, p: Progress): Promise<boolean> {
+  const { strategy, state, ctx, hooks, totalSteps } = run;
+  const shape = ctx.data.train.shape;
+  let b = 0;
+  for (const host of strategy.batches(state, p.epoch)) {
+    // A resumed epoch regenerates its batches (order and augmentation derive from seed, epoch, index) and skips those done.
+    if (b++ < p.batch) continue;
+    const info = { epoch: p.epoch, step: p.step, totalSteps };
+    let report: StepReport = {};
+    tf.tidy(() => {
+      report = strategy.step(state, host.map((x) => toInput(x, shape)), info);
+    });
+    if (report.loss !== undefined) {
+      if (!Number.isFinite(report.loss)) throw new SearchDivergedError(report.loss, p.epoch, p.step);
+      p.lossSum = (p.lossSum ?? 0) + report.loss;
+    }
+    p.step++;
+    p.batch++;
+    hooks.onStep?.({ epoch: p.epoch, step: p.step, totalSteps, ...report });
+    await yieldToEventLoop();
+    if (hooks.signal?.aborted) {
+      checkpoint(run, p);
+      return false;
+    }
+  }
+  return true;
+}
+
+function checkpoint<St>(run: LoopRun<St>, p: Progress): void {
+  if (!run.hooks.onCheckpoint) return;
+  const snap = snapshotOf(run.strategy, run.state, run.ctx, p);
+  if (snap) run.hooks.onCheckpoint(snap);
+}
+
+interface LoopRun<St> {
+  strategy: SearchStrategy<SectionBase, St>;
+  state: St;
+  ctx: SearchContext;
+  hooks: SearchHooks;
+  totalSteps: number;
+  perEpoch: number;
+}
+
+/** After an epoch: the strategy's record, the activation ranges and the test evaluation; true to stop. */
+function endEpoch<St>(run: LoopRun<St>, p: Progress, t0: number): boolean {
+  const { strategy, state, ctx, hooks } = run;
+  const { test, norm } = ctx.data;
+  const count = keptRelus(ctx.gates);
+  const end = strategy.epochEnd?.(state, { epoch: p.epoch, count }) ?? {};
+  const ranges = activationReport(ctx.net, test, norm);
+  const ev: SearchEpoch = {
+    epoch: p.epoch, count, ...end.details, ...(p.lossSum !== undefined ? { loss: p.lossSum / run.perEpoch } : {}),
+    ...(ranges ? { maxActivation: ranges.worst } : {}), test: evaluate(ctx.net, test, { norm }), seconds: (performance.now() - t0) / 1000,
+  };
+  if (ranges) hooks.onLog?.({ type: 'activation-ranges', epoch: p.epoch, ranges: ranges.ranges });
+  p.history.push(ev);
+  hooks.onEpoch?.(ev);
+  hooks.onLog?.({ type: 'search-epoch', strategy: strategy.name, ...ev });
+  Object.assign(p, { epoch: p.epoch + 1, batch: 0, lossSum: undefined, done: !!end.stop });
+  ctx.net.train();
+  checkpoint(run, p);
+  return !!end.stop;
+}
+
 /**
  * The one search loop every strategy runs in: epochs of steps (each inside `tf.tidy`, with a yield
  * to the event loop and the abort check after it), per-epoch evaluation and record, then the
- * strategy's discretization and the evaluation of the discretized network.
+ * strategy's discretization and the evaluation of the discretized network. With `resumeFrom` (a
+ * {@link SearchSnapshot} from `hooks.onCheckpoint`), it continues where that search stopped and ends
+ * with the same result as if it had never stopped.
  *
  * ```
- * init ─> for each epoch: [ batches ─> tidy(step) ─> yield, abort? ] ─> epochEnd ─> evaluate
+ * init (, restore) ─> for each epoch: [ batches ─> tidy(step) ─> yield, abort? ─> checkpoint ] ─> epochEnd ─> evaluate ─> checkpoint
  *      ─> discretize (project onto B, freeze) ─> evaluate
  * ```
  *
@@ -89,47 +210,20 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
  * const r = await runSearchLoop(getStrategy('autorep'), settings, ctx, { onEpoch: (e) => console.log(e.count) });
  * ```
  */
-export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchStrategy<S, St>, settings: S, ctx: SearchContext, hooks: SearchHooks = {}): Promise<SearchResult> {
+export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchStrategy<S, St>, settings: S, ctx: SearchContext, hooks: SearchHooks = {}, resumeFrom?: SearchSnapshot): Promise<SearchResult> {
   checkContext(strategy, ctx);
   const perEpoch = strategy.stepsPerEpoch(ctx, settings);
   const totalSteps = perEpoch * settings.epochs;
   const state = strategy.init(ctx, settings, { perEpoch, total: totalSteps });
-  const { test, norm } = ctx.data;
-  const shape = ctx.data.train.shape;
-  const history: SearchEpoch[] = [];
-  let step = 0;
-  ctx.net.train();
+  const run: LoopRun<St> = { strategy: strategy as unknown as SearchStrategy<SectionBase, St>, state, ctx, hooks, totalSteps, perEpoch };
+  let p: Progress = { epoch: 0, batch: 0, step: 0, lossSum: undefined, history: [], done: false };
   try {
-    for (let epoch = 0; epoch < settings.epochs; epoch++) {
+    if (resumeFrom) p = restoreSnapshot(run.strategy, state, ctx, resumeFrom);
+    ctx.net.train();
+    while (!p.done && p.epoch < settings.epochs) {
       const t0 = performance.now();
-      let lossSum: number | undefined;
-      for (const host of strategy.batches(state, epoch)) {
-        const info = { epoch, step, totalSteps };
-        let report: StepReport = {};
-        tf.tidy(() => {
-          report = strategy.step(state, host.map((b) => toInput(b, shape)), info);
-        });
-        if (report.loss !== undefined) {
-          if (!Number.isFinite(report.loss)) throw new SearchDivergedError(report.loss, epoch, step);
-          lossSum = (lossSum ?? 0) + report.loss;
-        }
-        step++;
-        hooks.onStep?.({ epoch, step, totalSteps, ...report });
-        await yieldToEventLoop();
-        if (hooks.signal?.aborted) throw new SearchStoppedError(epoch, step);
-      }
-      const count = keptRelus(ctx.gates);
-      const end = strategy.epochEnd?.(state, { epoch, count }) ?? {};
-      const ranges = activationReport(ctx.net, test, norm);
-      const ev: SearchEpoch = {
-        epoch, count, ...end.details, ...(lossSum !== undefined ? { loss: lossSum / perEpoch } : {}),
-        ...(ranges ? { maxActivation: ranges.worst } : {}), test: evaluate(ctx.net, test, { norm }), seconds: (performance.now() - t0) / 1000,
-      };
-      if (ranges) hooks.onLog?.({ type: 'activation-ranges', epoch, ranges: ranges.ranges });
-      history.push(ev);
-      hooks.onEpoch?.(ev);
-      hooks.onLog?.({ type: 'search-epoch', strategy: strategy.name, ...ev });
-      if (end.stop) break;
+      if (!(await runEpoch(run, p))) throw new SearchStoppedError(p.epoch, p.step);
+      if (endEpoch(run, p, t0)) break;
     }
   } finally {
     strategy.dispose(state);
@@ -138,10 +232,10 @@ export async function runSearchLoop<S extends SectionBase, St>(strategy: SearchS
   const countBeforeProjection = keptRelus(ctx.gates) + fixed;
   strategy.discretize(state, ctx.budget);
   const count = keptRelus(ctx.gates) + fixed;
-  const projectedTest = evaluate(ctx.net, test, { norm });
+  const projectedTest = evaluate(ctx.net, ctx.data.test, { norm: ctx.data.norm });
   const budget = ctx.budget === undefined ? undefined : ctx.budget + fixed;
   hooks.onLog?.({ type: 'projection', before: countBeforeProjection, after: count, budget, test: projectedTest });
-  return { history, countBeforeProjection, count, projectedTest, resolved: strategy.resolved?.(state) ?? {} };
+  return { history: p.history, countBeforeProjection, count, projectedTest, resolved: strategy.resolved?.(state) ?? {} };
 }
 
 /** What {@link searchSupernet} needs besides the section: the supernet, data, teacher, seed and latency table. */

@@ -8,6 +8,13 @@ import type { SearchSpace } from '../spec/space.js';
 import type { GateKind, PlacedGate } from '../supernet/gate.js';
 import type { MaskRuleName } from '../supernet/mask-rules.js';
 import type { TrainData } from '../train/trainer.js';
+import type { Optimizer } from '../train/optim.js';
+
+/** What a resumed search needs of a strategy besides the network's tensors: optimizer states and controller values. */
+export interface StrategySnapshot {
+  optimizers: Record<string, ReturnType<Optimizer['state']>>;
+  values: Record<string, number>;
+}
 
 /** What every strategy's recipe section has: its name, the budget, the length of the search. */
 export interface SectionBase {
@@ -111,6 +118,13 @@ export interface SearchStrategy<S extends SectionBase = SectionBase, State = unk
   discretize(state: State, budget: number | undefined): void;
   /** Values derived from the data or the schedule (written to the run's `resolved` block). */
   resolved?(state: State): Record<string, number>;
+  /**
+   * The state a checkpoint needs (optimizers, controller values). With {@link SearchStrategy.restore},
+   * a stopped or killed search resumes to the same result as an uninterrupted one.
+   */
+  snapshot?(state: State): StrategySnapshot;
+  /** Puts a snapshot back into a freshly `init`ed state. */
+  restore?(state: State, snap: StrategySnapshot): void;
   dispose(state: State): void;
 }
 

@@ -45,6 +45,9 @@ export interface Gate extends Module {
    * comparisons) metered into `counter`. Its output equals the gate's eval-mode output.
    */
   deployed(counter: SecureOpCounter): Module;
+  /** Host-side state a resumed search needs (beyond the gate's tensors), e.g. statistics counters. */
+  hostState?(): Record<string, number>;
+  restoreHostState?(s: Record<string, number>): void;
 }
 
 /** A gate placed at a site of a network. */

@@ -196,6 +196,17 @@ export class MaskGate extends Module implements Gate {
     this.frozen = true;
   }
 
+  /** The statistics counters (the first batch replaces the prior) and whether they are collected. */
+  hostState(): Record<string, number> {
+    return { statsSeen: this.statsSeen, collecting: this.collecting ? 1 : 0, threshold: this.threshold };
+  }
+
+  restoreHostState(s: Record<string, number>): void {
+    this.statsSeen = s.statsSeen ?? 0;
+    this.collecting = (s.collecting ?? 1) === 1;
+    if (s.threshold !== undefined) this.threshold = s.threshold;
+  }
+
   /** Unfreezes (hysteresis resumes). */
   unfreeze(): void {
     this.frozen = false;

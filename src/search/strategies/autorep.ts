@@ -254,6 +254,17 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
   epochEnd: (st) => ({ details: { target: st.target, lambda: st.lambda, pressure: st.pressure, ...(st.expectedLatency !== undefined ? { expectedLatency: st.expectedLatency } : {}) } }),
   discretize: (st, budget) => void projectAndFreeze(st.gates, budget!),
   resolved: (st) => ({ alphaLr: st.alphaLr, threshold: st.threshold, annealSteps: st.annealSteps }),
+  snapshot: (st) => ({
+    optimizers: { weights: st.opt.state(), alpha: st.alphaOpt.state() },
+    values: { pressure: st.pressure, lambdaRef: st.lambdaRef, lambda: st.lambda, target: st.target, ...(st.expectedLatency !== undefined ? { expectedLatency: st.expectedLatency } : {}) },
+  }),
+  restore(st, snap) {
+    st.opt.loadState(snap.optimizers.weights!);
+    st.alphaOpt.loadState(snap.optimizers.alpha!);
+    const v = snap.values;
+    Object.assign(st, { pressure: v.pressure, lambdaRef: v.lambdaRef, lambda: v.lambda, target: v.target });
+    if (v.expectedLatency !== undefined) st.expectedLatency = v.expectedLatency;
+  },
   dispose(st) {
     st.opt.dispose();
     st.alphaOpt.dispose();

@@ -167,6 +167,11 @@ export const darts: SearchStrategy<DartsSettings, DartsState> = {
     if (budget !== undefined) projectAndFreeze(st.gates, budget);
     else for (const g of st.gates) g.gate.choose(g.gate.choice());
   },
+  snapshot: (st) => ({ optimizers: { weights: st.wOpt.state(), arch: st.aOpt.state() }, values: {} }),
+  restore(st, snap) {
+    st.wOpt.loadState(snap.optimizers.weights!);
+    st.aOpt.loadState(snap.optimizers.arch!);
+  },
   dispose(st) {
     st.wOpt.dispose();
     st.aOpt.dispose();

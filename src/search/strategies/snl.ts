@@ -108,6 +108,13 @@ export const snl: SearchStrategy<SnlSettings, SnlState> = {
   },
   discretize: (st, budget) => void projectAndFreeze(st.ctx.gates, budget!),
   resolved: (st) => ({ alphaLr: st.s.alphaLr === 'lr' ? st.s.lr : st.s.alphaLr }),
+  snapshot: (st) => ({ optimizers: { weights: st.opt.state(), alpha: st.alphaOpt.state() }, values: { lambda: st.lambda, best: st.best } }),
+  restore(st, snap) {
+    st.opt.loadState(snap.optimizers.weights!);
+    st.alphaOpt.loadState(snap.optimizers.alpha!);
+    st.lambda = snap.values.lambda!;
+    st.best = snap.values.best ?? Infinity;
+  },
   dispose(st) {
     st.opt.dispose();
     st.alphaOpt.dispose();
