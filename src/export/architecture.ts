@@ -27,6 +27,8 @@ export interface ArchitectureContext {
   seed: number;
   /** The exact ReLU budget the discretization met (absent: DARTS argmax without a budget). */
   budget?: number;
+  /** The budget counts max-pool comparisons too. */
+  countMaxPool?: boolean;
   /** Input normalization the network was trained with (kept so the export evaluates on its own). */
   normalization?: { mean: number[]; std: number[] };
   /** Predicted 2PC latency under this table (and network profile). */
@@ -79,8 +81,8 @@ export function toArchitecture(net: Backbone, gates: readonly PlacedGate[], ctx:
     seed: ctx.seed,
     ...(ctx.budget !== undefined ? { budget: ctx.budget } : {}),
     relus: {
-      total, searchable: searchableRelus(gates), ...(ctx.budget !== undefined ? { budgetMet: total <= ctx.budget } : {}), perLayer,
-      maxPoolComparisons: deployed.comparisons, perPool: pools,
+      total, searchable: searchableRelus(gates), ...(ctx.budget !== undefined ? { budgetMet: total + (ctx.countMaxPool ? deployed.comparisons : 0) <= ctx.budget } : {}), perLayer,
+      maxPoolComparisons: deployed.comparisons, perPool: pools, ...(ctx.countMaxPool ? { budgetIncludesMaxPool: true } : {}),
     },
     sites,
     ...(ctx.table ? { latency: latencyOf(net, gates, ctx.table, ctx.network) } : {}),
@@ -168,7 +170,8 @@ function recounted(arch: Architecture, net: Backbone, file: string): Architectur
   if (m.relus !== arch.relus.total) {
     process.emitWarning(`${file}: the architecture records ${arch.relus.total} ReLUs but its network evaluates ${m.relus} (a count written before polynas counted the stem ReLU); using ${m.relus}`, 'PolynasCountWarning');
   }
-  const budgetMet = arch.budget !== undefined ? { budgetMet: m.relus <= arch.budget } : {};
+  const counted = m.relus + (arch.relus.budgetIncludesMaxPool ? m.comparisons : 0);
+  const budgetMet = arch.budget !== undefined ? { budgetMet: counted <= arch.budget } : {};
   const perPool = m.perSite.filter((s) => s.comparisons > 0).map((s) => ({ path: s.path, comparisons: s.comparisons }));
   return { ...arch, relus: { ...arch.relus, total: m.relus, ...budgetMet, maxPoolComparisons: m.comparisons, perPool } };
 }

@@ -105,8 +105,8 @@ export async function preflightSearch(recipe: SearchRecipe, space: SearchSpace, 
   const net = createBackbone(recipe.backbone.name, { numClasses: info.numClasses, inputShape: info.shape });
   try {
     const strategy = getStrategy(recipe.search.strategy);
-    const gates = await buildSupernet(net, space, { gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}) });
-    const basis = budgetBasis(net, gates);
+    const gates = await buildSupernet(net, space, { gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}), ...strategy.supernet?.(recipe.search) });
+    const basis = budgetBasis(net, gates, { countMaxPool: (recipe.search as { countMaxPool?: boolean }).countMaxPool ?? false });
     const searchable = basis.searchable;
     const fields: [string, number | undefined][] = [['search.budget', recipe.search.budget], ...(recipe.sweep?.budgets ?? []).map((b, i) => [`sweep.budgets.${i}`, b] as [string, number])];
     const budgets = fields.map(([field, b]) => {

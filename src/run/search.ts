@@ -242,7 +242,7 @@ async function supernetPhase(ctx: SearchRunContext, teacher: Teacher, teacherEva
     gates = await buildSupernet(net, ctx.space, {
       gate: strategy.gate, seed: recipe.seed, ...(strategy.maskRule ? { rule: strategy.maskRule } : {}), ...strategy.supernet?.(settings),
     });
-    basis = budgetBasis(net, gates);
+    basis = budgetBasis(net, gates, { countMaxPool: settings.countMaxPool ?? false });
     budget = settings.budget === undefined ? undefined : networkBudget(settings.budget, basis).budget;
   } catch (e) {
     net.dispose();
@@ -318,6 +318,7 @@ function exportPhase(ctx: SearchRunContext, sn: Supernet, data: Data, m: { teach
   const arch = toArchitecture(sn.net, sn.gates, {
     space: ctx.space, strategy: ctx.strategy.name, seed: recipe.seed, normalization: data.norm, table: ctx.table,
     ...(sn.budget !== undefined ? { budget: sn.budget } : {}), ...(recipe.latency.network ? { network: recipe.latency.network } : {}),
+    ...(ctx.settings.countMaxPool ? { countMaxPool: true } : {}),
     recipe: recorded({ ...recipe, resolved: ctx.resolved }, ctx.opts.outDir),
     metrics: { teacherTop1: m.teacherEval.top1, projectedTop1: m.searched.projected.top1, finetunedTop1: m.finetuned.top1, finetunedTop5: m.finetuned.top5, countBeforeProjection: m.searched.countBeforeProjection },
   });

@@ -22,7 +22,7 @@ export function resolveBudget(budget: number, total: number): number {
   return b;
 }
 
-/** What a ReLU budget is measured against. */
+/** What a ReLU budget is measured against (with `countMaxPool`, max-pool comparisons count as ReLUs do). */
 export interface BudgetBasis {
   /** ReLU evaluations per sample of the network with every gate keeping its ReLUs: the denominator of a fractional budget. */
   network: number;
@@ -41,9 +41,9 @@ export interface BudgetBasis {
  * budgetBasis(net, gates); // { network: 188416, fixed: 16384, searchable: 172032 } for ResNet-20
  * ```
  */
-export function budgetBasis(net: Backbone, gates: readonly PlacedGate[]): BudgetBasis {
+export function budgetBasis(net: Backbone, gates: readonly PlacedGate[], opts: { countMaxPool?: boolean } = {}): BudgetBasis {
   const gated = new Set(gates.map((g) => g.path));
-  const fixed = net.reluCount().perSite.filter((s) => !gated.has(s.path)).reduce((a, s) => a + s.relus, 0);
+  const fixed = net.reluCount().perSite.filter((s) => !gated.has(s.path)).reduce((a, s) => a + s.relus + (opts.countMaxPool ? s.comparisons : 0), 0);
   const searchable = searchableRelus(gates);
   return { network: fixed + searchable, fixed, searchable };
 }

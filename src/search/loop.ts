@@ -256,7 +256,7 @@ export type SupernetSearch = Omit<SearchContext, 'budget' | 'searchable' | 'fixe
 export async function searchSupernet(section: { strategy: string } & Record<string, unknown>, ctx: SupernetSearch, hooks: SearchHooks = {}): Promise<SearchResult> {
   const strategy = getStrategy(section.strategy);
   const settings = strategy.section.parse(section);
-  const basis = budgetBasis(ctx.net, ctx.gates);
+  const basis = budgetBasis(ctx.net, ctx.gates, { countMaxPool: settings.countMaxPool ?? false });
   const budget = settings.budget === undefined ? undefined : networkBudget(settings.budget, basis).gates;
   return runSearchLoop(strategy, settings, { ...ctx, budget, searchable: basis.searchable, fixedRelus: basis.fixed }, hooks);
 }

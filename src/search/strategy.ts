@@ -21,6 +21,8 @@ export interface SectionBase {
   strategy: string;
   /** ReLU budget of the whole network: a count (≥ 1), a fraction (< 1) of all its ReLUs, or 0 (all-polynomial). */
   budget?: number;
+  /** Max-pool comparisons count against the budget. */
+  countMaxPool?: boolean;
   epochs: number;
   batchSize: number;
 }
@@ -101,7 +103,7 @@ export interface SearchStrategy<S extends SectionBase = SectionBase, State = unk
   /** Whether the section's budget is required. */
   readonly needsBudget: boolean;
   /** Settings of the gates (e.g. the hysteresis threshold). */
-  supernet?(settings: S): { threshold?: number };
+  supernet?(settings: S): { threshold?: number; countMaxPool?: boolean };
   /** Fills in what the dataset and space decide (recorded in the normalized recipe). */
   normalize?(settings: S, env: NormalizeEnv): S;
   /** Optimizers and controller state; called once before the first step. */

@@ -122,6 +122,8 @@ function buildArchitectureSchema() {
       /** Max-pool comparisons per sample (v − 1 per window of v valid inputs), reported beside the ReLUs; absent before format 3. */
       maxPoolComparisons: int.min(0).optional(),
       perPool: z.array(z.strictObject({ path: z.string(), comparisons: int.min(0) })).optional(),
+      /** The budget counted max-pool comparisons with the ReLUs (`budgetMet`: total + maxPoolComparisons ≤ budget). */
+      budgetIncludesMaxPool: z.boolean().optional(),
     }),
     sites: z.record(z.string(), architectureSiteSchema()),
     latency: ArchitectureLatencySchema.optional(),

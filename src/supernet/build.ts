@@ -17,6 +17,8 @@ export interface SupernetOptions {
   threshold?: number;
   /** Seed of the mask gates' α initialisation (gate i draws from `seed·1000 + i`). */
   seed: number;
+  /** DARTS pool gates: a kept MaxPool's comparisons count against the budget (default false). */
+  countMaxPool?: boolean;
 }
 
 /** The options section of a candidate in the space (`activation.poly` for `poly2`, …). */
@@ -61,7 +63,7 @@ async function maskGates(net: Backbone, space: SearchSpace, opts: SupernetOption
   return gates;
 }
 
-async function dartsGates(net: Backbone, space: SearchSpace): Promise<PlacedGate[]> {
+async function dartsGates(net: Backbone, space: SearchSpace, countMaxPool: boolean): Promise<PlacedGate[]> {
   const gates: PlacedGate[] = [];
   const act = space.activation;
   if (act) {
@@ -81,7 +83,7 @@ async function dartsGates(net: Backbone, space: SearchSpace): Promise<PlacedGate
       if (!chosen.has(path)) continue;
       const p = site as PoolSite;
       const ops = await Promise.all(pool.candidates.map((c) => buildOp(c, { shape: site.inputShape!, kernel: p.kernel, stride: p.stride, pad: p.pad })));
-      const gate = new DartsGate('pool', pool.candidates, ops, site.inputShape!);
+      const gate = new DartsGate('pool', pool.candidates, ops, site.inputShape!, { countsComparisons: countMaxPool });
       site.setOp(gate).dispose();
       gates.push({ path, gate });
     }
@@ -104,7 +106,7 @@ async function dartsGates(net: Backbone, space: SearchSpace): Promise<PlacedGate
 export async function buildSupernet(net: Backbone, space: SearchSpace, opts: SupernetOptions): Promise<PlacedGate[]> {
   checkSpace(net, space, opts.gate);
   net.trace();
-  const gates = opts.gate === 'mask' ? await maskGates(net, space, opts) : await dartsGates(net, space);
+  const gates = opts.gate === 'mask' ? await maskGates(net, space, opts) : await dartsGates(net, space, opts.countMaxPool ?? false);
   if (!gates.length) throw new Error(`search space '${space.name}' selects no site of ${net.arch}`);
   return gates;
 }

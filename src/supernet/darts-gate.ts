@@ -26,6 +26,8 @@ export class DartsGate extends Module implements Gate {
   /** Per-sample input shape at the site. */
   readonly siteShape: number[];
   private chosen: number | undefined;
+  /** Pool sites: whether a kept MaxPool's comparisons count against the budget (then it plays ReLU's part). */
+  readonly countsComparisons: boolean;
 
   constructor(
     readonly siteKind: 'activation' | 'pool',
@@ -33,8 +35,10 @@ export class DartsGate extends Module implements Gate {
     readonly names: readonly string[],
     ops: Module[],
     siteShape: readonly number[],
+    opts: { countsComparisons?: boolean } = {},
   ) {
     super();
+    this.countsComparisons = opts.countsComparisons ?? false;
     if (names.length !== ops.length || ops.length < 2) throw new Error(`DartsGate: ${names.length} names for ${ops.length} candidates (need ≥ 2)`);
     this.siteShape = [...siteShape];
     this.theta = this.param('theta', tf.zeros([ops.length]), 'arch');
@@ -69,7 +73,12 @@ export class DartsGate extends Module implements Gate {
     this.chosen = i;
   }
 
+  /**
+   * The candidate that costs secure comparisons counted against the budget: ReLU at an activation
+   * site; MaxPool at a pool site when its comparisons count (else none).
+   */
   private reluIndex(): number {
+    if (this.siteKind === 'pool') return this.countsComparisons ? this.names.indexOf('maxpool') : -1;
     return reluIndex(this.names);
   }
 
@@ -77,26 +86,34 @@ export class DartsGate extends Module implements Gate {
     return tf.util.sizeFromShape(this.siteShape);
   }
 
+  /** What keeping the counted candidate costs: the site's elements (ReLU) or its max-pool comparisons. */
+  private countedSize(): number {
+    if (this.siteKind === 'activation') return this.siteSize();
+    const op = this.ops[this.reluIndex()] as Module & { comparisons?(s: readonly number[]): number };
+    return op.comparisons?.(this.siteShape) ?? 0;
+  }
+
   searchableRelus(): number {
-    return this.reluIndex() < 0 ? 0 : this.siteSize();
+    return this.reluIndex() < 0 ? 0 : this.countedSize();
   }
 
   /** A layer gate decides for the whole site at once. */
   unitSize(): number {
-    return this.siteSize();
+    return this.reluIndex() < 0 ? this.siteSize() : this.countedSize();
   }
 
   /** softmax(θ)_relu · N (differentiable). */
   expectedRelus(): tf.Scalar {
     const r = this.reluIndex();
     if (r < 0 || this.chosen !== undefined) return tf.scalar(this.reluCount());
-    return tf.tidy(() => tf.mul(tf.sum(tf.slice(this.probs(), [r], [1])), this.siteSize()) as tf.Scalar);
+    return tf.tidy(() => tf.mul(tf.sum(tf.slice(this.probs(), [r], [1])), this.countedSize()) as tf.Scalar);
   }
 
+  /** ReLUs (or, at a counted pool site, max-pool comparisons) per sample of the chosen candidate. */
   reluCount(): number {
     const r = this.reluIndex();
     if (r < 0) return 0;
-    return this.choice() === 'relu' ? this.siteSize() : 0;
+    return this.choice() === this.names[r] ? this.countedSize() : 0;
   }
 
   /** Budget score: θ_relu − max of the other θ (keep the ReLU where it wins by most). */

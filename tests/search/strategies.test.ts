@@ -12,6 +12,8 @@ import { costLayers } from '../../src/latency/network.js';
 import { networkCost } from '../../src/latency/cost.js';
 import { costChoices } from '../../src/supernet/gate.js';
 import { deployedCheck, mnistSlice } from '../helpers.js';
+import { measureDeployed } from '../../src/export/deploy.js';
+import { toArchitecture } from '../../src/export/architecture.js';
 
 describe('DARTS second-order step', () => {
   it('the finite-difference Hessian-vector product at the original weights matches the exact one (nested autodiff)', () => {
@@ -71,6 +73,22 @@ describe('DARTS search with the latency term', () => {
       expect(cost.total).toBeLessThan(0.1 * allRelu.total);
       net.dispose();
     }
+  });
+
+  it('with countMaxPool a kept MaxPool spends its comparisons from the budget: ReLUs + comparisons ≤ B, checked on the deployed network', async () => {
+    const data = await mnistSlice(64, 30, 32, 20);
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 0 });
+    const space = parseSearchSpace({ name: 'l', backbone: 'lenet5', activation: { candidates: ['relu', 'x2act'] }, pool: { candidates: ['maxpool', 'avgpool'] } });
+    const gates = await buildSupernet(net, space, { gate: 'darts', seed: 0, countMaxPool: true });
+    // LeNet-5: ReLUs 4,704 + 1,600 + 120 + 84 = 6,508; 2×2 max-pools 3,528 + 1,200 comparisons.
+    expect(searchableRelus(gates)).toBe(6508 + 4728);
+    const r = await searchSupernet({ strategy: 'darts', epochs: 1, batchSize: 32, budget: 5000, countMaxPool: true }, { net, gates, data, seed: 0 });
+    const m = measureDeployed(net);
+    expect(m.relus + m.comparisons).toBe(r.count);
+    expect(r.count).toBeLessThanOrEqual(5000);
+    const arch = toArchitecture(net, gates, { space, strategy: 'darts', seed: 0, budget: 5000, countMaxPool: true });
+    expect(arch.relus).toMatchObject({ total: m.relus, maxPoolComparisons: m.comparisons, budgetIncludesMaxPool: true, budgetMet: true });
+    net.dispose();
   });
 
   it('prices each candidate with the latency table at its site (ReLU 13.6·N + 0.4 vs X2act 0.03·N + 0.2 at act1, N = 28·28·6)', async () => {

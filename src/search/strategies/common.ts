@@ -29,6 +29,8 @@ export const budgetedSearchFields = {
   budget: z.number().min(0),
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
+  /** Count max-pool comparisons (v − 1 per window of v valid inputs) against the budget too. Default false. */
+  countMaxPool: z.boolean().default(false),
 };
 
 /** Distillation from the teacher in the search loss: temperature and weight (AutoReP and SNL: 4 and 1). */

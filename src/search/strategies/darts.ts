@@ -41,6 +41,8 @@ export const DartsSection = z.strictObject({
   reluWeight: z.number().min(0).default(0),
   /** Optional exact ReLU budget of the whole network for the discretization (count, fraction of all its ReLUs, or 0); absent: argmax per gate. */
   budget: z.number().min(0).optional(),
+  /** Count max-pool comparisons against the budget: a pool gate keeping MaxPool then costs its comparisons. Default false. */
+  countMaxPool: z.boolean().default(false),
   /** Augmentation of both halves' batches. Default `auto`: random crop (pad 4) and flip for images ≥ 32 pixels (quark0/darts `train_search.py`); none for smaller ones. */
   augment: AugmentSetting.default('auto'),
 });
@@ -128,6 +130,7 @@ export const darts: SearchStrategy<DartsSettings, DartsState> = {
   // The smaller half has ⌊n/2⌋ images.
   stepsPerEpoch: (ctx, s) => Math.floor(Math.floor(ctx.data.train.labels.length / 2) / s.batchSize),
   normalize: (s, env) => ({ ...s, augment: resolveAugment(s.augment, env.imageShape) }),
+  supernet: (s) => ({ countMaxPool: s.countMaxPool }),
   batches({ ctx, s, halves: h }, epoch) {
     const perEpoch = Math.floor(Math.min(h.train.labels.length, h.search.labels.length) / s.batchSize);
     const augment = resolveAugment(s.augment, ctx.data.train.shape);
