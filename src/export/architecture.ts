@@ -141,7 +141,7 @@ export function readArchitecture(path: string): Architecture {
  * const { net, gates, arch: checked } = await rebuildArchitecture(readArchitecture('runs/s/architecture.json'), 'runs/s/architecture.weights.bin');
  * ```
  */
-export async function rebuildArchitecture(arch: Architecture, weightsFile: string): Promise<{ net: Backbone; gates: PlacedGate[]; arch: Architecture }> {
+export async function rebuildArchitecture(arch: Architecture, weightsFile: string, source = weightsFile): Promise<{ net: Backbone; gates: PlacedGate[]; arch: Architecture }> {
   const net = createBackbone(arch.backbone, { numClasses: arch.numClasses, inputShape: arch.inputShape });
   try {
     const sites = Object.values(arch.sites);
@@ -156,7 +156,7 @@ export async function rebuildArchitecture(arch: Architecture, weightsFile: strin
       if (!site) throw new Error(`${weightsFile}: the architecture has no entry for site '${path}'`);
       gate.restore(site);
     }
-    return { net, gates, arch: recounted(arch, net, weightsFile) };
+    return { net, gates, arch: recounted(arch, net, source) };
   } catch (e) {
     net.dispose();
     throw e;
@@ -185,5 +185,6 @@ function recounted(arch: Architecture, net: Backbone, file: string): Architectur
  * ```
  */
 export async function loadArchitecture(base: string): Promise<{ arch: Architecture; net: Backbone; gates: PlacedGate[] }> {
-  return rebuildArchitecture(readArchitecture(base), architectureFiles(base).weights);
+  const files = architectureFiles(base);
+  return rebuildArchitecture(readArchitecture(base), files.weights, files.json);
 }

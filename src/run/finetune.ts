@@ -82,7 +82,7 @@ export async function finetuneArchitecture(path: string, opts: FinetuneOptions):
     const arch = readArchitecture(path);
     const recipe = withOverrides(embeddedRecipe(arch, path), opts);
     const backend = await selectBackend(recipe.backend);
-    const { net, gates } = await rebuildArchitecture(arch, architectureFiles(path).weights);
+    const { net, gates } = await rebuildArchitecture(arch, architectureFiles(path).weights, architectureFiles(path).json);
     try {
       const ft = finetuneSection(recipe, opts);
       const trainRecipe = trainRecipeOf(recipe, ft, `${recipe.name}-finetune`);

@@ -100,3 +100,35 @@ describe('architecture.json written by polynas 0.1 (format 1)', () => {
     net.dispose();
   });
 });
+
+describe('architecture.json written before the stem ReLU was counted (format 2)', () => {
+  it('loads with the count measured on its network, budgetMet re-checked, and a warning naming the file and both numbers', async () => {
+    // A ResNet-20 whose space left the stem out: the old count (format 2) omitted its 16,384 ReLUs.
+    const net = createBackbone('resnet20', { numClasses: 10, seed: 0 });
+    const space = parseSearchSpace({ name: 'r', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'channel', includeStem: false } });
+    const gates = await buildSupernet(net, space, { gate: 'mask', seed: 0 });
+    for (const { gate } of gates) gate.freeze(Float32Array.from({ length: gate.scores().length }, (_, i) => (i < 2 ? 1 : 0)));
+    const arch = toArchitecture(net, gates, { space, strategy: 'autorep', seed: 0, budget: 20_000 });
+    const kept = gates.reduce((a, g) => a + g.gate.reluCount(), 0);
+    expect(arch.relus.total).toBe(kept + 16_384);
+    const dir = tempDir();
+    writeArchitecture(join(dir, 'architecture'), arch, net);
+    const file = join(dir, 'architecture.json');
+    const old = JSON.parse(readFileSync(file, 'utf8'));
+    old.formatVersion = 2;
+    old.budget = 10_000;
+    old.relus = { total: kept, searchable: kept, budgetMet: true, perLayer: old.relus.perLayer };
+    writeFileSync(file, JSON.stringify(old));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const loaded = await loadArchitecture(file);
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(loaded.arch.relus.total).toBe(kept + 16_384);
+    expect(loaded.arch.relus.budgetMet).toBe(kept + 16_384 <= 10_000);
+    expect(warnings).toEqual([`PolynasCountWarning: ${file}: the architecture records ${kept} ReLUs but its network evaluates ${kept + 16_384} (a count written before polynas counted the stem ReLU); using ${kept + 16_384}`]);
+    net.dispose();
+    loaded.net.dispose();
+  });
+});
