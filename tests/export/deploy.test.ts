@@ -38,6 +38,17 @@ function expectClose(a: Float32Array, b: Float32Array): void {
   expect(worst / scale).toBeLessThan(1e-4);
 }
 
+/** Both forms give the same logits, and the deployed form evaluates exactly the sites' ReLUs and comparisons. */
+function checkDeployed(net: Backbone, shape: readonly number[]) {
+  const { train, deployed } = bothForms(net, shape);
+  expectClose(train, deployed);
+  const measured = measureDeployed(net);
+  const structural = net.reluCount();
+  expect(measured.relus).toBe(structural.total);
+  expect(measured.comparisons).toBe(structural.comparisons);
+  return { measured, structural };
+}
+
 describe('deployed form: the count is what the network evaluates', () => {
   for (const name of backboneNames()) {
     it(`${name}: pixel masks gathered through ReLU give the training form's output, and the ReLU kernel sees exactly the exported count`, async () => {
@@ -46,12 +57,7 @@ describe('deployed form: the count is what the network evaluates', () => {
       const space = parseSearchSpace({ name: 's', backbone: name, activation: { candidates: ['relu', 'poly2'], granularity: 'pixel', includeStem: false } });
       const gates = await buildSupernet(net, space, { gate: 'mask', seed: 0 });
       freezeRandomly(gates, 1);
-      const { train, deployed } = bothForms(net, shape);
-      expectClose(train, deployed);
-      const measured = measureDeployed(net);
-      const structural = net.reluCount();
-      expect(measured.relus).toBe(structural.total);
-      expect(measured.comparisons).toBe(structural.comparisons);
+      const { measured, structural } = checkDeployed(net, shape);
       // The stem (left out of the space) keeps all its ReLUs, and they are counted.
       const stem = structural.perSite.find((s) => s.stem);
       if (stem) expect(measured.perSite.find((s) => s.path === stem.path)!.relus).toBe(stem.relus);
@@ -72,12 +78,7 @@ describe('deployed form: the count is what the network evaluates', () => {
       freezeRandomly(gates, 2);
       // Pool gates choose by θ (all 0 → maxpool): half of them switch to avgpool.
       gates.filter((g) => g.gate.siteKind === 'pool').forEach((g, i) => i % 2 && (g.gate as unknown as { choose(n: string): void }).choose('avgpool'));
-      const { train, deployed } = bothForms(net, shape);
-      expectClose(train, deployed);
-      const measured = measureDeployed(net);
-      const structural = net.reluCount();
-      expect(measured.relus).toBe(structural.total);
-      expect(measured.comparisons).toBe(structural.comparisons);
+      const { measured } = checkDeployed(net, shape);
       expect(measured.comparisons).toBeGreaterThan(0);
       net.dispose();
     }
