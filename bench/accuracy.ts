@@ -106,21 +106,24 @@ function rowOf(p: Protocol, seed: number, requested: number, dir: string): Row |
 const rows: Row[] = [];
 const pct = (v: number) => `${(100 * v).toFixed(2)}`;
 
-function printTable(): void {
-  const head = ['protocol', 'seed', 'budget', 'exact count', 'before proj.', 'teacher', 'projected', 'finetuned', 'CrypTen WAN s', 'search s', 'finetune s', 'backend'];
-  const lines = rows.map((r) => [
+const HEAD = ['protocol', 'seed', 'budget', 'exact count', 'before proj.', 'teacher', 'projected', 'finetuned', 'CrypTen WAN s', 'search s', 'finetune s', 'backend'];
+
+/** The table of `shown` rows (default all), as markdown. */
+function printTable(shown: Row[] = rows, head = true): void {
+  const lines = shown.map((r) => [
     r.protocol, String(r.seed), `${r.requested < 1 ? `${r.requested * 100} %` : r.requested} = ${r.budget ?? '-'}`, String(r.relus), String(r.countBeforeProjection),
     pct(r.teacherTop1), pct(r.projectedTop1), pct(r.finetunedTop1), r.latencyMs === null ? '-' : (r.latencyMs / 1000).toFixed(2),
     r.searchSeconds.toFixed(0), r.finetuneSeconds.toFixed(0), r.backend,
   ]);
-  console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n${lines.map((l) => `| ${l.join(' | ')} |`).join('\n')}`);
+  if (head) console.log(`| ${HEAD.join(' | ')} |\n|${HEAD.map(() => '---').join('|')}|`);
+  console.log(lines.map((l) => `| ${l.join(' | ')} |`).join('\n'));
 }
 
 function record(row: Row | undefined): void {
   if (!row) return;
   rows.push(row);
   writeJsonAtomic(join(out, 'accuracy.json'), { written: new Date().toISOString(), rows });
-  printTable();
+  printTable([row], rows.length === 1);
 }
 
 async function runProtocol(p: Protocol, seed: number): Promise<void> {
@@ -152,4 +155,5 @@ for (const seed of seeds) {
     await runProtocol(p, seed);
   }
 }
+console.log('\nAll rows:');
 printTable();

@@ -153,6 +153,7 @@ export function exportCommand(ctx: CliContext) {
       const a = toArchitecture(net, gates, {
         space: arch.space, strategy: arch.strategy, seed: arch.seed, table,
         ...(arch.budget !== undefined ? { budget: arch.budget } : {}), ...(argv.network ? { network: argv.network } : {}),
+        ...(arch.relus.budgetIncludesMaxPool ? { countMaxPool: true } : {}),
         ...(arch.recipe ? { recipe: arch.recipe } : {}), ...(arch.metrics ? { metrics: arch.metrics } : {}), ...(arch.normalization ? { normalization: arch.normalization } : {}),
       });
       writeArchitecture(out, a, net);

@@ -68,9 +68,10 @@ export abstract class Site extends Module {
     return y;
   }
 
-  /** ReLUs the current operator evaluates per sample (needs a traced input shape). */
+  /** ReLUs the current operator evaluates per sample (needs a traced input shape; a pooling site evaluates none). */
   reluCount(): number {
     if (!this.inputShape) throw new Error('site has no recorded input shape: trace the network first');
+    if (this.kind === 'pool') return 0;
     return countsRelus(this.current) ? this.current.reluCount(this.inputShape) : 0;
   }
 

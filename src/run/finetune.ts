@@ -102,7 +102,7 @@ export async function finetuneArchitecture(path: string, opts: FinetuneOptions):
       const after = r.final!;
       const exported = toArchitecture(net, gates, {
         space: arch.space, strategy: arch.strategy, seed: arch.seed, normalization: data.norm, recipe: updated,
-        ...(arch.budget !== undefined ? { budget: arch.budget } : {}),
+        ...(arch.budget !== undefined ? { budget: arch.budget } : {}), ...(arch.relus.budgetIncludesMaxPool ? { countMaxPool: true } : {}),
         table: loadLatencyTable(recipe.latency.table),
         ...(arch.latency?.network ? { network: arch.latency.network } : {}),
         metrics: { ...arch.metrics, finetunedFrom: path, beforeTop1: before.top1, finetunedTop1: after.top1, finetunedTop5: after.top5 },

@@ -186,7 +186,7 @@ async function prepare(recipe: SearchRecipe, opts: RunSearchOptions): Promise<Se
 }
 
 /** What a search run folder holds as results of its settings. */
-const SEARCH_PHASE_FILES = ['search.bin', 'finetune.bin', 'result.json', 'architecture.json', 'architecture.weights.bin', 'summary.md', 'meta.json', 'recipe.json'];
+const SEARCH_PHASE_FILES = ['search-state.bin', 'search.bin', 'finetune.bin', 'result.json', 'architecture.json', 'architecture.weights.bin', 'summary.md', 'meta.json', 'recipe.json'];
 
 /**
  * The identity of a search run ({@link runIdentity}): the normalized recipe without names, paths and
@@ -275,7 +275,9 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
   }
   // A search stopped or killed mid-way continues from its last snapshot (every epoch, and on Ctrl-C).
   const stateFile = ctx.run.path('search-state.bin');
-  const resumeFrom = ctx.opts.resume ? loadSearchState(stateFile, settings) : undefined;
+  // A snapshot continues only under the same search settings, latency table and profile (the loss may use them) and backend.
+  const stateKey = `${settings}:${createHash('sha256').update(JSON.stringify({ latency: ctx.recipe.latency, backend: ctx.backend.backend })).digest('hex').slice(0, 16)}`;
+  const resumeFrom = ctx.opts.resume ? loadSearchState(stateFile, stateKey) : undefined;
   ctx.phase(resumeFrom ? `search (resumed at epoch ${resumeFrom.epoch + 1}, step ${resumeFrom.step})` : 'search');
   // A search that runs makes any finetuning of an earlier search stale.
   rmSync(ctx.run.path('finetune.bin'), { force: true });
@@ -285,7 +287,7 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
     searchable: sn.searchable, fixedRelus: sn.fixed, seed: ctx.recipe.seed,
     latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}), allowUnpriced: ctx.recipe.latency.allowUnpriced },
   }, {
-    ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog), onCheckpoint: (s) => saveSearchState(stateFile, s, settings),
+    ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog), onCheckpoint: (s) => saveSearchState(stateFile, s, stateKey),
   }, resumeFrom);
   recordResolved(ctx, r.resolved);
   const searched = { countBeforeProjection: r.countBeforeProjection, projected: r.projectedTest, searchSeconds: (performance.now() - t0) / 1000 };

@@ -115,7 +115,7 @@ function buildArchitectureSchema() {
     relus: z.strictObject({
       /** ReLU evaluations per sample of the deployed network (measured on it), the stem's included. */
       total: int.min(0),
-      /** ReLUs the gates could keep (the budget's denominator); absent in format 1. */
+      /** ReLUs the gates could keep (the budget's denominator is these plus the ReLUs outside the gates); absent in format 1. */
       searchable: int.min(0).optional(),
       budgetMet: z.boolean().optional(),
       perLayer: z.array(z.strictObject({ path: z.string(), total: int.min(0), kept: int.min(0) })),

@@ -30,7 +30,7 @@ export interface Gate extends Module {
   /** Differentiable ReLU measure of the search losses. */
   expectedRelus(): tf.Scalar;
   /** Budget projection: one score per decision unit (higher keeps the ReLU; −∞ never kept). */
-  scores(): Float32Array;
+  scores(): Float32Array | Float64Array;
   /** Fixes the decisions (1 = keep the ReLU per unit). */
   freeze(keep: ArrayLike<number>): void;
   readonly isFrozen: boolean;
@@ -57,7 +57,7 @@ export interface PlacedGate<G extends Gate = Gate> {
 }
 
 /**
- * ReLUs the gates can keep at most: the budget's denominator.
+ * ReLUs the gates can keep at most (with the ReLUs outside them, the budget's denominator).
  *
  * @example
  * ```ts

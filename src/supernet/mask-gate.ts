@@ -184,7 +184,7 @@ export class MaskGate extends Module implements Gate {
   }
 
   /** Decision scores: higher keeps the ReLU. */
-  scores(): Float32Array {
+  scores(): Float32Array | Float64Array {
     return this.rule.scores(this);
   }
 

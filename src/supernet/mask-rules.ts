@@ -16,7 +16,7 @@ export interface MaskRule {
   /** ReLUs per sample under the current α. */
   reluCount(gate: MaskGate): number;
   /** Budget-projection scores per decision (higher keeps the ReLU; −∞ never kept). */
-  scores(gate: MaskGate): Float32Array;
+  scores(gate: MaskGate): Float32Array | Float64Array;
 }
 
 /**
@@ -37,7 +37,8 @@ export const hysteresisSte: MaskRule = {
   // projection changes the trained network only where the budget forces it.
   scores: (gate) => {
     const m = gate.mask.dataSync();
-    return (gate.alpha.dataSync() as Float32Array).map((a, i) => (m[i]! > 0.5 ? MASK_KEPT_OFFSET + a : a));
+    // Float64: 1e4 + α keeps α's float32 resolution (float32 spacing near 1e4 is ~1e-3, wider than the band).
+    return Float64Array.from(gate.alpha.dataSync(), (a, i) => (m[i]! > 0.5 ? MASK_KEPT_OFFSET + a : a));
   },
 };
 

@@ -88,6 +88,11 @@ describe('DARTS search with the latency term', () => {
     expect(r.count).toBeLessThanOrEqual(5000);
     const arch = toArchitecture(net, gates, { space, strategy: 'darts', seed: 0, budget: 5000, countMaxPool: true });
     expect(arch.relus).toMatchObject({ total: m.relus, maxPoolComparisons: m.comparisons, budgetIncludesMaxPool: true, budgetMet: true });
+    // Kept MaxPools are comparisons, never ReLUs: both pools max, every activation X2act → 0 ReLUs, 4,728 comparisons.
+    for (const { gate } of gates) (gate as DartsGate).choose(gate.siteKind === 'pool' ? 'maxpool' : 'x2act');
+    const forced = toArchitecture(net, gates, { space, strategy: 'darts', seed: 0, budget: 5000, countMaxPool: true });
+    expect(forced.relus).toMatchObject({ total: 0, maxPoolComparisons: 4728, budgetMet: true });
+    expect(keptRelus(gates)).toBe(4728);
     net.dispose();
   });
 

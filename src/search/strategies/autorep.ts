@@ -134,8 +134,8 @@ function dapa(st: AutorepState, x: tf.Tensor, step: number): void {
 
 /**
  * Σ over α of the task's gradient squared (the step's α gradient minus the hinge's known part
- * λ·active·u/N·softplus(α)) and of the hinge's per-unit-λ gradient u/N·softplus(α): their ratio's
- * root is λ_ref. Computed before the optimizers move α.
+ * λ·active·u/N·softplus(α); with a latency term, "task" includes it) and of the hinge's per-unit-λ
+ * gradient u/N·softplus(α): their ratio's root is λ_ref. Computed before the optimizers move α.
  */
 function gradientScales(st: AutorepState, grads: Record<string, tf.Tensor>, active: tf.Tensor, lambda: number): tf.Tensor {
   return tf.tidy(() => {
@@ -184,13 +184,18 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
     }
     return tf.add(loss, tf.mul(hinge, lambda)) as tf.Scalar;
   }, st.vars);
-  const scales = tf.tidy(() => gradientScales(st, grads, tf.step(tf.sub(kept!, target)), lambda));
-  // Weight step and architecture step: AutoReP trains both jointly on the same batch, α on the weights' cosine.
-  st.opt.step(grads, lr);
-  st.alphaOpt.step(grads, st.alphaLr * (lr / s.lr));
-  // [loss, kept ReLUs of this step's masks, task and reference α-gradient scales]: one read per step.
-  const [loss, count, taskSq, refSq, latency] = Array.from(tf.concat([tf.stack([value, kept!]), scales, lat ? tf.reshape(lat, [1]) : tf.zeros([0])]).dataSync()) as number[] as [number, number, number, number, number?];
-  tf.dispose([kept!, scales, ...(lat ? [lat] : [])]);
+  let read: number[];
+  try {
+    const scales = gradientScales(st, grads, tf.step(tf.sub(kept!, target)), lambda);
+    // Weight step and architecture step: AutoReP trains both jointly on the same batch, α on the weights' cosine.
+    st.opt.step(grads, lr);
+    st.alphaOpt.step(grads, st.alphaLr * (lr / s.lr));
+    // [loss, kept ReLUs of this step's masks, task and reference α-gradient scales(, latency)]: one read per step.
+    read = Array.from(tf.concat([tf.stack([value, kept!]), scales, ...(lat ? [tf.reshape(lat, [1])] : [])]).dataSync());
+  } finally {
+    tf.dispose([kept!, ...(lat ? [lat] : [])]);
+  }
+  const [loss, count, taskSq, refSq, latency] = read as [number, number, number, number, number?];
   if (latency !== undefined) st.expectedLatency = latency;
   updateLambda(st, count, target, taskSq, refSq);
   return { loss, count, target };
