@@ -13,6 +13,9 @@
  * redone, so an interrupted benchmark resumes where it stopped. After each run the table is printed
  * and every row written, atomically, to `<out>/accuracy.json`. Runs go in seed order, LeNet first.
  *
+ * `--only ablation-linear-target,ablation-old-poly,ablation-fixed-threshold` runs the AutoReP 1 % point with one
+ * change undone each (seed by seed, on the teacher of resnet20-autorep).
+ *
  *   npm run bench:accuracy -- [--seeds 0,1,2] [--only lenet5-autorep,resnet20-autorep,resnet20-snl,resnet20-darts]
  *                             [--cifar-dir DIR] [--fmnist-dir DIR] [--out bench/results/accuracy]
  */
@@ -21,7 +24,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadSearchRecipe, runSearchRecipe, runSweep, type SearchRecipe } from '../src/index.js';
+import { loadSearchRecipe, parseSearchSpace, runSearchRecipe, runSweep, type SearchRecipe } from '../src/index.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import { budgetDirName } from '../src/run/sweep.js';
 
@@ -42,9 +45,19 @@ interface Protocol {
   recipe: string;
   budgets: number[];
   dataDir?: string;
-  /** Runs as separate searches on the teacher of `teacherFrom` (a sweep protocol of the same seed). */
-  variant?: { teacherFrom: string; space: string; search: Record<string, unknown> };
+  /**
+   * Runs as separate searches on the teacher of `teacherFrom` (a sweep protocol of the same seed): another
+   * space (a file relative to `experiments/`, or inline) and search settings (merged into the recipe's).
+   */
+  variant?: { teacherFrom: string; space?: string | Record<string, unknown>; search: Record<string, unknown> };
 }
+
+/** The AutoReP 1 % point with one change undone each: where each change helped. */
+const ablation = (id: string, search: Record<string, unknown>, space?: Record<string, unknown>): Protocol => ({
+  id: `ablation-${id}`, recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.01], ...(cifar ? { dataDir: cifar } : {}),
+  variant: { teacherFrom: 'resnet20-autorep', ...(space ? { space } : {}), search },
+});
+const R20_PIXEL = { name: 'resnet20-pixel', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } };
 
 const cifar = values['cifar-dir'];
 /** Fashion-MNIST: the option, `$POLYNAS_FASHION_MNIST_DIR`, else the folder Debian's dataset-fashion-mnist installed (asked of dpkg). */
@@ -71,7 +84,13 @@ const PROTOCOLS: Protocol[] = [
     id: 'resnet20-darts', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.05], ...(cifar ? { dataDir: cifar } : {}),
     variant: { teacherFrom: 'resnet20-autorep', space: '../search-spaces/resnet20-layer.json', search: { strategy: 'darts', budget: 0.05, epochs: 3, batchSize: 64, reluWeight: 1 } },
   },
+  // Ablations (run with --only): the linear target schedule; polynomials as before (x² scale 1, no variance
+  // floor: the old DaPa fit); AutoReP's fixed hysteresis width 0.003 with the fast automatic α rate.
+  ablation('linear-target', { targetSchedule: 'linear' }),
+  ablation('old-poly', {}, { ...R20_PIXEL, activation: { ...R20_PIXEL.activation, poly: { squareScale: 1, varianceFloor: 0 } } }),
+  ablation('fixed-threshold', { threshold: 0.003 }),
 ];
+const DEFAULT_PROTOCOLS = ['lenet5-autorep', 'resnet20-autorep', 'resnet20-snl', 'resnet20-darts'];
 
 interface Row {
   protocol: string;
@@ -137,9 +156,10 @@ async function runProtocol(p: Protocol, seed: number): Promise<void> {
   }
   const teacher = join(out, `${p.variant.teacherFrom}-seed${seed}`, 'teacher');
   if (!existsSync(join(teacher, 'model.weights.bin'))) throw new Error(`${p.id}: no teacher at ${teacher}; run ${p.variant.teacherFrom} for seed ${seed} first`);
+  const space = p.variant.space === undefined ? recipe.space : typeof p.variant.space === 'string' ? resolve(root, 'experiments', p.variant.space) : parseSearchSpace(p.variant.space);
   const variant: SearchRecipe = {
-    ...recipe, name: `${recipe.name}-${p.id}`, teacher: { weights: teacher }, space: resolve(root, 'experiments', p.variant.space),
-    search: p.variant.search as unknown as SearchRecipe['search'], sweep: undefined,
+    ...recipe, name: `${recipe.name}-${p.id}`, teacher: { weights: teacher }, space: space as SearchRecipe['space'],
+    search: ('strategy' in p.variant.search ? p.variant.search : { ...recipe.search, ...p.variant.search }) as unknown as SearchRecipe['search'], sweep: undefined,
   };
   for (const b of p.budgets) {
     const dir = join(base, budgetDirName(b));
@@ -150,7 +170,7 @@ async function runProtocol(p: Protocol, seed: number): Promise<void> {
 
 for (const seed of seeds) {
   for (const p of PROTOCOLS) {
-    if (only && !only.includes(p.id)) continue;
+    if (!(only ?? DEFAULT_PROTOCOLS).includes(p.id)) continue;
     console.log(`\n== ${p.id}, seed ${seed} ==`);
     await runProtocol(p, seed);
   }
