@@ -288,6 +288,11 @@ async function searchPhase(ctx: SearchRunContext, sn: Supernet, data: Data, teac
     latency: { table: ctx.table, ...(ctx.recipe.latency.network ? { network: ctx.recipe.latency.network } : {}), allowUnpriced: ctx.recipe.latency.allowUnpriced },
   }, {
     ...ctx.opts.hooks?.search, onLog: (l) => logTo(ctx, l, ctx.opts.hooks?.search?.onLog), onCheckpoint: (s) => saveSearchState(stateFile, s, stateKey),
+    // Every step's loss and count go to log.jsonl, so a loss spike is on record where it happened.
+    onStep: (e) => {
+      ctx.run.log({ type: 'search-step', ...e });
+      ctx.opts.hooks?.search?.onStep?.(e);
+    },
   }, resumeFrom);
   recordResolved(ctx, r.resolved);
   const searched = { countBeforeProjection: r.countBeforeProjection, projected: r.projectedTest, searchSeconds: (performance.now() - t0) / 1000 };

@@ -34,14 +34,18 @@ export const AutorepSection = z.strictObject({
    */
   alphaLr: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
   /**
-   * Weight λ of the budget hinge `λ·max(0, Σm − target)/N`. Default `auto`: λ = ρ·λ_ref, where λ_ref
-   * (re-measured every step) makes the hinge's gradient on α as large as the task's in RMS, and the
-   * pressure ρ follows the count by bounded dual ascent. Adam normalises gradient scale, so only this
-   * ratio matters. A number: a fixed λ, as AutoReP's scripts set per budget.
+   * Weight λ of the budget term. Default `auto`: the term is the Lagrangian `λ·(Σm − target)/N` of
+   * "count = target", with λ = ρ·λ_ref: λ_ref (re-measured every step) makes its gradient on α as large
+   * as the task's in RMS, and the pressure ρ follows the count by bounded dual ascent, negative while
+   * the count is under the target (so the count tracks the target from both sides and the projection
+   * changes little). Adam normalises gradient scale, so only this ratio matters. A number: AutoReP's
+   * hinge `λ·max(0, Σm − target)/N` with that fixed λ, as its scripts set per budget.
    */
   lambda: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
-  /** Upper bound of the pressure ρ (the hinge at most this many times the task gradient on α). Default 4. */
+  /** Upper bound of the pressure ρ (the term at most this many times the task gradient on α). Default 4. */
   pressureMax: z.number().positive().default(4),
+  /** Lower bound of ρ (under the target: a pull back towards ReLU of at most this many task gradients). Default −1. */
+  pressureMin: z.number().max(0).default(-1),
   /** Dual-ascent rate: ρ += rate·clip((count − target)/target, −1, 1) per step. Default 0.25. */
   pressureRate: z.number().positive().default(0.25),
   /** Fraction of the search over which the target is annealed from all ReLUs down to B (then held). Default 0.6. */
@@ -137,7 +141,7 @@ function dapa(st: AutorepState, x: tf.Tensor, step: number): void {
  * λ·active·u/N·softplus(α); with a latency term, "task" includes it) and of the hinge's per-unit-λ
  * gradient u/N·softplus(α): their ratio's root is λ_ref. Computed before the optimizers move α.
  */
-function gradientScales(st: AutorepState, grads: Record<string, tf.Tensor>, active: tf.Tensor, lambda: number): tf.Tensor {
+function gradientScales(st: AutorepState, grads: Record<string, tf.Tensor>, active: tf.Tensor | number, lambda: number): tf.Tensor {
   return tf.tidy(() => {
     const n = st.ctx.searchable;
     const task: tf.Tensor[] = [];
@@ -157,7 +161,7 @@ function updateLambda(st: AutorepState, count: number, target: number, taskSq: n
   const ref = refSq > 0 ? Math.sqrt(taskSq / refSq) : 0;
   if (Number.isFinite(ref) && ref > 0) st.lambdaRef = st.lambdaRef === 0 ? ref : LAMBDA_REF_MOMENTUM * st.lambdaRef + (1 - LAMBDA_REF_MOMENTUM) * ref;
   const error = Math.max(-1, Math.min(1, (count - target) / Math.max(target, 1)));
-  st.pressure = Math.max(0, Math.min(st.s.pressureMax, st.pressure + st.s.pressureRate * error));
+  st.pressure = Math.max(st.s.pressureMin, Math.min(st.s.pressureMax, st.pressure + st.s.pressureRate * error));
   st.lambda = st.pressure * st.lambdaRef;
 }
 
@@ -171,29 +175,31 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
   const teacherLogits = ctx.teacher?.forward(x);
   let kept: tf.Tensor | undefined;
   let lat: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
+  let task: tf.Tensor | undefined;
+  const { grads } = tf.variableGrads(() => {
     const logits = ctx.net.forward(x);
     let loss: tf.Tensor = crossEntropy(logits, y);
     if (teacherLogits) loss = tf.add(loss, tf.mul(distillationLoss(logits, teacherLogits, s.temperature), s.distillWeight));
+    task = tf.keep(loss);
     const perGate = st.gates.map((g) => g.gate.expectedRelus());
     kept = tf.keep(tf.addN(perGate));
-    const hinge = tf.relu(tf.div(tf.sub(kept, target), ctx.searchable));
+    const gap = tf.div(tf.sub(kept, target), ctx.searchable);
     if (st.latency) {
       lat = tf.keep(expectedMaskLatency(st.latency, perGate));
       loss = tf.add(loss, tf.mul(lat, s.latencyWeight));
     }
-    return tf.add(loss, tf.mul(hinge, lambda)) as tf.Scalar;
+    return tf.add(loss, tf.mul(s.lambda === 'auto' ? gap : tf.relu(gap), lambda)) as tf.Scalar;
   }, st.vars);
   let read: number[];
   try {
-    const scales = gradientScales(st, grads, tf.step(tf.sub(kept!, target)), lambda);
+    const scales = gradientScales(st, grads, s.lambda === 'auto' ? 1 : tf.step(tf.sub(kept!, target)), lambda);
     // Weight step and architecture step: AutoReP trains both jointly on the same batch, α on the weights' cosine.
     st.opt.step(grads, lr);
     st.alphaOpt.step(grads, st.alphaLr * (lr / s.lr));
-    // [loss, kept ReLUs of this step's masks, task and reference α-gradient scales(, latency)]: one read per step.
-    read = Array.from(tf.concat([tf.stack([value, kept!]), scales, ...(lat ? [tf.reshape(lat, [1])] : [])]).dataSync());
+    // [task loss (CE + KD), kept ReLUs of this step's masks, task and reference α-gradient scales(, latency)]: one read per step.
+    read = Array.from(tf.concat([tf.stack([task!, kept!]), scales, ...(lat ? [tf.reshape(lat, [1])] : [])]).dataSync());
   } finally {
-    tf.dispose([kept!, ...(lat ? [lat] : [])]);
+    tf.dispose([task!, kept!, ...(lat ? [lat] : [])]);
   }
   const [loss, count, taskSq, refSq, latency] = read as [number, number, number, number, number?];
   if (latency !== undefined) st.expectedLatency = latency;
