@@ -16,7 +16,7 @@
  * `--only ablation-linear-target,ablation-old-poly,ablation-fixed-threshold` runs the AutoReP 1 % point with one
  * change undone each (seed by seed, on the teacher of resnet20-autorep).
  *
- *   npm run bench:accuracy -- [--seeds 0,1,2] [--only lenet5-autorep,resnet20-autorep,resnet20-snl,resnet20-darts]
+ *   npm run bench:accuracy -- [--seeds 0,1,2] [--budgets 0.01,0] [--only lenet5-autorep,resnet20-autorep,resnet20-snl,resnet20-darts]
  *                             [--cifar-dir DIR] [--fmnist-dir DIR] [--out bench/results/accuracy]
  */
 import { execFileSync } from 'node:child_process';
@@ -31,13 +31,15 @@ import { budgetDirName } from '../src/run/sweep.js';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values } = parseArgs({
   options: {
-    seeds: { type: 'string', default: '0,1,2' }, only: { type: 'string' }, out: { type: 'string', default: join(root, 'bench/results/accuracy') },
+    seeds: { type: 'string', default: '0,1,2' }, only: { type: 'string' }, budgets: { type: 'string' }, out: { type: 'string', default: join(root, 'bench/results/accuracy') },
     'cifar-dir': { type: 'string', default: process.env.POLYNAS_CIFAR10_DIR }, 'fmnist-dir': { type: 'string', default: process.env.POLYNAS_FASHION_MNIST_DIR },
   },
 });
 const out = resolve(values.out!);
 const seeds = values.seeds!.split(',').map(Number);
 const only = values.only?.split(',');
+/** `--budgets`: run only these of each protocol's budgets. */
+const keepBudgets = values.budgets?.split(',').map(Number);
 
 /** One protocol: a shipped recipe, its budgets, and (SNL, DARTS) the search section and space that replace AutoReP's. */
 interface Protocol {
@@ -145,7 +147,9 @@ function record(row: Row | undefined): void {
   printTable([row], rows.length === 1);
 }
 
-async function runProtocol(p: Protocol, seed: number): Promise<void> {
+async function runProtocol(full: Protocol, seed: number): Promise<void> {
+  const p = keepBudgets ? { ...full, budgets: full.budgets.filter((b) => keepBudgets.includes(b)) } : full;
+  if (!p.budgets.length) return;
   const recipe: SearchRecipe = loadSearchRecipe(join(root, p.recipe));
   const base = join(out, `${p.id}-seed${seed}`);
   const overrides = { seed, ...(p.dataDir ? { dataDir: p.dataDir } : {}) };
