@@ -50,8 +50,10 @@ export class MaskGate extends Module implements Gate {
   readonly relu: ReLU;
   readonly alt: Module;
   readonly granularity: Granularity;
-  /** Hysteresis half-width t (a search may scale it to its α learning rate before the first step). */
+  /** Hysteresis half-width t (a search may scale it to its α learning rate). */
   threshold: number;
+  /** Common offset c of the hysteresis rule (m ← [α − c > ∓t]): a search that meets its count by shifting the band sets it. Default 0. */
+  offset = 0;
   readonly rule: MaskRule;
   /** Per-sample input shape `[H,W,C]` (or `[F]`). */
   readonly siteShape: number[];
@@ -133,11 +135,12 @@ export class MaskGate extends Module implements Gate {
   updateMask(): void {
     if (this.frozen) return;
     const t = this.threshold;
-    // m·[α > −t] + (1 − m)·[α > t] in float arithmetic: a boolean tf.where over the mask corrupted
+    const c = this.offset;
+    // m·[α − c > −t] + (1 − m)·[α − c > t] in float arithmetic: a boolean tf.where over the mask corrupted
     // the tfjs-wasm 4.22 heap ("memory access out of bounds"), so no boolean tensors here.
     tf.tidy(() => {
-      const keep = tf.step(tf.add(this.alpha, t));
-      const restore = tf.step(tf.sub(this.alpha, t));
+      const keep = tf.step(tf.add(this.alpha, t - c));
+      const restore = tf.step(tf.sub(this.alpha, t + c));
       this.mask.assign(tf.add(tf.mul(this.mask, keep), tf.mul(tf.sub(1, this.mask), restore)));
     });
   }
@@ -198,13 +201,14 @@ export class MaskGate extends Module implements Gate {
 
   /** The statistics counters (the first batch replaces the prior) and whether they are collected. */
   hostState(): Record<string, number> {
-    return { statsSeen: this.statsSeen, collecting: this.collecting ? 1 : 0, threshold: this.threshold };
+    return { statsSeen: this.statsSeen, collecting: this.collecting ? 1 : 0, threshold: this.threshold, offset: this.offset };
   }
 
   restoreHostState(s: Record<string, number>): void {
     this.statsSeen = s.statsSeen ?? 0;
     this.collecting = (s.collecting ?? 1) === 1;
     if (s.threshold !== undefined) this.threshold = s.threshold;
+    if (s.offset !== undefined) this.offset = s.offset;
   }
 
   /** Unfreezes (hysteresis resumes). */

@@ -40,3 +40,29 @@ describe('AutoReP budget control', () => {
     tf.dispose([(gate as unknown as { mask: tf.Tensor }).mask, (gate as unknown as { alpha: tf.Tensor }).alpha]);
   });
 });
+
+describe('offset control', () => {
+  it('moves every band by one offset so that the count meets the target, pixels and larger units alike', async () => {
+    const { createBackbone } = await import('../../src/backbones/registry.js');
+    const { parseSearchSpace } = await import('../../src/spec/space.js');
+    const { buildSupernet } = await import('../../src/supernet/build.js');
+    const { setOffset } = await import('../../src/search/strategies/autorep.js');
+    for (const granularity of ['pixel', 'channel'] as const) {
+      const net = createBackbone('lenet5', { numClasses: 10 });
+      const gates = (await buildSupernet(net, parseSearchSpace({ name: 'p', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity } }), { gate: 'mask', seed: 0 })) as import('../../src/supernet/gate.js').PlacedGate<MaskGate>[];
+      for (const target of [3000, 500, 0]) {
+        setOffset(gates, target);
+        for (const { gate } of gates) {
+          gate.threshold = 0; // no band: the mask is [α > c] exactly
+          tf.tidy(() => gate.mask.assign(tf.onesLike(gate.mask)));
+          gate.updateMask();
+        }
+        const count = gates.reduce((a, g) => a + g.gate.reluCount(), 0);
+        // Pixels meet it exactly; channels (units of 784 … 1 elements at LeNet's sites) stay at or under it by less than the largest unit.
+        if (granularity === 'pixel') expect(count).toBe(target);
+        else expect(target - count).toBeGreaterThanOrEqual(0), expect(target - count).toBeLessThan(28 * 28);
+      }
+      net.dispose();
+    }
+  });
+});

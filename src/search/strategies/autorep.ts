@@ -27,12 +27,27 @@ export const AutorepSection = z.strictObject({
   lr: z.number().positive().default(1e-3),
   minLr: z.number().min(0).default(1e-5),
   /**
-   * Adam learning rate of α_aux at the start, decayed on the weights' cosine (AutoReP trains both with
-   * one optimizer). Default `auto`: max(lr, 2/annealSteps), so that an α initialised in U(0,1) can
-   * cross the hysteresis band within the annealing phase however short the search. The value used is
-   * in `resolved.alphaLr`.
+   * Adam learning rate of α_aux at the start. Default `auto`: 4·ln(N/B)/annealSteps, four times the speed at
+   * which the α of a U(0,1) initialisation must fall for the count to follow the geometric target. The
+   * value used is in `resolved.alphaLr`.
    */
   alphaLr: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
+  /**
+   * How α's learning rate changes over the search: `count` (default) follows the weights' cosine times
+   * the current count over N. Adam moves each α by about its rate per step, and the α left above the band
+   * are about count/N of a unit interval, so the count then changes by a steady fraction per step (the
+   * geometric target's pace) instead of overshooting a small budget by thousands per step; `cosine`
+   * follows the weights' cosine alone (AutoReP's single optimizer).
+   */
+  alphaSchedule: z.enum(['count', 'cosine']).default('cosine'),
+  /**
+   * How the count meets the annealed target. `offset` (default): every step the hysteresis band moves by a
+   * common offset c (m ← [α − c > ∓t]) chosen so that the count meets the target, the exact form of the
+   * uniform drift that a dominant hinge gives every α under Adam; α then learns from the task alone, and
+   * which units keep their ReLU is decided by the task. `pressure`: the budget term below with its
+   * dual-ascent pressure (use `alphaSchedule: 'count'` with it).
+   */
+  budgetControl: z.enum(['offset', 'pressure']).default('offset'),
   /**
    * Weight λ of the budget term. Default `auto`: the term is the Lagrangian `λ·(Σm − target)/N` of
    * "count = target", with λ = ρ·λ_ref: λ_ref (re-measured every step) makes its gradient on α as large
@@ -42,12 +57,12 @@ export const AutorepSection = z.strictObject({
    * hinge `λ·max(0, Σm − target)/N` with that fixed λ, as its scripts set per budget.
    */
   lambda: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
-  /** Upper bound of the pressure ρ (the term at most this many times the task gradient on α). Default 4. */
-  pressureMax: z.number().positive().default(4),
+  /** Upper bound of the pressure ρ (the term at most this many times the task gradient on α). Default 16. */
+  pressureMax: z.number().positive().default(16),
   /** Lower bound of ρ (under the target: a pull back towards ReLU of at most this many task gradients). Default −1. */
   pressureMin: z.number().max(0).default(-1),
-  /** Dual-ascent rate: ρ += rate·clip((count − target)/target, −1, 1) per step. Default 0.25. */
-  pressureRate: z.number().positive().default(0.25),
+  /** Dual-ascent rate: ρ += rate·clip((count − target)/target, −1, 1) per step. Default 0.5. */
+  pressureRate: z.number().positive().default(0.5),
   /** Fraction of the search over which the target is annealed from all ReLUs down to B (then held). Default 0.6. */
   annealFraction: z.number().gt(0).max(1).default(0.6),
   /**
@@ -64,8 +79,9 @@ export const AutorepSection = z.strictObject({
   /** Multipliers of the DaPa coefficients c0, c1, c2 (degree ≤ 2); absent: the space's `poly.damping`, else {@link AUTOREP_DAPA_DAMPING}. */
   dapaDamping: z.array(z.number()).optional(),
   /**
-   * Hysteresis half-width t of the masks. Default `auto`: max(0.003, 3·alphaLr), so that a mask flips
-   * only after about three consistent α steps, as AutoReP's t = 0.003 at lr 1e-3 (in `resolved.threshold`).
+   * Hysteresis half-width t of the masks. Default `auto`: 3× α's current learning rate, so that a mask
+   * flips only after about three consistent α steps, as AutoReP's t = 0.003 at lr 1e-3 (the first value
+   * is in `resolved.threshold`).
    */
   threshold: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
   /** Augmentation of the search batches. Default `auto`: random crop (pad 4) and flip for images ≥ 32 pixels, as AutoReP's CIFAR scripts; none for smaller ones. */
@@ -73,8 +89,10 @@ export const AutorepSection = z.strictObject({
 });
 export type AutorepSettings = z.output<typeof AutorepSection>;
 
-/** AutoReP's hysteresis half-width at lr 1e-3, the smallest `auto` threshold. */
-const AUTOREP_THRESHOLD = 0.003;
+/** `auto` α learning rate with pressure control: this many times ln(N/B)/annealSteps, the pace of the geometric target. */
+const ALPHA_SPEEDUP = 4;
+/** `auto` α learning rate with offset control: α can travel this far over the search (4× the U(0,1) spread of its start). */
+const ALPHA_TRAVEL = 4;
 /** Memory of the λ_ref estimate (an exponential moving average over steps). */
 const LAMBDA_REF_MOMENTUM = 0.9;
 
@@ -93,8 +111,9 @@ interface AutorepState {
   pressure: number;
   lambdaRef: number;
   lambda: number;
-  /** The annealed target of the last step. */
+  /** The annealed target and the count of the last step. */
   target: number;
+  count: number;
   damping: readonly number[];
   /** The latency term's model (when `latencyWeight` > 0) and its last value (relative to all-ReLU). */
   latency?: MaskLatency;
@@ -155,6 +174,57 @@ function gradientScales(st: AutorepState, grads: Record<string, tf.Tensor>, acti
   });
 }
 
+/**
+ * α's learning rate at a step: the initial rate on the weights' cosine, times the last count over N
+ * with the `count` schedule; an automatic hysteresis width follows it (3×), set on every gate.
+ */
+function alphaRate(st: AutorepState, lr: number): number {
+  const scale = st.s.alphaSchedule === 'count' ? Math.max(st.count, 1) / st.ctx.searchable : 1;
+  const rate = st.alphaLr * (lr / st.s.lr) * scale;
+  if (st.s.threshold === 'auto') for (const g of st.gates) g.gate.threshold = 3 * rate;
+  return rate;
+}
+
+/**
+ * Moves every gate's hysteresis band by the common offset c that keeps `target` ReLUs: c lies between
+ * the α of the last unit kept and the next, with units ranked by α and counted by their size.
+ *
+ * @example
+ * ```ts
+ * setOffset(gates, 1884); // before the step's forward pass: the masks then keep about 1,884 ReLUs
+ * ```
+ */
+export function setOffset(gates: readonly PlacedGate<MaskGate>[], target: number): void {
+  const alphas = gates.map(({ gate }) => gate.alpha.dataSync() as Float32Array);
+  const sizes = gates.map(({ gate }) => gate.unitSize());
+  const c = sizes.every((u) => u === 1) ? offsetOfPixels(alphas, target) : offsetOfUnits(alphas, sizes, target);
+  for (const { gate } of gates) gate.offset = c;
+}
+
+/** Unit size 1 everywhere: the (target+1)-th largest α and the target-th bound the offset. */
+function offsetOfPixels(alphas: Float32Array[], target: number): number {
+  const all = new Float32Array(alphas.reduce((a, v) => a + v.length, 0));
+  let at = 0;
+  for (const v of alphas) all.set(v, (at += v.length) - v.length);
+  all.sort();
+  const n = all.length;
+  const k = Math.floor(target);
+  if (k >= n) return all[0]! - 1;
+  if (k <= 0) return all[n - 1]! + 1;
+  return (all[n - k]! + all[n - k - 1]!) / 2;
+}
+
+/** Units of several sizes: ranked by α, kept while their sizes sum to at most the target. */
+function offsetOfUnits(alphas: Float32Array[], sizes: number[], target: number): number {
+  const units = alphas.flatMap((v, g) => Array.from(v, (a) => ({ a, size: sizes[g]! }))).sort((x, y) => y.a - x.a);
+  let sum = 0;
+  for (let i = 0; i < units.length; i++) {
+    if (sum + units[i]!.size > target) return i === 0 ? units[0]!.a + 1 : (units[i - 1]!.a + units[i]!.a) / 2;
+    sum += units[i]!.size;
+  }
+  return units[units.length - 1]!.a - 1;
+}
+
 /** Bounded dual ascent on the pressure, and the running λ_ref. */
 function updateLambda(st: AutorepState, count: number, target: number, taskSq: number, refSq: number): void {
   if (st.s.lambda !== 'auto') return;
@@ -170,7 +240,9 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
   const target = autorepTarget(info.step, { searchable: ctx.searchable, budget: ctx.budget!, annealSteps: st.annealSteps, schedule: s.targetSchedule });
   st.target = target;
   dapa(st, x, info.step);
+  if (s.budgetControl === 'offset') setOffset(st.gates, target);
   const lr = learningRate(st.schedule, info.step, info.totalSteps);
+  const alphaLr = alphaRate(st, lr);
   const lambda = st.lambda;
   const teacherLogits = ctx.teacher?.forward(x);
   let kept: tf.Tensor | undefined;
@@ -195,15 +267,16 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
     const scales = gradientScales(st, grads, s.lambda === 'auto' ? 1 : tf.step(tf.sub(kept!, target)), lambda);
     // Weight step and architecture step: AutoReP trains both jointly on the same batch, α on the weights' cosine.
     st.opt.step(grads, lr);
-    st.alphaOpt.step(grads, st.alphaLr * (lr / s.lr));
+    st.alphaOpt.step(grads, alphaLr);
     // [task loss (CE + KD), kept ReLUs of this step's masks, task and reference α-gradient scales(, latency)]: one read per step.
     read = Array.from(tf.concat([tf.stack([task!, kept!]), scales, ...(lat ? [tf.reshape(lat, [1])] : [])]).dataSync());
   } finally {
     tf.dispose([task!, kept!, ...(lat ? [lat] : [])]);
   }
   const [loss, count, taskSq, refSq, latency] = read as [number, number, number, number, number?];
+  st.count = count;
   if (latency !== undefined) st.expectedLatency = latency;
-  updateLambda(st, count, target, taskSq, refSq);
+  if (s.budgetControl === 'pressure') updateLambda(st, count, target, taskSq, refSq);
   return { loss, count, target };
 }
 
@@ -241,8 +314,9 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
     const weights = ctx.net.namedParameters('weight');
     const alphas = ctx.net.namedParameters('arch');
     const annealSteps = Math.max(1, Math.round(s.annealFraction * steps.total));
-    const alphaLr = s.alphaLr === 'auto' ? Math.max(s.lr, 2 / annealSteps) : s.alphaLr;
-    const threshold = s.threshold === 'auto' ? Math.max(AUTOREP_THRESHOLD, 3 * alphaLr) : s.threshold;
+    const alphaLr = s.alphaLr !== 'auto' ? s.alphaLr
+      : s.budgetControl === 'offset' ? Math.max(s.lr, ALPHA_TRAVEL / steps.total) : (ALPHA_SPEEDUP * Math.log(ctx.searchable / Math.max(ctx.budget!, 1))) / annealSteps;
+    const threshold = s.threshold === 'auto' ? 3 * alphaLr : s.threshold;
     for (const g of ctx.gates as readonly PlacedGate<MaskGate>[]) g.gate.threshold = threshold;
     return {
       ctx, s, gates: ctx.gates as readonly PlacedGate<MaskGate>[], // an autorep supernet holds mask gates (gate: 'mask')
@@ -258,6 +332,7 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
       lambda: s.lambda === 'auto' ? 0 : s.lambda,
       ...(s.latencyWeight > 0 ? { latency: maskLatencyModel(ctx, ctx.gates as readonly PlacedGate<MaskGate>[], s.latencySmoothing) } : {}),
       target: ctx.searchable,
+      count: ctx.searchable,
       damping: s.dapaDamping ?? AUTOREP_DAPA_DAMPING,
     };
   },
@@ -267,13 +342,13 @@ export const autorep: SearchStrategy<AutorepSettings, AutorepState> = {
   resolved: (st) => ({ alphaLr: st.alphaLr, threshold: st.threshold, annealSteps: st.annealSteps }),
   snapshot: (st) => ({
     optimizers: { weights: st.opt.state(), alpha: st.alphaOpt.state() },
-    values: { pressure: st.pressure, lambdaRef: st.lambdaRef, lambda: st.lambda, target: st.target, ...(st.expectedLatency !== undefined ? { expectedLatency: st.expectedLatency } : {}) },
+    values: { pressure: st.pressure, lambdaRef: st.lambdaRef, lambda: st.lambda, target: st.target, count: st.count, ...(st.expectedLatency !== undefined ? { expectedLatency: st.expectedLatency } : {}) },
   }),
   restore(st, snap) {
     st.opt.loadState(snap.optimizers.weights!);
     st.alphaOpt.loadState(snap.optimizers.alpha!);
     const v = snap.values;
-    Object.assign(st, { pressure: v.pressure, lambdaRef: v.lambdaRef, lambda: v.lambda, target: v.target });
+    Object.assign(st, { pressure: v.pressure, lambdaRef: v.lambdaRef, lambda: v.lambda, target: v.target, count: v.count });
     if (v.expectedLatency !== undefined) st.expectedLatency = v.expectedLatency;
   },
   dispose(st) {
