@@ -13,7 +13,7 @@
  * redone, so an interrupted benchmark resumes where it stopped. After each run the table is printed
  * and every row written, atomically, to `<out>/accuracy.json`. Runs go in seed order, LeNet first.
  *
- * `--only ablation-linear-target,ablation-old-poly,ablation-fixed-threshold` runs the AutoReP 1 % point with one
+ * `--only ablation-linear-target,ablation-pressure-control,ablation-x2-scale-0.1,ablation-no-variance-floor` runs the AutoReP 1 % point with one
  * change undone each (seed by seed, on the teacher of resnet20-autorep).
  *
  *   npm run bench:accuracy -- [--seeds 0,1,2] [--budgets 0.01,0] [--only lenet5-autorep,resnet20-autorep,resnet20-snl,resnet20-darts]
@@ -86,11 +86,12 @@ const PROTOCOLS: Protocol[] = [
     id: 'resnet20-darts', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.05], ...(cifar ? { dataDir: cifar } : {}),
     variant: { teacherFrom: 'resnet20-autorep', space: '../search-spaces/resnet20-layer.json', search: { strategy: 'darts', budget: 0.05, epochs: 3, batchSize: 64, reluWeight: 1 } },
   },
-  // Ablations (run with --only): the linear target schedule; polynomials as before (x² scale 1, no variance
-  // floor: the old DaPa fit); AutoReP's fixed hysteresis width 0.003 with the fast automatic α rate.
+  // Ablations (run with --only): the linear target schedule; the pressure controller instead of the offset;
+  // AutoReP's x² scale 0.1; no variance floor (the DaPa fit before).
   ablation('linear-target', { targetSchedule: 'linear' }),
-  ablation('old-poly', {}, { ...R20_PIXEL, activation: { ...R20_PIXEL.activation, poly: { squareScale: 1, varianceFloor: 0 } } }),
-  ablation('fixed-threshold', { threshold: 0.003 }),
+  ablation('pressure-control', { budgetControl: 'pressure', alphaSchedule: 'count' }),
+  ablation('x2-scale-0.1', {}, { ...R20_PIXEL, activation: { ...R20_PIXEL.activation, poly: { squareScale: 0.1 } } }),
+  ablation('no-variance-floor', {}, { ...R20_PIXEL, activation: { ...R20_PIXEL.activation, poly: { squareScale: 1, varianceFloor: 0 } } }),
 ];
 const DEFAULT_PROTOCOLS = ['lenet5-autorep', 'resnet20-autorep', 'resnet20-snl', 'resnet20-darts'];
 
