@@ -130,7 +130,9 @@ function rowOf(p: Protocol, seed: number, requested: number, dir: string): Row |
   };
 }
 
-const rows: Row[] = [];
+/** Rows of earlier invocations (other seeds or protocols) are kept; a row run again replaces its old one. */
+const file = join(out, 'accuracy.json');
+const rows: Row[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { rows: Row[] }).rows : [];
 const pct = (v: number) => `${(100 * v).toFixed(2)}`;
 
 const HEAD = ['protocol', 'seed', 'budget', 'exact count', 'before proj.', 'teacher', 'projected', 'finetuned', 'CrypTen WAN s', 'search s', 'finetune s', 'backend'];
@@ -146,11 +148,14 @@ function printTable(shown: Row[] = rows, head = true): void {
   console.log(lines.map((l) => `| ${l.join(' | ')} |`).join('\n'));
 }
 
+let printed = 0;
 function record(row: Row | undefined): void {
   if (!row) return;
+  const same = rows.findIndex((r) => r.protocol === row.protocol && r.seed === row.seed && r.requested === row.requested);
+  if (same >= 0) rows.splice(same, 1);
   rows.push(row);
-  writeJsonAtomic(join(out, 'accuracy.json'), { written: new Date().toISOString(), rows });
-  printTable([row], rows.length === 1);
+  writeJsonAtomic(file, { written: new Date().toISOString(), rows });
+  printTable([row], printed++ === 0);
 }
 
 async function runProtocol(full: Protocol, seed: number): Promise<void> {
