@@ -91,6 +91,11 @@ const PROTOCOLS: Protocol[] = [
     id: 'resnet20-darts', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.05], ...(cifar ? { dataDir: cifar } : {}),
     variant: { teacherFrom: 'resnet20-autorep', space: '../search-spaces/resnet20-layer.json', search: { strategy: 'darts', budget: 0.05, epochs: 3, batchSize: 64, reluWeight: 1 } },
   },
+  {
+    // DARTS with θ's Adam rate at 5e-2 (DARTS' 3e-4 moves θ by 0.07 in a 3-epoch search; run with --only).
+    id: 'resnet20-darts-fast-arch', recipe: 'experiments/sweep-resnet20-cifar10-subset.json', budgets: [0.05], ...(cifar ? { dataDir: cifar } : {}),
+    variant: { teacherFrom: 'resnet20-autorep', space: '../search-spaces/resnet20-layer.json', search: { strategy: 'darts', budget: 0.05, epochs: 3, batchSize: 64, reluWeight: 1, archLr: 0.05 } },
+  },
   // Ablations (run with --only): the linear target schedule; the pressure controller instead of the offset;
   // AutoReP's x² scale 0.1; no variance floor (the DaPa fit before).
   ablation('linear-target', { targetSchedule: 'linear' }),
