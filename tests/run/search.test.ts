@@ -37,12 +37,14 @@ describe('polynas search (end to end on real digits)', () => {
     // recipe.json is the configuration that ran: the real budget, every default, the overrides, the resolved values.
     const used = JSON.parse(readFileSync(join(dir, 'run', 'recipe.json'), 'utf8'));
     expect(used.search).toEqual({
-      strategy: 'autorep', budget: 300, epochs: 1, batchSize: 64, lr: 1e-3, minLr: 1e-5, alphaLr: 'auto', lambda: 5, annealFraction: 0.6,
-      temperature: 4, distillWeight: 1, dapaEvery: 10, dapaUntil: 500, dapaDamping: [0.2, 1, 0.1], threshold: 0.003, augment: false,
+      strategy: 'autorep', budget: 300, epochs: 1, batchSize: 64, countMaxPool: false, lr: 1e-3, minLr: 1e-5, alphaLr: 'auto', alphaSchedule: 'cosine',
+      budgetControl: 'offset', lambda: 'auto', pressureMax: 16, pressureMin: -1, pressureRate: 0.5, annealFraction: 0.6, targetSchedule: 'geometric',
+      temperature: 4, distillWeight: 1, latencyWeight: 0, latencySmoothing: 0.02, dapaEvery: 10, dapaUntil: 500, dapaDamping: [0.2, 1, 0.1], threshold: 'auto', augment: false,
     });
     expect(used.overrides).toEqual({ budget: 300 });
-    expect(used.resolved).toMatchObject({ budget: 300, searchableRelus: 6508, annealSteps: 6 });
-    expect(used.resolved.alphaLr).toBeCloseTo(2 / 6, 12); // max(lr, 2 / annealSteps) with 10 steps
+    expect(used.resolved).toMatchObject({ budget: 300, networkRelus: 6508, searchableRelus: 6508, fixedRelus: 0, annealSteps: 6 });
+    expect(used.resolved.alphaLr).toBeCloseTo(4 / 10, 12); // max(lr, 4 / steps) with 10 steps
+    expect(used.resolved.threshold).toBeCloseTo(3 * 0.4, 12); // 3 × α's first rate
     expect(arch.recipe).toEqual(used);
 
     // Running that recipe.json again reproduces the run's result.json (all but timing and path fields).

@@ -126,7 +126,7 @@ interface AutorepState {
  *
  * @example
  * ```ts runnable
- * autorepTarget(72, { searchable: 188_416, budget: 1_884, annealSteps: 144, schedule: 'geometric' }); // 18841.6: one decade of two in half the time
+ * autorepTarget(72, { searchable: 188_416, budget: 1_884, annealSteps: 144, schedule: 'geometric' }); // 18840.8 = √(N·B): one decade of two in half the time
  * ```
  */
 export function autorepTarget(step: number, o: { searchable: number; budget: number; annealSteps: number; schedule: 'geometric' | 'linear' }): number {

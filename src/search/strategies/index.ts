@@ -8,7 +8,8 @@ registerStrategy(autorep);
 registerStrategy(snl);
 registerStrategy(darts);
 
-export { autorep, AutorepSection, AUTOREP_DAPA_DAMPING, type AutorepSettings } from './autorep.js';
+export { autorep, AutorepSection, AUTOREP_DAPA_DAMPING, autorepTarget, setOffset, type AutorepSettings } from './autorep.js';
+export { maskLatencyModel, expectedMaskLatency, type MaskLatency } from './mask-latency.js';
 export { snl, SnlSection, type SnlSettings } from './snl.js';
 export { darts, DartsSection, type DartsSettings } from './darts.js';
 export { hessianVectorProduct } from './hvp.js';
