@@ -17,8 +17,8 @@ export const maskLatencyFields = {
    * rounds and gathers the kept ReLUs into fewer layers. Default 0 (the count alone).
    */
   latencyWeight: z.number().min(0).default(0),
-  /** Width of the indicator tanh(k / (w·N_layer)) as a fraction w of the layer's size. Default 0.02. */
-  latencySmoothing: z.number().positive().default(0.02),
+  /** Width of the indicator tanh(k / (w·N_layer)) as a fraction w of the layer's size: wide enough that a layer keeping a few percent of its ReLUs still feels its rounds. Default 0.25. */
+  latencySmoothing: z.number().positive().default(0.25),
 };
 
 /** Per gate: the affine cost of its ReLU part and of its cheap part, and its size. */
