@@ -1,11 +1,11 @@
 /**
  * `npm run bench:mask-latency`: the λ_lat sweep of the mask-search latency term. AutoReP on LeNet-5 /
- * Fashion-MNIST at one budget (default 5 % of its ReLUs) with `latencyWeight` ∈ {0, 0.3, 3}: each row
+ * Fashion-MNIST at one budget (default 5 % of its ReLUs) with `latencyWeight` ∈ {0, 1, 10}: each row
  * gives the exact ReLU count, the activation layers that keep any ReLU, the predicted 2PC latency
  * (CrypTen, WAN: every layer with a ReLU pays its 9 comparison rounds) and the accuracy. One teacher
  * is trained and shared; finished runs are not redone; rows go to `<out>/mask-latency.json`.
  *
- *   npm run bench:mask-latency -- [--weights 0,0.3,3] [--budget 0.05] [--seed 0] [--fmnist-dir DIR] [--out bench/results/mask-latency]
+ *   npm run bench:mask-latency -- [--weights 0,1,10] [--budget 0.05] [--seed 0] [--fmnist-dir DIR] [--out bench/results/mask-latency]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { writeJsonAtomic } from '../src/io/atomic.js';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values } = parseArgs({
   options: {
-    weights: { type: 'string', default: '0,0.3,3' }, budget: { type: 'string', default: '0.05' }, seed: { type: 'string', default: '0' },
+    weights: { type: 'string', default: '0,1,10' }, budget: { type: 'string', default: '0.05' }, seed: { type: 'string', default: '0' },
     'fmnist-dir': { type: 'string', default: process.env.POLYNAS_FASHION_MNIST_DIR }, out: { type: 'string', default: join(root, 'bench/results/mask-latency') },
   },
 });
