@@ -39,7 +39,7 @@ describe('polynas search (end to end on real digits)', () => {
     expect(used.search).toEqual({
       strategy: 'autorep', budget: 300, epochs: 1, batchSize: 64, countMaxPool: false, lr: 1e-3, minLr: 1e-5, alphaLr: 'auto', alphaSchedule: 'cosine',
       budgetControl: 'offset', lambda: 'auto', pressureMax: 16, pressureMin: -1, pressureRate: 0.5, annealFraction: 0.6, targetSchedule: 'geometric',
-      temperature: 4, distillWeight: 1, latencyWeight: 0, latencySmoothing: 0.02, dapaEvery: 10, dapaUntil: 500, dapaDamping: [0.2, 1, 0.1], threshold: 'auto', augment: false,
+      temperature: 4, distillWeight: 1, latencyWeight: 0, latencySmoothing: 0.25, dapaEvery: 10, dapaUntil: 500, dapaDamping: [0.2, 1, 0.1], threshold: 'auto', augment: false,
     });
     expect(used.overrides).toEqual({ budget: 300 });
     expect(used.resolved).toMatchObject({ budget: 300, networkRelus: 6508, searchableRelus: 6508, fixedRelus: 0, annealSteps: 6 });
