@@ -264,7 +264,8 @@ function step(st: AutorepState, [{ x, y }]: StepInput[], info: StepInfo) {
   }, st.vars);
   let read: number[];
   try {
-    const scales = gradientScales(st, grads, s.lambda === 'auto' ? 1 : tf.step(tf.sub(kept!, target)), lambda);
+    // λ_ref's gradient scales are needed only by the pressure controller: the offset control skips the per-gate pass.
+    const scales = s.budgetControl === 'pressure' ? gradientScales(st, grads, s.lambda === 'auto' ? 1 : tf.step(tf.sub(kept!, target)), lambda) : tf.zeros([2]);
     // Weight step and architecture step: AutoReP trains both jointly on the same batch, α on the weights' cosine.
     st.opt.step(grads, lr);
     st.alphaOpt.step(grads, alphaLr);
