@@ -2,16 +2,63 @@
   "targets": [
     {
       "target_name": "polynas_torch",
-      "sources": ["src/addon.cc"],
+      "sources": [
+        "src/addon.cc"
+      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('./scripts/libtorch.cjs').include.join(' ')\")"
       ],
-      "libraries": ["<!@(node -p \"require('./scripts/libtorch.cjs').libs.join(' ')\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=1"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+      "libraries": [
+        "<!@(node -p \"require('./scripts/libtorch.cjs').libs.join(' ')\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_GLIBCXX_USE_CXX11_ABI=1"
+      ],
+      "cflags!": [
+        "-fno-exceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-fno-rtti",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-fexceptions",
+        "-frtti",
+        "-O2",
+        "-Wno-unused-parameter",
+        "-Wno-deprecated-declarations"
+      ]
+    },
+    {
+      "target_name": "polynas_ring",
+      "sources": [
+        "src/ring.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS"
+      ],
+      "cflags!": [
+        "-fno-exceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-fexceptions",
+        "-O3",
+        "-Wno-unused-parameter"
+      ]
     }
   ]
 }

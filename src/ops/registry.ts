@@ -42,6 +42,12 @@ export interface OpDef {
   exportParams?(op: Module): unknown;
   /** Restores parameters written by `exportParams`. */
   importParams?(op: Module, params: unknown): void;
+  /**
+   * The operator as the polynomial `Σ_k c_k·x^k` the 2PC runtime (`polynas pi`) evaluates: rows
+   * c_0 … c_d with the effective coefficients (scales and clipping applied), each of length 1 (one
+   * per site) or the channel count. Absent: the runtime cannot evaluate this operator.
+   */
+  polynomial?(op: Module): number[][];
 }
 
 const OPS = new Map<string, OpDef>();

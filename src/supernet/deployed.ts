@@ -18,9 +18,9 @@ export class GatheredActivation extends Module {
 
   constructor(
     /** 1 = the element keeps its ReLU, per element of the per-sample site shape (flattened). */
-    keep: Uint8Array,
+    readonly keep: Uint8Array,
     /** The cheap operator (owned by the gate, not disposed here). */
-    private readonly alt: Module,
+    readonly alt: Module,
     counter: SecureOpCounter,
   ) {
     super();
@@ -56,8 +56,8 @@ export class GatheredActivation extends Module {
 }
 
 /** Runs an operator owned elsewhere (disposing the wrapper leaves it alone). */
-class Borrowed extends Module {
-  constructor(private readonly inner: Module) {
+export class Borrowed extends Module {
+  constructor(readonly inner: Module) {
     super();
     if (inner.opId) this.opId = inner.opId;
   }

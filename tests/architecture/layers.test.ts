@@ -21,6 +21,7 @@ const RANKS: Record<string, number> = {
   search: 7,
   export: 7,
   report: 8,
+  pi: 8,
   run: 9,
   cli: 10,
   '(root)': 11,

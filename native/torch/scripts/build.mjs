@@ -52,4 +52,4 @@ if (r.status !== 0) {
   console.error('polynas torch engine: build failed (see above)');
   process.exit(strict ? 1 : 0);
 }
-console.error(`polynas torch engine: built ${join(here, 'build', 'Release', 'polynas_torch.node')}`);
+console.error(`polynas torch engine: built ${join(here, "build", "Release", "polynas_torch.node")} and polynas_ring.node (the 2PC runtime's ring arithmetic)`);

@@ -10,4 +10,5 @@ export const identityOp: OpDef = {
     const { Identity } = await import('../poly.js');
     return new Identity();
   },
+  polynomial: () => [[0], [1]],
 };

@@ -37,6 +37,12 @@ function polyOp(degree: 1 | 2 | 3 | 4): OpDef {
     },
     /** Coefficients `[degree + 1][channels]`. */
     exportParams: (op) => (op as ChannelPoly).coeffs.arraySync() as number[][],
+    /** c_k as the forward pass uses them: clipped (k ≥ 2) and scaled by `squareScale` (k ≥ 2). */
+    polynomial(op) {
+      const p = op as ChannelPoly;
+      const rows = p.coeffs.arraySync() as number[][];
+      return rows.map((row, k) => (k < 2 ? row : row.map((c) => (p.clip === undefined ? c : Math.min(p.clip, Math.max(-p.clip, c))) * p.squareScale)));
+    },
     importParams(op, params) {
       const rows = params as number[][];
       op.loadStateDict({ coeffs: { shape: [rows.length, rows[0]?.length ?? 0], values: Float32Array.from(rows.flat()) } });

@@ -37,6 +37,10 @@ export const x2actOp: OpDef = {
     const a = op as X2act;
     return { w1: Array.from(a.w1.dataSync()), w2: Array.from(a.w2.dataSync()), b: Array.from(a.b.dataSync()), s: a.s };
   },
+  polynomial(op) {
+    const a = op as X2act;
+    return [Array.from(a.b.dataSync()), Array.from(a.w2.dataSync()), Array.from(a.w1.dataSync(), (w) => w * a.s)];
+  },
   importParams(op, params) {
     const a = op as X2act;
     const p = params as X2actParams;

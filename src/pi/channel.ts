@@ -1,0 +1,143 @@
+import type { Socket } from 'node:net';
+
+/** Bytes and rounds one party sent, received and waited for, in one accounting bucket. */
+export interface Traffic {
+  /** Protocol payload bytes this party sent. */
+  sent: number;
+  /** Protocol payload bytes this party received. */
+  received: number;
+  /** Frames this party sent (each adds a 4-byte length header on the wire). */
+  messages: number;
+  /** Communication rounds: sequential steps in which this party waited for the other. */
+  rounds: number;
+  /** Wall time spent in this bucket, ms. */
+  ms: number;
+}
+
+export function emptyTraffic(): Traffic {
+  return { sent: 0, received: 0, messages: 0, rounds: 0, ms: 0 };
+}
+
+/** Raised on every side when a peer goes away or breaks the protocol. */
+export class PiPeerError extends Error {
+  override name = 'PiPeerError';
+}
+
+/**
+ * A length-prefixed message channel over one TCP (or TLS) socket that counts every payload byte,
+ * frame and round into the current bucket ({@link Channel.bucket}). Frames are `u32 length ‖
+ * payload`; a closed or failed socket rejects every pending and later receive with a
+ * {@link PiPeerError} naming the peer, and a receive that waits longer than `timeoutMs` fails too.
+ */
+export class Channel {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private readonly frames: Buffer[] = [];
+  private waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private failure?: Error;
+  readonly buckets = new Map<string, Traffic>();
+  /** Accounting bucket the next sends and receives go to (a layer path, `setup`, `handshake`). */
+  bucket = 'handshake';
+
+  constructor(
+    private readonly socket: Socket,
+    public peer: string,
+    private readonly timeoutMs = 60_000,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', (e) => this.fail(new PiPeerError(`${peer}: connection failed (${e.message})`)));
+    socket.on('close', () => this.fail(new PiPeerError(`${peer}: disconnected`)));
+  }
+
+  /** Counters of the current bucket. */
+  get traffic(): Traffic {
+    let t = this.buckets.get(this.bucket);
+    if (!t) this.buckets.set(this.bucket, (t = emptyTraffic()));
+    return t;
+  }
+
+  /** Sends one frame; resolves once the socket has taken it (back-pressure for long streams). */
+  async send(payload: Uint8Array | BigUint64Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(body.length);
+    const t = this.traffic;
+    t.sent += body.length;
+    t.messages++;
+    const ok = this.socket.write(Buffer.concat([head, body]));
+    if (!ok) await new Promise<void>((resolve, reject) => {
+      const onFail = (): void => reject(this.failure ?? new PiPeerError(`${this.peer}: disconnected`));
+      this.socket.once('drain', () => { this.socket.off('close', onFail); resolve(); });
+      this.socket.once('close', onFail);
+    });
+  }
+
+  /** The next frame. */
+  recv(): Promise<Buffer> {
+    const f = this.frames.shift();
+    if (f) {
+      this.traffic.received += f.length;
+      return Promise.resolve(f);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new PiPeerError(`${this.peer}: no message within ${this.timeoutMs / 1000} s`)), this.timeoutMs);
+      this.waiting.push({ resolve: (b) => { this.traffic.received += b.length; resolve(b); }, reject, timer });
+    });
+  }
+
+  /** The next frame as ring elements. */
+  async recvRing(): Promise<BigUint64Array> {
+    const b = await this.recv();
+    const out = new BigUint64Array(b.length / 8);
+    new Uint8Array(out.buffer).set(b);
+    return out;
+  }
+
+  /** One round: sends `mine`, receives the peer's frame of the same step. */
+  async exchange(mine: BigUint64Array): Promise<BigUint64Array> {
+    this.traffic.rounds++;
+    const [, theirs] = await Promise.all([this.send(mine), this.recvRing()]);
+    return theirs;
+  }
+
+  /** Closes the socket (the peer sees a clean end). */
+  close(): void {
+    this.failure ??= new PiPeerError(`${this.peer}: channel closed`);
+    this.socket.end();
+  }
+
+  private onData(d: Buffer): void {
+    this.chunks.push(d);
+    this.buffered += d.length;
+    for (;;) {
+      if (this.buffered < 4) return;
+      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      const len = all.readUInt32LE(0);
+      if (all.length < 4 + len) {
+        this.chunks = [all];
+        return;
+      }
+      const frame = Buffer.from(all.subarray(4, 4 + len));
+      const rest = all.subarray(4 + len);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
+      const w = this.waiting.shift();
+      if (w) {
+        clearTimeout(w.timer);
+        w.resolve(frame);
+      } else this.frames.push(frame);
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure && this.failure.message.endsWith('channel closed')) return;
+    this.failure ??= e;
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(this.failure);
+    }
+  }
+}

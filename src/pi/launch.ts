@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeJsonAtomic } from '../io/atomic.js';
+import type { PiProgram, PiSecrets } from './program.js';
+import type { RoleConfig, RoleReport } from './roles.js';
+
+/** A session run on this machine: the three roles' reports. */
+export interface PiSession {
+  dealer: RoleReport;
+  server: RoleReport;
+  client: RoleReport;
+  /** Wall time of the whole session (process start to last exit), ms. */
+  wallMs: number;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The command that runs one role in a fresh process (the compiled file, or the source under tsx). */
+function roleCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? ['--import', 'tsx', join(dirname(here), 'party-main.ts')] : [join(dirname(here), 'party-main.js')];
+}
+
+/**
+ * Runs a 2PC session on this machine: writes the public part (read by all three), the server's
+ * secret part and the client's images into `dir`, starts the dealer, the server and the client as
+ * three processes talking over loopback TCP, and returns their reports. A role that fails ends the
+ * session on every side; the error names the role and its message.
+ */
+export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string }): Promise<PiSession> {
+  const host = opts.host ?? '127.0.0.1';
+  mkdirSync(opts.dir, { recursive: true });
+  const files = { program: join(opts.dir, 'public.json'), secrets: join(opts.dir, 'secret.json'), inputs: join(opts.dir, 'inputs.f32') };
+  writeJsonAtomic(files.program, opts.program);
+  writeJsonAtomic(files.secrets, opts.secrets);
+  writeFileSync(files.inputs, new Uint8Array(opts.images.buffer, opts.images.byteOffset, opts.images.byteLength));
+  const dealer = { host, port: await freePort(host) };
+  const server = { host, port: await freePort(host) };
+  const base = { program: files.program, samples: opts.samples, batch: opts.batch, timeoutMs: opts.timeoutMs ?? 60_000 };
+  const configs: RoleConfig[] = [
+    { ...base, role: 'dealer', listen: dealer },
+    { ...base, role: 'server', secrets: files.secrets, listen: server, dealer },
+    { ...base, role: 'client', inputs: files.inputs, dealer, server },
+  ];
+  const t0 = performance.now();
+  const children = configs.map((cfg) => {
+    const cfgFile = join(opts.dir, `${cfg.role}.config.json`);
+    writeJsonAtomic(cfgFile, cfg);
+    const child = spawn(process.execPath, [...roleCommand(), cfgFile, join(opts.dir, `${cfg.role}.report.json`)], { stdio: ['ignore', 'inherit', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    return { cfg, child, done: new Promise<{ code: number | null; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, err }))) };
+  });
+  const results = await Promise.all(children.map((c) => c.done));
+  const wallMs = performance.now() - t0;
+  const failed = results.map((r, i) => ({ ...r, role: configs[i]!.role })).filter((r) => r.code !== 0);
+  if (failed.length) throw new Error(`polynas pi: ${failed.map((f) => f.err.trim().split('\n').pop() || `${f.role} exited with code ${f.code}`).join('; ')}`);
+  const read = (role: string): RoleReport => JSON.parse(readFileSync(join(opts.dir, `${role}.report.json`), 'utf8')) as RoleReport;
+  return { dealer: read('dealer'), server: read('server'), client: read('client'), wallMs };
+}

@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Channel, PiPeerError, type Traffic } from './channel.js';
+import { PiContext } from './context.js';
+import { encodeSecrets, runProgram, setupPhase } from './evaluate.js';
+import { freshSeed, Prg } from './prg.js';
+import { programHash, type PiProgram, type PiSecrets } from './program.js';
+import { decode, encode, ring } from './ring.js';
+
+/** Where a role listens or connects. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** What one role process is told to do (written as JSON by `polynas pi run`, or by hand on three hosts). */
+export interface RoleConfig {
+  role: 'dealer' | 'server' | 'client';
+  /** The public part (every role). */
+  program: string;
+  /** The server's secret part. */
+  secrets?: string;
+  /** The client's inputs: float32 NHWC images, `samples` of them, not yet normalized. */
+  inputs?: string;
+  samples: number;
+  batch: number;
+  /** The dealer's and the server's listening address. */
+  listen?: Endpoint;
+  /** Where the dealer listens (server, client). */
+  dealer?: Endpoint;
+  /** Where the server listens (client). */
+  server?: Endpoint;
+  /** How long any wait for the other side may take, ms. */
+  timeoutMs?: number;
+}
+
+/** What a role measured. */
+export interface RoleReport {
+  role: RoleConfig['role'];
+  programHash: string;
+  /** Traffic per bucket with the other party (server, client) or with the client (dealer). */
+  buckets: Record<string, Traffic>;
+  /** Offline material received from the dealer per bucket (client). */
+  offline?: Record<string, Traffic>;
+  /** Wall time per node, summed over batches, ms. */
+  nodeMs: number[];
+  setupMs: number;
+  /** Online phase, input sharing to reconstructed output, all batches, ms. */
+  onlineMs: number;
+  /** Reconstructed logits, `samples × classes` (client). */
+  logits?: number[][];
+}
+
+const PROTOCOL = 'polynas-pi/1';
+
+async function hello(ch: Channel, mine: Record<string, unknown>): Promise<Record<string, unknown>> {
+  await ch.send(Buffer.from(JSON.stringify({ protocol: PROTOCOL, ...mine })));
+  const theirs = JSON.parse((await ch.recv()).toString()) as Record<string, unknown>;
+  if (theirs.error) throw new PiPeerError(`${ch.peer}: ${String(theirs.error)}`);
+  if (theirs.protocol !== PROTOCOL) throw new PiPeerError(`${ch.peer}: speaks '${String(theirs.protocol)}', not ${PROTOCOL}`);
+  if (theirs.programHash !== mine.programHash) {
+    const msg = `architecture differs: this side has ${String(mine.programHash).slice(0, 16)}…, ${ch.peer} has ${String(theirs.programHash).slice(0, 16)}…`;
+    await ch.send(Buffer.from(JSON.stringify({ protocol: PROTOCOL, error: msg }))).catch(() => undefined);
+    throw new PiPeerError(msg);
+  }
+  for (const k of ['samples', 'batch'] as const) {
+    if (mine[k] !== undefined && theirs[k] !== undefined && mine[k] !== theirs[k]) throw new PiPeerError(`${ch.peer}: ${k} ${String(theirs[k])}, this side ${String(mine[k])}`);
+  }
+  return theirs;
+}
+
+function dial(e: Endpoint, peer: string, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const attempt = (): void => {
+      const s = connect(e.port, e.host);
+      s.once('connect', () => resolve(s));
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        s.destroy();
+        if ((err.code === 'ECONNREFUSED' || err.code === 'ENOENT') && Date.now() < deadline) setTimeout(attempt, 100);
+        else reject(new PiPeerError(`cannot reach the ${peer} at ${e.host}:${e.port} (${err.code ?? err.message})`));
+      });
+    };
+    attempt();
+  });
+}
+
+function listen(e: Endpoint, what: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${e.host}:${e.port} (${err.code === 'EADDRINUSE' ? 'port in use' : err.code ?? err.message})`)));
+    server.listen(e.port, e.host, () => resolve(server));
+  });
+}
+
+function accept(server: Server, count: number, timeoutMs: number, what: string): Promise<Socket[]> {
+  return new Promise((resolve, reject) => {
+    const got: Socket[] = [];
+    const timer = setTimeout(() => reject(new PiPeerError(`${what}: ${got.length} of ${count} parties connected within ${timeoutMs / 1000} s`)), timeoutMs);
+    server.on('connection', (s) => {
+      got.push(s);
+      if (got.length === count) {
+        clearTimeout(timer);
+        server.close();
+        resolve(got);
+      }
+    });
+  });
+}
+
+const toJson = (m: Map<string, Traffic>): Record<string, Traffic> => Object.fromEntries(m);
+
+function readProgram(cfg: RoleConfig): { program: PiProgram; hash: string } {
+  const program = JSON.parse(readFileSync(cfg.program, 'utf8')) as PiProgram;
+  if (program.format !== 'polynas-pi-program') throw new Error(`${cfg.program}: not a polynas pi program (format '${String(program.format)}')`);
+  return { program, hash: programHash(program) };
+}
+
+/** Sizes of the batches a session runs. */
+function batches(cfg: RoleConfig): number[] {
+  return Array.from({ length: Math.ceil(cfg.samples / cfg.batch) }, (_, b) => Math.min(cfg.batch, cfg.samples - b * cfg.batch));
+}
+
+/** The dealer: hands each party its seed, then streams party 1's corrections node by node. */
+export async function runDealer(cfg: RoleConfig): Promise<RoleReport> {
+  const { program, hash } = readProgram(cfg);
+  const timeout = cfg.timeoutMs ?? 60_000;
+  const server = await listen(cfg.listen!, 'dealer');
+  const socks = await accept(server, 2, timeout, 'dealer');
+  const seeds = [freshSeed(), freshSeed()];
+  const chans: Partial<Record<'server' | 'client', Channel>> = {};
+  await Promise.all(socks.map(async (s) => {
+    const ch = new Channel(s, 'a party', timeout);
+    const theirs = JSON.parse((await ch.recv()).toString()) as { role: 'server' | 'client'; programHash: string };
+    ch.peer = theirs.role;
+    const ok = theirs.programHash === hash;
+    await ch.send(Buffer.from(JSON.stringify(ok ? { protocol: PROTOCOL, programHash: hash, seed: Buffer.from(seeds[theirs.role === 'server' ? 0 : 1]!).toString('hex') } : { protocol: PROTOCOL, error: `architecture differs: the dealer has ${hash.slice(0, 16)}…, the ${theirs.role} ${theirs.programHash.slice(0, 16)}…` })));
+    if (!ok) throw new PiPeerError(`${theirs.role}: architecture differs (dealer ${hash.slice(0, 16)}…, ${theirs.role} ${theirs.programHash.slice(0, 16)}…)`);
+    chans[theirs.role] = ch;
+  }));
+  const cx = new PiContext('dealer', seeds, program.fixedPoint, undefined, chans.client!);
+  const nodeMs = new Array<number>(program.nodes.length).fill(0);
+  const t0 = performance.now();
+  const inputSize = program.inputShape.reduce((a, b) => a * b, 1);
+  for (const [b, n] of batches(cfg).entries()) await runProgram(cx, program, new Map(), new BigUint64Array(n * inputSize), n, b, (i, ms) => (nodeMs[i]! += ms));
+  const onlineMs = performance.now() - t0;
+  await new Promise<void>((r) => chans.client!.recv().then(() => r(), () => r()));
+  for (const ch of Object.values(chans)) ch.close();
+  return { role: 'dealer', programHash: hash, buckets: toJson(chans.client!.buckets), nodeMs, setupMs: 0, onlineMs };
+}
+
+/** Normalizes and fixed-point encodes a batch of NHWC images (the client's first step). */
+function encodeInputs(program: PiProgram, images: Float32Array): BigUint64Array {
+  const norm = program.normalization;
+  const c = program.inputShape[2]!;
+  const x = norm ? Float64Array.from(images, (v, i) => (v - norm.mean[i % c]!) / norm.std[i % c]!) : Float64Array.from(images);
+  return encode(x, program.fixedPoint.frac);
+}
+
+/** A party (server = party 0, the model's owner; client = party 1, the input's owner). */
+export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
+  const { program, hash } = readProgram(cfg);
+  const timeout = cfg.timeoutMs ?? 60_000;
+  const party = cfg.role === 'server' ? 0 : 1;
+  const mine = { role: cfg.role, programHash: hash, samples: cfg.samples, batch: cfg.batch };
+  let secrets: PiSecrets | undefined;
+  if (party === 0) {
+    secrets = JSON.parse(readFileSync(cfg.secrets!, 'utf8')) as PiSecrets;
+    if (secrets.programHash !== hash) throw new Error(`${cfg.secrets}: secret part of another architecture (${secrets.programHash.slice(0, 16)}…, the public part is ${hash.slice(0, 16)}…)`);
+  }
+  const listening = party === 0 ? await listen(cfg.listen!, 'server') : undefined;
+  const dealerCh = new Channel(await dial(cfg.dealer!, 'dealer', timeout), 'dealer', timeout);
+  const seed = Uint8Array.from(Buffer.from(String((await hello(dealerCh, mine)).seed), 'hex'));
+  const peerSock = party === 0 ? (await accept(listening!, 1, timeout, 'server'))[0]! : await dial(cfg.server!, 'server', timeout);
+  const peer = new Channel(peerSock, party === 0 ? 'client' : 'server', timeout);
+  await hello(peer, mine);
+  const cx = new PiContext(party, party === 0 ? [seed, undefined] : [undefined, seed], program.fixedPoint, peer, party === 1 ? dealerCh : undefined);
+  const enc = party === 0 ? encodeSecrets(program, secrets!) : new Map();
+  let t = performance.now();
+  peer.bucket = 'setup';
+  await setupPhase(cx, program, enc);
+  const setupMs = performance.now() - t;
+  const nodeMs = new Array<number>(program.nodes.length).fill(0);
+  const inputSize = program.inputShape.reduce((a, b) => a * b, 1);
+  const images = party === 1 ? new Float32Array(readFileSync(cfg.inputs!).buffer.slice(0)) : undefined;
+  if (images && images.length < cfg.samples * inputSize) throw new Error(`${cfg.inputs}: ${images.length / inputSize} images, ${cfg.samples} asked for`);
+  const logits: number[][] = [];
+  t = performance.now();
+  let done = 0;
+  for (const [b, n] of batches(cfg).entries()) {
+    peer.bucket = 'input';
+    let share: BigUint64Array;
+    if (party === 1) {
+      const x = encodeInputs(program, images!.subarray(done * inputSize, (done + n) * inputSize));
+      const other = new Prg(freshSeed(), 'input').next(x.length);
+      await peer.send(other);
+      share = ring.sub(x, other);
+    } else share = await peer.recvRing();
+    const y = await runProgram(cx, program, enc, share, n, b, (i, ms) => (nodeMs[i]! += ms));
+    peer.bucket = 'output';
+    if (party === 0) await peer.send(y);
+    else {
+      const out = decode(ring.add(y, await peer.recvRing()), program.fixedPoint.frac);
+      for (let s = 0; s < n; s++) logits.push(Array.from(out.subarray(s * program.numClasses, (s + 1) * program.numClasses)));
+    }
+    done += n;
+  }
+  const onlineMs = performance.now() - t;
+  if (party === 1) await dealerCh.send(Buffer.from('done'));
+  peer.close();
+  dealerCh.close();
+  return {
+    role: cfg.role, programHash: hash, buckets: toJson(peer.buckets), ...(party === 1 ? { offline: toJson(dealerCh.buckets), logits } : {}), nodeMs, setupMs, onlineMs,
+  };
+}

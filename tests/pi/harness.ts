@@ -1,0 +1,36 @@
+import { createServer, connect, type Socket } from 'node:net';
+import { Channel } from '../../src/pi/channel.js';
+import { PiContext } from '../../src/pi/context.js';
+import { freshSeed } from '../../src/pi/prg.js';
+import { DEFAULT_FIXED_POINT, type FixedPoint } from '../../src/pi/program.js';
+
+/** A connected socket pair over loopback TCP. */
+export async function socketPair(): Promise<[Socket, Socket]> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((a) => {
+      server.close();
+      resolve([a, b]);
+    });
+    let b: Socket;
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      b = connect(port, '127.0.0.1');
+    });
+  });
+}
+
+/** Dealer, party 0 and party 1 contexts in one process, over real loopback sockets. */
+export async function session(fp: FixedPoint = DEFAULT_FIXED_POINT): Promise<{ dealer: PiContext; p0: PiContext; p1: PiContext; close(): void }> {
+  const [s01, s10] = await socketPair();
+  const [sd1, s1d] = await socketPair();
+  const seeds = [freshSeed(), freshSeed()];
+  const c01 = new Channel(s01, 'party 1'), c10 = new Channel(s10, 'party 0');
+  const cd1 = new Channel(sd1, 'party 1'), c1d = new Channel(s1d, 'dealer');
+  return {
+    dealer: new PiContext('dealer', seeds, fp, undefined, cd1),
+    p0: new PiContext(0, [seeds[0], undefined], fp, c01, undefined),
+    p1: new PiContext(1, [undefined, seeds[1]], fp, c10, c1d),
+    close: () => [s01, s10, sd1, s1d].forEach((s) => s.destroy()),
+  };
+}
