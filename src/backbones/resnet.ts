@@ -6,7 +6,7 @@ import { ActivationSite, PoolSite } from '../nn/site.js';
 import { Backbone, type BackboneOptions } from './backbone.js';
 
 /** 1×1 convolution + BatchNorm projection shortcut (He et al. option B). */
-class Projection extends Module {
+export class Projection extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
   constructor(cin: number, cout: number, stride: number, rng: InitRng) {

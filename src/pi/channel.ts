@@ -38,6 +38,8 @@ export class Channel {
   readonly buckets = new Map<string, Traffic>();
   /** Accounting bucket the next sends and receives go to (a layer path, `setup`, `handshake`). */
   bucket = 'handshake';
+  /** Sees every frame received, in order (tests use it to check what a party's view reveals). */
+  tap?: (frame: Buffer) => void;
 
   constructor(
     private readonly socket: Socket,
@@ -122,6 +124,7 @@ export class Channel {
       }
       const frame = Buffer.from(all.subarray(4, 4 + len));
       const rest = all.subarray(4 + len);
+      this.tap?.(frame);
       this.chunks = rest.length ? [rest] : [];
       this.buffered = rest.length;
       const w = this.waiting.shift();

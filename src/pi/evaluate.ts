@@ -92,7 +92,7 @@ async function polynomial(cx: PiContext, x: Ring, coeffs: Ring[] | undefined, m:
     let sq = ring.add(ring.mul(ring.mul(e, mat.r), filled(1, 2n)), mat.q);
     if (cx.party === 0) sq = ring.add(sq, ring.mul(e, e));
     square = trunc(cx, sq, f);
-    const f1 = cx.party === 0 ? ring.sub(coeffs![1]!, setup1.draw(0, m)!) : cx.setupValues.get(`${cx.node}/c1`)!;
+    const f1 = cx.party === 0 ? ring.sub(coeffs![1]!, cx.setup('c1').draw(0, m)!) : cx.setupValues.get(`${cx.node}/c1`)!;
     linear = ring.add(ring.mul(mat.r, f1), mat.t);
     if (cx.party === 0) linear = ring.add(ring.add(linear, ring.mul(e, coeffs![1]!)), coeffs![0]!);
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Backbone } from '../backbones/backbone.js';
-import { BasicBlock, Bottleneck, ResNet } from '../backbones/resnet.js';
+import { BasicBlock, Bottleneck, Projection, ResNet } from '../backbones/resnet.js';
 import { LeNet5 } from '../backbones/lenet.js';
 import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
@@ -157,6 +157,7 @@ export function unpackKeep(node: { keep: string; shape: number[] }): Uint8Array 
 registerLowering(LeNet5, chain);
 registerLowering(ResNet, chain);
 registerLowering(Sequential, chain);
+registerLowering(Projection, chain);
 registerLowering(BasicBlock, block);
 registerLowering(Bottleneck, block);
 registerLowering(Site, (m, path, input, cx) => lowerModule((m as Site).op, path, input, cx));

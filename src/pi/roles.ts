@@ -169,9 +169,11 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
     if (secrets.programHash !== hash) throw new Error(`${cfg.secrets}: secret part of another architecture (${secrets.programHash.slice(0, 16)}…, the public part is ${hash.slice(0, 16)}…)`);
   }
   const listening = party === 0 ? await listen(cfg.listen!, 'server') : undefined;
+  const incoming = listening ? accept(listening, 1, timeout, 'server') : undefined;
+  incoming?.catch(() => undefined);
   const dealerCh = new Channel(await dial(cfg.dealer!, 'dealer', timeout), 'dealer', timeout);
   const seed = Uint8Array.from(Buffer.from(String((await hello(dealerCh, mine)).seed), 'hex'));
-  const peerSock = party === 0 ? (await accept(listening!, 1, timeout, 'server'))[0]! : await dial(cfg.server!, 'server', timeout);
+  const peerSock = party === 0 ? (await incoming!)[0]! : await dial(cfg.server!, 'server', timeout);
   const peer = new Channel(peerSock, party === 0 ? 'client' : 'server', timeout);
   await hello(peer, mine);
   const cx = new PiContext(party, party === 0 ? [seed, undefined] : [undefined, seed], program.fixedPoint, peer, party === 1 ? dealerCh : undefined);
