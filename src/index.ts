@@ -38,3 +38,6 @@ export { selectBackend, currentBackend, BACKEND_CHOICES, BackendUnavailableError
 
 // Reports and plots.
 export * from './report/index.js';
+
+// The 2PC runtime: lowering, sessions, the fixed-point reference.
+export * from './pi/index.js';

@@ -10,6 +10,7 @@ import { latencyCommand } from './latency.js';
 import { searchCommand } from './search.js';
 import { plotCommand, reportCommand, sweepCommand } from './experiments.js';
 import { evaluateCommand, exportCommand, finetuneCommand } from './architecture.js';
+import { piCommand } from './pi.js';
 
 /**
  * Runs the polynas CLI on `args` and resolves to the exit code. Library errors become one clear
@@ -42,6 +43,7 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
     .command(sweepCommand(ctx))
     .command(plotCommand(ctx))
     .command(reportCommand(ctx))
+    .command(piCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()
     .recommendCommands()

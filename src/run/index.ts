@@ -6,3 +6,4 @@ export { runSweep, readSweepRow, budgetDirName, writeSweepCsv, renderSweepPlots,
 export { finetuneArchitecture, embeddedRecipe, type FinetuneOptions, type FinetuneRun } from './finetune.js';
 export { compileRecipe, type CompiledRecipe } from './compile.js';
 export { reportRun } from './report.js';
+export { privateInference, type PrivateInferenceOptions, type PiRunReport, type PiLayerRow } from './pi.js';

@@ -1,0 +1,79 @@
+import { resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import type { CliContext } from './common.js';
+import type { PiRunReport } from '../run/pi.js';
+
+interface PiRunArgs {
+  model: string;
+  samples: number;
+  batch: number;
+  dataDir?: string;
+  table?: string;
+  network?: string;
+  out?: string;
+  timeout: number;
+  json?: boolean;
+}
+
+const kb = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+
+function pad(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+}
+
+/** The per-layer table and the totals of a run, as text. */
+export function formatPiReport(r: PiRunReport): string[] {
+  const rows = [['layer', 'op', 'ms', 'server→client', 'client→server', 'rounds', 'offline', `${r.table}: bytes`, 'rounds']];
+  for (const l of r.layers) {
+    const p = l.predicted;
+    rows.push([l.path, l.op, l.ms.toFixed(2), kb(l.bytesServerToClient), kb(l.bytesClientToServer), String(l.rounds), kb(l.offlineBytes), p ? (p.modelled ? kb(p.bytes) : 'not modelled') : '—', p?.modelled ? String(p.rounds) : '—']);
+  }
+  const t = r.total;
+  const a = r.agreement;
+  return [
+    `polynas pi run: ${r.backbone}, ${r.samples} images (batch ${r.batch}), Z_2^64 with ${r.fixedPoint.frac} fractional bits (weights ${r.fixedPoint.weightFrac})`,
+    ...pad(rows),
+    `total per image: ${t.onlineMs.toFixed(1)} ms online on loopback, ${kb(t.bytes)} and ${t.rounds} rounds online, ${kb(t.offlineBytes)} of dealer material; table ${r.table}: ${kb(t.predictedBytes)}, ${t.predictedRounds} rounds${t.predictedMs !== null ? `, ${t.predictedMs.toFixed(1)} ms${r.network ? ` (${r.network})` : ''}` : ''}`,
+    `setup (once): ${kb(t.setupBytes)} of masked weights, ${t.setupMs.toFixed(0)} ms`,
+    `top-1 agreement: with the fixed-point reference ${(a.referenceTop1 * 100).toFixed(2)} %, with the float network ${(a.floatTop1 * 100).toFixed(2)} %; accuracy secure ${(a.labelTop1Secure * 100).toFixed(2)} %, float ${(a.labelTop1Float * 100).toFixed(2)} %; largest logit difference ${a.maxReferenceUlps.toFixed(0)} ulp from the reference, ${a.maxFloatError.toExponential(2)} from float`,
+    `precision: largest activation ${r.precision.maxAbs.toFixed(2)}, ${r.precision.bitsUsed} of 64 bits, ≤ ${r.precision.failuresPerImage.toExponential(1)} failed truncations per image expected`,
+  ];
+}
+
+/** `polynas pi run`: an exported network under 2PC on this machine. */
+export function piCommand(ctx: CliContext) {
+  return {
+    command: 'pi <command>',
+    describe: 'Private inference: run a network under 2PC (dealer, server, client) and measure it',
+    builder: (y: Argv) =>
+      y.command({
+        command: 'run <model>',
+        describe: 'Evaluate test images under semi-honest 2PC with a trusted dealer (three processes over loopback TCP); per-layer time, bytes, rounds next to the latency table',
+        builder: (a: Argv) =>
+          a
+            .positional('model', { type: 'string', demandOption: true, describe: 'architecture.json (searched), or a training run folder (all-ReLU)' })
+            .option('samples', { type: 'number', default: 100, describe: 'Test images (the first N)' })
+            .option('batch', { type: 'number', default: 1, describe: 'Images per protocol batch' })
+            .option('data-dir', { type: 'string', describe: 'Folder with the dataset files' })
+            .option('table', { type: 'string', describe: 'Latency table to compare with (default: the export\'s, else crypten-2pc-dealer)' })
+            .option('network', { type: 'string', describe: "A network profile of that table (e.g. LAN, WAN) for the predicted time" })
+            .option('out', { type: 'string', describe: 'Folder for pi-run.json, pi-layers.csv and the role files (default: beside the model)' })
+            .option('timeout', { type: 'number', default: 120, describe: 'Seconds any party waits for another before the run fails' })
+            .option('json', { type: 'boolean', describe: 'Print the report as JSON' })
+            .example('$0 pi run runs/s/architecture.json --samples 100 --network WAN', 'A searched network, compared with its table'),
+        handler: async (argv: ArgumentsCamelCase<PiRunArgs>) => {
+          const { privateInference } = await import('../run/pi.js');
+          const model = resolve(argv.model);
+          const out = resolve(argv.out ?? (model.endsWith('.json') ? resolve(model, '..') : model));
+          const r = await privateInference({
+            architecture: model, samples: argv.samples, batch: argv.batch, out, timeoutMs: argv.timeout * 1000,
+            ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}),
+          });
+          if (argv.json) ctx.out(JSON.stringify(r, null, 2));
+          else for (const l of formatPiReport(r)) ctx.out(l);
+        },
+      }).demandCommand(1),
+    handler: () => undefined,
+  };
+}

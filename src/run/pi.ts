@@ -1,0 +1,211 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonFile } from '../io/json.js';
+import type { SiteChoice } from '../latency/network.js';
+import { parseTrainRecipe, type TrainRecipe } from '../spec/recipe.js';
+import type { Backbone } from '../backbones/backbone.js';
+import { makeBatch, type Normalization } from '../data/loader.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { tf } from '../engine/tf.js';
+import { loadArchitecture } from '../export/architecture.js';
+import { withDeployedForm } from '../export/deploy.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { networkCost, type NetworkCost } from '../latency/cost.js';
+import { costLayers } from '../latency/network.js';
+import { loadLatencyTable } from '../latency/tables.js';
+import { runLocalSession, type PiSession } from '../pi/launch.js';
+import { lowerNetwork, type PiProgram, type PiSecrets } from '../pi/program.js';
+import { referenceLogits } from '../pi/reference.js';
+import { bucketName } from '../pi/evaluate.js';
+import type { Traffic } from '../pi/channel.js';
+import { costChoices } from '../supernet/gate.js';
+import { embeddedRecipe } from './finetune.js';
+import { loadRecipeData, loadTrainedModel } from './train.js';
+
+/** One layer of a private-inference run: what it cost, next to what the latency table predicts. */
+export interface PiLayerRow {
+  path: string;
+  op: string;
+  /** Online wall time per image (the slower party), ms. */
+  ms: number;
+  /** Bytes per image, server → client and client → server. */
+  bytesServerToClient: number;
+  bytesClientToServer: number;
+  rounds: number;
+  /** Dealer → client material per image, bytes. */
+  offlineBytes: number;
+  predicted?: { ms: number | null; bytes: number; rounds: number; modelled: boolean };
+}
+
+/** What `polynas pi run` measured. */
+export interface PiRunReport {
+  architecture: string;
+  backbone: string;
+  samples: number;
+  batch: number;
+  fixedPoint: PiProgram['fixedPoint'];
+  precision: PrecisionCheck;
+  table: string;
+  network?: string;
+  layers: PiLayerRow[];
+  total: { onlineMs: number; bytes: number; rounds: number; offlineBytes: number; setupBytes: number; setupMs: number; predictedMs: number | null; predictedBytes: number; predictedRounds: number };
+  agreement: { referenceTop1: number; floatTop1: number; labelTop1Secure: number; labelTop1Float: number; maxReferenceUlps: number; maxFloatError: number };
+}
+
+/** How close the fixed point comes to failing, from the float network's largest activation on the run's images. */
+export interface PrecisionCheck {
+  /** Largest |value| of any site's output or the logits, in float. */
+  maxAbs: number;
+  /** Bits a value needs at the widest scale (f + fw) before a truncation, sign included. */
+  bitsUsed: number;
+  /** Upper bound on the expected number of failed truncations per image (each one is ≈ 2^{-f} wrong, or wraps). */
+  failuresPerImage: number;
+}
+
+function precisionCheck(program: PiProgram, net: Backbone, x: tf.Tensor): PrecisionCheck {
+  const { frac: f, weightFrac: fw } = program.fixedPoint;
+  const ranges = withDeployedForm(net, () => net.activationRanges(x));
+  const logits = tf.tidy(() => withDeployedForm(net, () => tf.max(tf.abs(net.forward(x))).dataSync()[0]!));
+  const maxAbs = Math.max(logits, ...ranges.map((r) => r.absMax));
+  // A truncation's input holds a value at scale f + fw; conv sums may reach a few times the largest
+  // output, so the check allows 4× headroom.
+  const bitsUsed = Math.ceil(Math.log2(4 * maxAbs + 1)) + f + fw + 1;
+  const truncated = program.nodes.reduce((a, n) => a + (['conv', 'linear', 'poly', 'mask', 'avgpool', 'gap'].includes(n.op) ? n.shape.reduce((p, q) => p * q, 1) : 0), 0);
+  const failuresPerImage = truncated * 2 ** (bitsUsed - 64);
+  if (!Number.isFinite(maxAbs) || bitsUsed > 62) throw new Error(`fixed point: the network's largest activation (${maxAbs}) needs ${bitsUsed} bits at ${f + fw} fractional bits, more than the 64-bit ring holds safely; lower --frac`);
+  return { maxAbs, bitsUsed, failuresPerImage };
+}
+
+const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
+
+function sumTraffic(buckets: Record<string, Traffic>, name: string): Traffic {
+  return buckets[name] ?? { sent: 0, received: 0, messages: 0, rounds: 0, ms: 0 };
+}
+
+/** Measured rows per node, joined with the table's prediction by layer path. */
+function layerRows(program: PiProgram, s: PiSession, samples: number, batches: number, predicted: NetworkCost): PiLayerRow[] {
+  const byPath = new Map<string, { ms: number | null; bytes: number; rounds: number; modelled: boolean }>();
+  for (const l of predicted.perLayer) {
+    const p = byPath.get(l.path) ?? { ms: predicted.unit === 'ms' ? 0 : null, bytes: 0, rounds: 0, modelled: true };
+    if (p.ms !== null) p.ms += l.time;
+    p.bytes += l.bytes;
+    p.rounds += l.rounds;
+    p.modelled &&= l.modelled;
+    byPath.set(l.path, p);
+  }
+  const rows: PiLayerRow[] = [];
+  program.nodes.forEach((node, i) => {
+    if (node.op === 'input' || node.op === 'flatten' || node.op === 'add') return;
+    const b = bucketName(i, node);
+    const server = sumTraffic(s.server.buckets, b), client = sumTraffic(s.client.buckets, b), offline = sumTraffic(s.client.offline ?? {}, b);
+    const pred = byPath.get(node.path);
+    rows.push({
+      path: node.path, op: node.op, ms: Math.max(s.client.nodeMs[i]!, s.server.nodeMs[i]!) / samples,
+      bytesServerToClient: server.sent / samples, bytesClientToServer: client.sent / samples, rounds: client.rounds / batches,
+      offlineBytes: offline.received / samples, ...(pred ? { predicted: pred } : {}),
+    });
+  });
+  return rows;
+}
+
+/** Options of {@link privateInference}. */
+export interface PrivateInferenceOptions {
+  /** An exported `architecture.json` (its weights file beside it), or a training run's folder. */
+  architecture: string;
+  /** Test images to run (the first N of the test split). */
+  samples: number;
+  batch?: number;
+  dataDir?: string;
+  /** Where `pi/` goes: public and secret parts, role reports, `pi-run.json`, `pi-layers.csv`. */
+  out: string;
+  /** Latency table to compare with (default: the one the architecture was exported with, else crypten-2pc-dealer). */
+  table?: string;
+  network?: string;
+  timeoutMs?: number;
+}
+
+/** An exported architecture (searched decisions), or a training run's folder (the all-ReLU network). */
+async function loadModel(path: string): Promise<{ net: Backbone; choices: Record<string, SiteChoice>; normalization?: Normalization; dataset: TrainRecipe['dataset']; table?: string }> {
+  if (path.endsWith('.json')) {
+    const { arch, net, gates } = await loadArchitecture(path);
+    const recipe = embeddedRecipe(arch, path);
+    return { net, choices: costChoices(gates), ...(arch.normalization ? { normalization: arch.normalization } : {}), dataset: recipe.dataset, ...(arch.latency ? { table: arch.latency.table } : {}) };
+  }
+  const { model, meta } = loadTrainedModel(path);
+  const recorded = join(path, 'recipe.json');
+  if (!existsSync(recorded)) throw new Error(`${path}: no recipe.json beside the weights, so the dataset is unknown`);
+  const recipe = parseTrainRecipe(readJsonFile(recorded, 'recipe'), recorded);
+  return { net: model, choices: {}, ...(meta.normalization ? { normalization: meta.normalization } : {}), dataset: recipe.dataset };
+}
+
+function testImages(ds: ImageDataset, n: number): Float32Array {
+  return Float32Array.from(ds.images.subarray(0, n * ds.shape.reduce((a, b) => a * b, 1)), (v) => v / 255);
+}
+
+/**
+ * Runs an exported network under 2PC on this machine (dealer, server and client as three processes
+ * over loopback TCP) on the first `samples` test images, and reports per layer the measured online
+ * time, bytes each way, rounds and offline material next to the latency table's prediction, with
+ * the agreement of the secure logits with an independent fixed-point reference and with the float
+ * network.
+ */
+export async function privateInference(opts: PrivateInferenceOptions): Promise<PiRunReport> {
+  const { net, choices, normalization, dataset, table: exportedTable } = await loadModel(opts.architecture);
+  if (opts.dataDir) dataset.dir = opts.dataDir;
+  const { test } = await loadRecipeData({ seed: 0, dataset });
+  const samples = Math.min(opts.samples, test.labels.length);
+  const norm: Normalization = normalization ?? { mean: new Array<number>(test.shape[2]).fill(0), std: new Array<number>(test.shape[2]).fill(1) };
+  net.eval();
+  const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net, { normalization: norm }));
+  const batch = makeBatch(test, Int32Array.from({ length: samples }, (_, i) => i), norm);
+  const x = tf.tensor(batch.x, [samples, ...test.shape]);
+  const precision = precisionCheck(program, net, x);
+  const floatLogits = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
+  x.dispose();
+  const images = testImages(test, samples);
+  const session = await runLocalSession({ program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  const ref = referenceLogits(program, secrets, images, samples);
+  const table = loadLatencyTable(opts.table ?? exportedTable ?? 'crypten-2pc-dealer');
+  const predicted = networkCost(costLayers(net, choices), table, opts.network ? { network: opts.network } : {});
+  net.dispose();
+  const report = summarize(opts, program, secrets, session, { ref, floatLogits, labels: test.labels, samples, precision, predicted });
+  writeJsonAtomic(join(opts.out, 'pi-run.json'), report);
+  writeFileAtomic(join(opts.out, 'pi-layers.csv'), layersCsv(report.layers));
+  return report;
+}
+
+function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: PiSecrets, s: PiSession, r: { ref: number[][]; floatLogits: number[][]; labels: Int32Array; samples: number; precision: PrecisionCheck; predicted: NetworkCost }): PiRunReport {
+  const secure = s.client.logits!;
+  const n = r.samples;
+  let refAgree = 0, floatAgree = 0, labelSecure = 0, labelFloat = 0, maxUlps = 0, maxFloat = 0;
+  for (let i = 0; i < n; i++) {
+    const top = argmax(secure[i]!);
+    refAgree += top === argmax(r.ref[i]!) ? 1 : 0;
+    floatAgree += top === argmax(r.floatLogits[i]!) ? 1 : 0;
+    labelSecure += top === r.labels[i] ? 1 : 0;
+    labelFloat += argmax(r.floatLogits[i]!) === r.labels[i] ? 1 : 0;
+    secure[i]!.forEach((v, j) => {
+      maxUlps = Math.max(maxUlps, Math.abs(v - r.ref[i]![j]!) * 2 ** program.fixedPoint.frac);
+      maxFloat = Math.max(maxFloat, Math.abs(v - r.floatLogits[i]![j]!));
+    });
+  }
+  const layers = layerRows(program, s, n, Math.ceil(n / (opts.batch ?? 1)), r.predicted);
+  const sum = (f: (l: PiLayerRow) => number): number => layers.reduce((a, l) => a + f(l), 0);
+  const setup = sumTraffic(s.server.buckets, 'setup');
+  return {
+    architecture: opts.architecture, backbone: program.backbone, samples: n, batch: opts.batch ?? 1, fixedPoint: program.fixedPoint, precision: r.precision,
+    table: r.predicted.table, ...(r.predicted.network ? { network: r.predicted.network.name } : {}), layers,
+    total: {
+      onlineMs: Math.max(s.client.onlineMs, s.server.onlineMs) / n, bytes: sum((l) => l.bytesClientToServer + l.bytesServerToClient), rounds: sum((l) => l.rounds),
+      offlineBytes: sum((l) => l.offlineBytes), setupBytes: setup.sent, setupMs: Math.max(s.client.setupMs, s.server.setupMs),
+      predictedMs: r.predicted.totalMs, predictedBytes: r.predicted.commBytes, predictedRounds: r.predicted.rounds,
+    },
+    agreement: { referenceTop1: refAgree / n, floatTop1: floatAgree / n, labelTop1Secure: labelSecure / n, labelTop1Float: labelFloat / n, maxReferenceUlps: maxUlps, maxFloatError: maxFloat },
+  };
+}
+
+function layersCsv(rows: readonly PiLayerRow[]): string {
+  const head = ['path', 'op', 'ms', 'bytes_server_to_client', 'bytes_client_to_server', 'rounds', 'offline_bytes', 'predicted_ms', 'predicted_bytes', 'predicted_rounds', 'predicted_modelled'];
+  const lines = rows.map((r) => [r.path, r.op, r.ms.toFixed(4), r.bytesServerToClient, r.bytesClientToServer, r.rounds, r.offlineBytes, r.predicted?.ms?.toFixed(4) ?? '', r.predicted?.bytes ?? '', r.predicted?.rounds ?? '', r.predicted ? String(r.predicted.modelled) : ''].join(','));
+  return [head.join(','), ...lines].join('\n') + '\n';
+}
