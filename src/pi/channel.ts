@@ -48,8 +48,11 @@ export class Channel {
   ) {
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', (e) => this.fail(new PiPeerError(`${peer}: connection failed (${e.message})`)));
-    socket.on('close', () => this.fail(new PiPeerError(`${peer}: disconnected`)));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      const gone = e.code === 'ECONNRESET' || e.code === 'EPIPE';
+      this.fail(new PiPeerError(gone ? `${this.peer}: disconnected (${e.code})` : `${this.peer}: connection failed (${e.message})`));
+    });
+    socket.on('close', () => this.fail(new PiPeerError(`${this.peer}: disconnected`)));
   }
 
   /** Counters of the current bucket. */

@@ -39,7 +39,7 @@ function roleCommand(): string[] {
  * three processes talking over loopback TCP, and returns their reports. A role that fails ends the
  * session on every side; the error names the role and its message.
  */
-export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string }): Promise<PiSession> {
+export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dir, { recursive: true });
   const files = { program: join(opts.dir, 'public.json'), secrets: join(opts.dir, 'secret.json'), inputs: join(opts.dir, 'inputs.f32') };
@@ -61,12 +61,14 @@ export async function runLocalSession(opts: { program: PiProgram; secrets: PiSec
     const child = spawn(process.execPath, [...roleCommand(), cfgFile, join(opts.dir, `${cfg.role}.report.json`)], { stdio: ['ignore', 'inherit', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    return { cfg, child, done: new Promise<{ code: number | null; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, err }))) };
+    return { cfg, child, done: new Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, err }))) };
   });
+  opts.onStart?.(Object.fromEntries(children.map((c) => [c.cfg.role, c.child.pid!])) as Record<RoleConfig['role'], number>);
   const results = await Promise.all(children.map((c) => c.done));
   const wallMs = performance.now() - t0;
   const failed = results.map((r, i) => ({ ...r, role: configs[i]!.role })).filter((r) => r.code !== 0);
-  if (failed.length) throw new Error(`polynas pi: ${failed.map((f) => f.err.trim().split('\n').pop() || `${f.role} exited with code ${f.code}`).join('; ')}`);
+  const why = (f: (typeof failed)[number]): string => (f.signal ? `the ${f.role} was killed (${f.signal})` : f.err.trim().split('\n').pop() || `the ${f.role} exited with code ${f.code}`);
+  if (failed.length) throw new Error(`polynas pi: ${failed.map(why).join('; ')}`);
   const read = (role: string): RoleReport => JSON.parse(readFileSync(join(opts.dir, `${role}.report.json`), 'utf8')) as RoleReport;
   return { dealer: read('dealer'), server: read('server'), client: read('client'), wallMs };
 }
