@@ -6,9 +6,9 @@ export interface Traffic {
   sent: number;
   /** Protocol payload bytes this party received. */
   received: number;
-  /** Frames this party sent (each adds a 4-byte length header on the wire). */
+  /** Frames this party sent (each adds a 5-byte header on the wire: length and stream). */
   messages: number;
-  /** Communication rounds: sequential steps in which this party waited for the other. */
+  /** Communication rounds: sequential steps in which this party waited for the other (concurrent streams share them). */
   rounds: number;
   /** Wall time spent in this bucket, ms. */
   ms: number;
@@ -25,15 +25,20 @@ export class PiPeerError extends Error {
 
 /**
  * A length-prefixed message channel over one TCP (or TLS) socket that counts every payload byte,
- * frame and round into the current bucket ({@link Channel.bucket}). Frames are `u32 length ‖
- * payload`; a closed or failed socket rejects every pending and later receive with a
- * {@link PiPeerError} naming the peer, and a receive that waits longer than `timeoutMs` fails too.
+ * frame and round into the current bucket ({@link Channel.bucket}). Frames are `u32 length ‖ u8
+ * stream ‖ payload`: independent protocol steps that run at the same time (a mask site's ReLUs and
+ * its polynomial) use separate streams, each in order, and share the round trips. A closed or failed
+ * socket rejects every pending and later receive with a {@link PiPeerError} naming the peer, and a
+ * receive that waits longer than `timeoutMs` fails too.
  */
 export class Channel {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private readonly frames: Buffer[] = [];
-  private waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  /** Received frames not yet asked for, per stream. */
+  private readonly frames = new Map<number, Buffer[]>();
+  private readonly waiting = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[]>();
+  /** Rounds per stream of each bucket (a bucket's rounds are its longest stream's). */
+  private readonly streamRounds = new Map<string, Map<number, number>>();
   private failure?: Error;
   readonly buckets = new Map<string, Traffic>();
   /** Accounting bucket the next sends and receives go to (a layer path, `setup`, `handshake`). */
@@ -62,12 +67,21 @@ export class Channel {
     return t;
   }
 
+  /** Counts one round of `stream` in the current bucket. */
+  round(stream = 0): void {
+    let m = this.streamRounds.get(this.bucket);
+    if (!m) this.streamRounds.set(this.bucket, (m = new Map()));
+    m.set(stream, (m.get(stream) ?? 0) + 1);
+    this.traffic.rounds = Math.max(...m.values());
+  }
+
   /** Sends one frame; resolves once the socket has taken it (back-pressure for long streams). */
-  async send(payload: Uint8Array | BigUint64Array): Promise<void> {
+  async send(payload: Uint8Array | BigUint64Array, stream = 0): Promise<void> {
     if (this.failure) throw this.failure;
     const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    const head = Buffer.alloc(4);
+    const head = Buffer.alloc(5);
     head.writeUInt32LE(body.length);
+    head.writeUInt8(stream, 4);
     const t = this.traffic;
     t.sent += body.length;
     t.messages++;
@@ -79,9 +93,9 @@ export class Channel {
     });
   }
 
-  /** The next frame. */
-  recv(): Promise<Buffer> {
-    const f = this.frames.shift();
+  /** The next frame of a stream. */
+  recv(stream = 0): Promise<Buffer> {
+    const f = this.frames.get(stream)?.shift();
     if (f) {
       this.traffic.received += f.length;
       return Promise.resolve(f);
@@ -89,22 +103,24 @@ export class Channel {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new PiPeerError(`${this.peer}: no message within ${this.timeoutMs / 1000} s`)), this.timeoutMs);
-      this.waiting.push({ resolve: (b) => { this.traffic.received += b.length; resolve(b); }, reject, timer });
+      const list = this.waiting.get(stream) ?? [];
+      this.waiting.set(stream, list);
+      list.push({ resolve: (b) => { this.traffic.received += b.length; resolve(b); }, reject, timer });
     });
   }
 
-  /** The next frame as ring elements. */
-  async recvRing(): Promise<BigUint64Array> {
-    const b = await this.recv();
+  /** The next frame of a stream as ring elements. */
+  async recvRing(stream = 0): Promise<BigUint64Array> {
+    const b = await this.recv(stream);
     const out = new BigUint64Array(b.length / 8);
     new Uint8Array(out.buffer).set(b);
     return out;
   }
 
   /** One round: sends `mine`, receives the peer's frame of the same step. */
-  async exchange(mine: BigUint64Array): Promise<BigUint64Array> {
-    this.traffic.rounds++;
-    const [, theirs] = await Promise.all([this.send(mine), this.recvRing()]);
+  async exchange(mine: BigUint64Array, stream = 0): Promise<BigUint64Array> {
+    this.round(stream);
+    const [, theirs] = await Promise.all([this.send(mine, stream), this.recvRing(stream)]);
     return theirs;
   }
 
@@ -118,32 +134,38 @@ export class Channel {
     this.chunks.push(d);
     this.buffered += d.length;
     for (;;) {
-      if (this.buffered < 4) return;
+      if (this.buffered < 5) return;
       const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       const len = all.readUInt32LE(0);
-      if (all.length < 4 + len) {
+      const stream = all.readUInt8(4);
+      if (all.length < 5 + len) {
         this.chunks = [all];
         return;
       }
-      const frame = Buffer.from(all.subarray(4, 4 + len));
-      const rest = all.subarray(4 + len);
+      const frame = Buffer.from(all.subarray(5, 5 + len));
+      const rest = all.subarray(5 + len);
       this.tap?.(frame);
       this.chunks = rest.length ? [rest] : [];
       this.buffered = rest.length;
-      const w = this.waiting.shift();
+      const w = this.waiting.get(stream)?.shift();
       if (w) {
         clearTimeout(w.timer);
         w.resolve(frame);
-      } else this.frames.push(frame);
+      } else {
+        const list = this.frames.get(stream) ?? [];
+        this.frames.set(stream, list);
+        list.push(frame);
+      }
     }
   }
 
   private fail(e: Error): void {
     if (this.failure && this.failure.message.endsWith('channel closed')) return;
     this.failure ??= e;
-    for (const w of this.waiting.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(this.failure);
-    }
+    for (const list of this.waiting.values())
+      for (const w of list.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(this.failure);
+      }
   }
 }

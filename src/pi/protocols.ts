@@ -8,7 +8,7 @@ const BIT = filled(1, 1n);
 
 /** Opens a shared vector: both parties send their share (one round). */
 export async function open(cx: PiContext, x: Ring): Promise<Ring> {
-  return ring.add(x, await cx.link.exchange(x));
+  return ring.add(x, await cx.exchange(x));
 }
 
 /** Beaver multiplication of two shared vectors (one round, 2 words sent per element per party). */
@@ -29,7 +29,7 @@ export async function and(cx: PiContext, x: Ring, y: Ring): Promise<Ring> {
   const t = await cx.material((s) => andTriple(s, n));
   if (cx.isDealer) return new BigUint64Array(n);
   const mine = concatRing([ring.xor(x, t.a), ring.xor(y, t.b)]);
-  const de = ring.xor(mine, await cx.link.exchange(mine));
+  const de = ring.xor(mine, await cx.exchange(mine));
   const d = de.subarray(0, n), e = de.subarray(n);
   let z = ring.xor(t.c, ring.xor(ring.and(d, t.b), ring.and(e, t.a)));
   if (cx.party === 0) z = ring.xor(z, ring.and(d, e));
@@ -62,7 +62,7 @@ export async function bitToArith(cx: PiContext, b: Ring): Promise<Ring> {
   const r = await cx.material((s) => sharedBit(s, n));
   if (cx.isDealer) return new BigUint64Array(n);
   const mine = ring.xor(b, r.binary);
-  const z = ring.and(ring.xor(mine, await cx.link.exchange(mine)), BIT);
+  const z = ring.and(ring.xor(mine, await cx.exchange(mine)), BIT);
   // b = z ⊕ r = z + r − 2zr
   let out = ring.sub(r.arith, ring.mul(ring.mul(z, r.arith), TWO));
   if (cx.party === 0) out = ring.add(out, z);
@@ -92,8 +92,8 @@ export function trunc(cx: PiContext, x: Ring, f: number): Ring {
 export async function maskSecret(cx: PiContext, key: string, value: Ring | undefined, n: number): Promise<void> {
   const b = cx.setup(key).draw(0, n);
   if (cx.isDealer) return;
-  if (cx.party === 0) await cx.link.send(ring.sub(value!, b!));
-  else cx.setupValues.set(`${cx.node}/${key}`, await cx.link.recvRing());
+  if (cx.party === 0) await cx.send(ring.sub(value!, b!));
+  else cx.setupValues.set(`${cx.node}/${key}`, await cx.receive());
 }
 
 /**
@@ -105,11 +105,10 @@ export async function privateProduct(cx: PiContext, key: string, x: Ring | undef
   const setup = cx.setup(key);
   const m = await cx.material((s: Source) => oneSided(s, setup, sizes.x, sizes.v, sizes.out, f));
   if (cx.isDealer) return new BigUint64Array(sizes.out);
-  cx.link.traffic.rounds++;
   if (cx.party === 1) {
-    await cx.link.send(ring.sub(x!, m.a!));
+    await cx.send(ring.sub(x!, m.a!));
     return ring.add(f(m.a!, cx.setupValues.get(`${cx.node}/${key}`)!), m.z);
   }
-  const e = await cx.link.recvRing();
+  const e = await cx.receive();
   return ring.add(f(ring.add(x!, e), v!), m.z);
 }

@@ -72,7 +72,7 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
     const batches = 3;
     expect(t.sent).toBe(12 * (232 * act1.kept + 16 * (784 * 6 - act1.kept)));
     expect(s.server.buckets['2:mask:act1']!.sent).toBe(12 * (232 * act1.kept + 8 * (784 * 6 - act1.kept)));
-    expect(t.rounds).toBe(batches * 11);
+    expect(t.rounds).toBe(batches * 9);
     net.dispose();
     x.dispose();
   }, 120_000);
