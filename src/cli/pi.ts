@@ -10,6 +10,7 @@ interface PiRunArgs {
   dataDir?: string;
   table?: string;
   network?: string;
+  shape?: boolean;
   out?: string;
   timeout: number;
   json?: boolean;
@@ -34,7 +35,7 @@ export function formatPiReport(r: PiRunReport): string[] {
   return [
     `polynas pi run: ${r.backbone}, ${r.samples} images (batch ${r.batch}), Z_2^64 with ${r.fixedPoint.frac} fractional bits (weights ${r.fixedPoint.weightFrac})`,
     ...pad(rows),
-    `total per image: ${t.onlineMs.toFixed(1)} ms online on loopback, ${kb(t.bytes)} and ${t.rounds} rounds online, ${kb(t.offlineBytes)} of dealer material; table ${r.table}: ${kb(t.predictedBytes)}, ${t.predictedRounds} rounds${t.predictedMs !== null ? `, ${t.predictedMs.toFixed(1)} ms${r.network ? ` (${r.network})` : ''}` : ''}`,
+    `total per image: ${t.onlineMs.toFixed(1)} ms online on ${r.link === 'loopback' ? 'loopback' : `a relay link (RTT ${r.link.rttMs} ms${r.link.bandwidthMbps ? `, ${r.link.bandwidthMbps} Mbit/s` : ''})`}, ${kb(t.bytes)} and ${t.rounds} rounds online, ${kb(t.offlineBytes)} of dealer material; table ${r.table}: ${kb(t.predictedBytes)}, ${t.predictedRounds} rounds${t.predictedMs !== null ? `, ${t.predictedMs.toFixed(1)} ms${r.network ? ` (${r.network})` : ''}` : ''}`,
     `setup (once): ${kb(t.setupBytes)} of masked weights, ${t.setupMs.toFixed(0)} ms`,
     `top-1 agreement: with the fixed-point reference ${(a.referenceTop1 * 100).toFixed(2)} %, with the float network ${(a.floatTop1 * 100).toFixed(2)} %; accuracy secure ${(a.labelTop1Secure * 100).toFixed(2)} %, float ${(a.labelTop1Float * 100).toFixed(2)} %; largest logit difference ${a.maxReferenceUlps.toFixed(0)} ulp from the reference, ${a.maxFloatError.toExponential(2)} from float`,
     `precision: largest activation ${r.precision.maxAbs.toFixed(2)}, ${r.precision.bitsUsed} of 64 bits, ≤ ${r.precision.failuresPerImage.toExponential(1)} failed truncations per image expected`,
@@ -58,6 +59,7 @@ export function piCommand(ctx: CliContext) {
             .option('data-dir', { type: 'string', describe: 'Folder with the dataset files' })
             .option('table', { type: 'string', describe: 'Latency table to compare with (default: the export\'s, else crypten-2pc-dealer)' })
             .option('network', { type: 'string', describe: "A network profile of that table (e.g. LAN, WAN) for the predicted time" })
+            .option('shape', { type: 'boolean', describe: 'Send the client–server traffic through a relay that delays and rate-limits it like --network (this kernel has no netem)' })
             .option('out', { type: 'string', describe: 'Folder for pi-run.json, pi-layers.csv and the role files (default: beside the model)' })
             .option('timeout', { type: 'number', default: 120, describe: 'Seconds any party waits for another before the run fails' })
             .option('json', { type: 'boolean', describe: 'Print the report as JSON' })
@@ -68,7 +70,7 @@ export function piCommand(ctx: CliContext) {
           const out = resolve(argv.out ?? (model.endsWith('.json') ? resolve(model, '..') : model));
           const r = await privateInference({
             architecture: model, samples: argv.samples, batch: argv.batch, out, timeoutMs: argv.timeout * 1000,
-            ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}),
+            ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}), ...(argv.shape ? { shape: true } : {}),
           });
           if (argv.json) ctx.out(JSON.stringify(r, null, 2));
           else for (const l of formatPiReport(r)) ctx.out(l);

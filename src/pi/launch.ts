@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { PiProgram, PiSecrets } from './program.js';
+import { Relay, type LinkShape } from './relay.js';
 import type { RoleConfig, RoleReport } from './roles.js';
 
 /** A session run on this machine: the three roles' reports. */
@@ -36,10 +37,11 @@ function roleCommand(): string[] {
 /**
  * Runs a 2PC session on this machine: writes the public part (read by all three), the server's
  * secret part and the client's images into `dir`, starts the dealer, the server and the client as
- * three processes talking over loopback TCP, and returns their reports. A role that fails ends the
- * session on every side; the error names the role and its message.
+ * three processes talking over loopback TCP, and returns their reports. With `link`, the client
+ * reaches the server through a {@link Relay} that delays and rate-limits the real traffic. A role
+ * that fails ends the session on every side; the error names the role and its message.
  */
-export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
+export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; link?: LinkShape; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dir, { recursive: true });
   const files = { program: join(opts.dir, 'public.json'), secrets: join(opts.dir, 'secret.json'), inputs: join(opts.dir, 'inputs.f32') };
@@ -48,11 +50,14 @@ export async function runLocalSession(opts: { program: PiProgram; secrets: PiSec
   writeFileSync(files.inputs, new Uint8Array(opts.images.buffer, opts.images.byteOffset, opts.images.byteLength));
   const dealer = { host, port: await freePort(host) };
   const server = { host, port: await freePort(host) };
+  // A shaped link sits between the client and the server (the online traffic); dealer traffic is offline.
+  const relay = opts.link ? await Relay.start(host, server, opts.link) : undefined;
+  const serverForClient = relay ? { host, port: relay.port } : server;
   const base = { program: files.program, samples: opts.samples, batch: opts.batch, timeoutMs: opts.timeoutMs ?? 60_000 };
   const configs: RoleConfig[] = [
     { ...base, role: 'dealer', listen: dealer },
     { ...base, role: 'server', secrets: files.secrets, listen: server, dealer },
-    { ...base, role: 'client', inputs: files.inputs, dealer, server },
+    { ...base, role: 'client', inputs: files.inputs, dealer, server: serverForClient },
   ];
   const t0 = performance.now();
   const children = configs.map((cfg) => {
@@ -65,6 +70,7 @@ export async function runLocalSession(opts: { program: PiProgram; secrets: PiSec
   });
   opts.onStart?.(Object.fromEntries(children.map((c) => [c.cfg.role, c.child.pid!])) as Record<RoleConfig['role'], number>);
   const results = await Promise.all(children.map((c) => c.done));
+  await relay?.close();
   const wallMs = performance.now() - t0;
   const failed = results.map((r, i) => ({ ...r, role: configs[i]!.role })).filter((r) => r.code !== 0);
   const why = (f: (typeof failed)[number]): string => (f.signal ? `the ${f.role} was killed (${f.signal})` : f.err.trim().split('\n').pop() || `the ${f.role} exited with code ${f.code}`);

@@ -10,7 +10,7 @@ import { tf } from '../engine/tf.js';
 import { loadArchitecture } from '../export/architecture.js';
 import { withDeployedForm } from '../export/deploy.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { networkCost, type NetworkCost } from '../latency/cost.js';
+import { networkCost, resolveNetwork, type NetworkCost } from '../latency/cost.js';
 import { costLayers } from '../latency/network.js';
 import { loadLatencyTable } from '../latency/tables.js';
 import { runLocalSession, type PiSession } from '../pi/launch.js';
@@ -47,6 +47,8 @@ export interface PiRunReport {
   precision: PrecisionCheck;
   table: string;
   network?: string;
+  /** The client–server link the times were measured on: loopback, or a relay shaped like `network`. */
+  link: 'loopback' | { rttMs: number; bandwidthMbps?: number };
   layers: PiLayerRow[];
   total: { onlineMs: number; bytes: number; rounds: number; offlineBytes: number; setupBytes: number; setupMs: number; predictedMs: number | null; predictedBytes: number; predictedRounds: number };
   agreement: { referenceTop1: number; floatTop1: number; labelTop1Secure: number; labelTop1Float: number; maxReferenceUlps: number; maxFloatError: number };
@@ -121,6 +123,8 @@ export interface PrivateInferenceOptions {
   /** Latency table to compare with (default: the one the architecture was exported with, else crypten-2pc-dealer). */
   table?: string;
   network?: string;
+  /** Shape the client–server link like the table's `network` profile (a delaying relay; see `Relay`). */
+  shape?: boolean;
   timeoutMs?: number;
 }
 
@@ -163,18 +167,21 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   const floatLogits = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
   x.dispose();
   const images = testImages(test, samples);
-  const session = await runLocalSession({ program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
-  const ref = referenceLogits(program, secrets, images, samples);
   const table = loadLatencyTable(opts.table ?? exportedTable ?? 'crypten-2pc-dealer');
+  const profile = opts.network ? resolveNetwork(table, { network: opts.network }) : undefined;
+  if (opts.shape && !profile) throw new Error('shaping the link needs a network profile (--network)');
+  const link = opts.shape && profile ? { rttMs: profile.rttMs, ...(profile.bandwidthMbps ? { bandwidthMbps: profile.bandwidthMbps } : {}) } : undefined;
+  const session = await runLocalSession({ program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(link ? { link } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  const ref = referenceLogits(program, secrets, images, samples);
   const predicted = networkCost(costLayers(net, choices), table, opts.network ? { network: opts.network } : {});
   net.dispose();
-  const report = summarize(opts, program, secrets, session, { ref, floatLogits, labels: test.labels, samples, precision, predicted });
+  const report = summarize(opts, program, secrets, session, { ...(link ? { link } : {}), ref, floatLogits, labels: test.labels, samples, precision, predicted });
   writeJsonAtomic(join(opts.out, 'pi-run.json'), report);
   writeFileAtomic(join(opts.out, 'pi-layers.csv'), layersCsv(report.layers));
   return report;
 }
 
-function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: PiSecrets, s: PiSession, r: { ref: number[][]; floatLogits: number[][]; labels: Int32Array; samples: number; precision: PrecisionCheck; predicted: NetworkCost }): PiRunReport {
+function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: PiSecrets, s: PiSession, r: { link?: { rttMs: number; bandwidthMbps?: number }; ref: number[][]; floatLogits: number[][]; labels: Int32Array; samples: number; precision: PrecisionCheck; predicted: NetworkCost }): PiRunReport {
   const secure = s.client.logits!;
   const n = r.samples;
   let refAgree = 0, floatAgree = 0, labelSecure = 0, labelFloat = 0, maxUlps = 0, maxFloat = 0;
@@ -194,7 +201,7 @@ function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: 
   const setup = sumTraffic(s.server.buckets, 'setup');
   return {
     architecture: opts.architecture, backbone: program.backbone, samples: n, batch: opts.batch ?? 1, fixedPoint: program.fixedPoint, precision: r.precision,
-    table: r.predicted.table, ...(r.predicted.network ? { network: r.predicted.network.name } : {}), layers,
+    table: r.predicted.table, ...(r.predicted.network ? { network: r.predicted.network.name } : {}), link: r.link ?? 'loopback', layers,
     total: {
       onlineMs: Math.max(s.client.onlineMs, s.server.onlineMs) / n, bytes: sum((l) => l.bytesClientToServer + l.bytesServerToClient), rounds: sum((l) => l.rounds),
       offlineBytes: sum((l) => l.offlineBytes), setupBytes: setup.sent, setupMs: Math.max(s.client.setupMs, s.server.setupMs),
