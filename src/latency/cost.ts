@@ -193,8 +193,14 @@ function composedCost(entry: Extract<OpCostModel, { model: 'composed' }>, layer:
 export function networkCost(layers: CostLayer[], table: LatencyTable, opts: { network?: string; bandwidthMbps?: number; rttMs?: number } = {}): NetworkCost {
   const network = resolveNetwork(table, opts);
   const perLayer = layers.map((l) => layerCost(l, table, network));
+  // A mask site is two layers of one path (its ReLU part, then its cheap part); a runtime that runs
+  // them concurrently spends the larger of their rounds only.
+  let overlapRounds = 0;
+  if (table.protocol.maskPartsConcurrent) {
+    for (let i = 1; i < perLayer.length; i++) if (perLayer[i]!.path === perLayer[i - 1]!.path && layers[i - 1]!.op === 'relu') overlapRounds += Math.min(perLayer[i]!.rounds, perLayer[i - 1]!.rounds);
+  }
   const keep = 1 - table.overlapFactor;
-  const total = perLayer.reduce((a, c) => a + c.time, 0) * keep;
+  const total = (perLayer.reduce((a, c) => a + c.time, 0) - overlapRounds * (network?.rttMs ?? 0)) * keep;
   const unmodelled: Record<string, number> = {};
   for (const c of perLayer) if (!c.modelled) unmodelled[c.op] = (unmodelled[c.op] ?? 0) + 1;
   const unit = table.units.time === 'dimensionless' ? 'relative' : 'ms';
@@ -205,7 +211,7 @@ export function networkCost(layers: CostLayer[], table: LatencyTable, opts: { ne
     total,
     totalMs: unit === 'ms' ? total : null,
     commBytes: perLayer.reduce((a, c) => a + c.bytes, 0),
-    rounds: perLayer.reduce((a, c) => a + c.rounds, 0),
+    rounds: perLayer.reduce((a, c) => a + c.rounds, 0) - overlapRounds,
     perLayer,
     unmodelled,
     caveats: costCaveats(perLayer, table),

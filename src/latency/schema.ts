@@ -136,6 +136,11 @@ export const LatencyTableSchema = z.strictObject({
     hardware: z.record(z.string(), z.string()).optional(),
     phase: z.enum(['online', 'offline', 'total']).default('online'),
     batch: z.number().int().positive().default(1),
+    /**
+     * The runtime evaluates a mask site's ReLU part and its cheap part at the same time, so their
+     * rounds overlap: the site costs the larger of the two parts' rounds, not their sum.
+     */
+    maskPartsConcurrent: z.boolean().optional(),
   }),
   units: z.strictObject({ time: z.enum(TIME_UNITS), data: z.enum(['B']).default('B') }),
   networks: z.array(NetworkProfile).optional(),

@@ -14,7 +14,7 @@ import { networkCost, resolveNetwork, type NetworkCost } from '../latency/cost.j
 import { costLayers } from '../latency/network.js';
 import { loadLatencyTable } from '../latency/tables.js';
 import { runLocalSession, type PiSession } from '../pi/launch.js';
-import { lowerNetwork, type PiProgram, type PiSecrets } from '../pi/program.js';
+import { DEFAULT_FIXED_POINT, lowerNetwork, type PiProgram, type PiSecrets } from '../pi/program.js';
 import { referenceLogits } from '../pi/reference.js';
 import { bucketName } from '../pi/evaluate.js';
 import type { Traffic } from '../pi/channel.js';
@@ -74,7 +74,7 @@ function precisionCheck(program: PiProgram, net: Backbone, x: tf.Tensor): Precis
   const bitsUsed = Math.ceil(Math.log2(4 * maxAbs + 1)) + f + fw + 1;
   const truncated = program.nodes.reduce((a, n) => a + (['conv', 'linear', 'poly', 'mask', 'avgpool', 'gap'].includes(n.op) ? n.shape.reduce((p, q) => p * q, 1) : 0), 0);
   const failuresPerImage = truncated * 2 ** (bitsUsed - 64);
-  if (!Number.isFinite(maxAbs) || bitsUsed > 62) throw new Error(`fixed point: the network's largest activation (${maxAbs}) needs ${bitsUsed} bits at ${f + fw} fractional bits, more than the 64-bit ring holds safely; lower --frac`);
+  if (!Number.isFinite(maxAbs) || bitsUsed > 62) throw new Error(`fixed point: the network's largest activation (${maxAbs}) needs ${bitsUsed} bits at ${f + fw} fractional bits, more than the 64-bit ring holds safely; lower --frac or --weight-frac`);
   return { maxAbs, bitsUsed, failuresPerImage };
 }
 
@@ -123,6 +123,9 @@ export interface PrivateInferenceOptions {
   /** Latency table to compare with (default: the one the architecture was exported with, else crypten-2pc-dealer). */
   table?: string;
   network?: string;
+  /** Fractional bits of activations (default 12) and of weights and coefficients (default 16). */
+  frac?: number;
+  weightFrac?: number;
   /** Shape the client–server link like the table's `network` profile (a delaying relay; see `Relay`). */
   shape?: boolean;
   timeoutMs?: number;
@@ -160,7 +163,8 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   const samples = Math.min(opts.samples, test.labels.length);
   const norm: Normalization = normalization ?? { mean: new Array<number>(test.shape[2]).fill(0), std: new Array<number>(test.shape[2]).fill(1) };
   net.eval();
-  const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net, { normalization: norm }));
+  const fixedPoint = { ...DEFAULT_FIXED_POINT, ...(opts.frac !== undefined ? { frac: opts.frac } : {}), ...(opts.weightFrac !== undefined ? { weightFrac: opts.weightFrac } : {}) };
+  const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net, { normalization: norm, fixedPoint }));
   const batch = makeBatch(test, Int32Array.from({ length: samples }, (_, i) => i), norm);
   const x = tf.tensor(batch.x, [samples, ...test.shape]);
   const precision = precisionCheck(program, net, x);

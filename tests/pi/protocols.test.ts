@@ -155,3 +155,43 @@ describe.skipIf(!built && !required)('2PC ring arithmetic and protocols', () => 
     });
   });
 });
+
+describe.skipIf(!built && !required)('2PC polynomials and linear layers (in-process roles over loopback TCP)', () => {
+  it('a secret-coefficient polynomial c₀ + c₁x + c₂x² equals ⌊(c₀ + c₁x + c₂⌊x²/2^f⌋)/2^fw⌋ within one ulp per truncation, in 2 rounds and 24 bytes per element', async () => {
+    const { evaluateNode, encodeSecrets, setupPhase } = await import('../../src/pi/evaluate.js');
+    const s = await session();
+    const f = 12, fw = 16;
+    const n = 3000, channels = 3;
+    const program = {
+      format: 'polynas-pi-program' as const, version: 1 as const, backbone: 't', inputShape: [1, 1000, channels], numClasses: 1, fixedPoint: { ringBits: 64 as const, frac: f, weightFrac: fw },
+      nodes: [{ op: 'input' as const, shape: [1, 1000, channels] }, { op: 'poly' as const, path: 'p', in: 0, degree: 2, coeffs: 'channel' as const, shape: [1, 1000, channels] }],
+    };
+    const coeffs = [[0.1, -0.2, 0.05], [0.5, 1, -0.75], [0.0021, 0.3, -0.01]];
+    const enc = encodeSecrets(program, { format: 'polynas-pi-secrets', version: 1, programHash: '', params: { '1': { coeffs } } });
+    const xs = Array.from({ length: n }, (_, i) => ((i * 7919) % 2000) / 100 - 10);
+    const [x0, x1] = share(encode(xs, f));
+    await Promise.all([setupPhase(s.dealer, program, new Map()), setupPhase(s.p0, program, enc), setupPhase(s.p1, program, new Map())]);
+    for (const c of [s.dealer, s.p0, s.p1]) c.at(1, 0);
+    s.p0.link.bucket = 'poly';
+    const [, y0, y1] = await Promise.all([
+      evaluateNode(s.dealer, program.nodes[1]!, [new BigUint64Array(n)], 1, undefined),
+      evaluateNode(s.p0, program.nodes[1]!, [x0], 1, enc.get(1)),
+      evaluateNode(s.p1, program.nodes[1]!, [x1], 1, undefined),
+    ]);
+    const y = ring.add(y0, y1);
+    const fix = (v: number, b: number): bigint => BigInt(Math.round(v * 2 ** b));
+    for (let i = 0; i < n; i++) {
+      const c = i % channels;
+      const x = BigInt.asIntN(64, encode([xs[i]!], f)[0]!);
+      const sq = (x * x) >> BigInt(f);
+      const exact = (fix(coeffs[0]![c]!, f + fw) + fix(coeffs[1]![c]!, fw) * x + fix(coeffs[2]![c]!, fw) * sq) >> BigInt(fw);
+      // Two truncations: x² (its error is multiplied by c₂, under one ulp of the result) and the sum.
+      expect(Number(BigInt.asIntN(64, y[i]!) - exact)).toBeGreaterThanOrEqual(-1);
+      expect(Number(BigInt.asIntN(64, y[i]!) - exact)).toBeLessThanOrEqual(2);
+    }
+    const t = s.p0.link.buckets.get('poly')!;
+    expect(t.sent + t.received).toBe(24 * n);
+    expect(t.rounds).toBe(2);
+    s.close();
+  });
+});
