@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { privateInference, type PiRunReport } from '../src/index.js';
+import { privateInference, selectBackend, type PiRunReport } from '../src/index.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -39,6 +39,8 @@ interface Config {
   batch: number;
   wan?: boolean;
   dataDir?: string;
+  /** Compare with polynas' calibrated table (latency-tables/polynas-pi-dealer.json) too. */
+  calibrated?: boolean;
 }
 
 const r20 = (id: string, model: string, samples: number, wan = false): Config => ({ id, model: join(models, model), samples, batch: 1, ...(wan ? { wan } : {}), ...(cifar ? { dataDir: cifar } : {}) });
@@ -55,8 +57,17 @@ const CONFIGS: Config[] = [
   r20('resnet20-relu-wan', 'resnet20-autorep-seed0/teacher', 5, true),
   r20('resnet20-autorep-1%-wan', 'resnet20-autorep-seed0/budget-0.01/architecture.json', 5, true),
   r20('resnet20-autorep-5%-wan', 'resnet20-autorep-seed0/budget-0.05/architecture.json', 5, true),
+  // Measured against the table `polynas pi calibrate` wrote on this machine (sizes disjoint from these networks').
+  ...[['relu', 'teacher'], ['autorep-1%', 'budget-0.01/architecture.json'], ['autorep-5%', 'budget-0.05/architecture.json']].flatMap(([id, m]) => [
+    { ...r20(`resnet20-${id}-cal`, `resnet20-autorep-seed0/${m}`, 20), calibrated: true },
+    { ...r20(`resnet20-${id}-cal-wan`, `resnet20-autorep-seed0/${m}`, 5, true), calibrated: true },
+  ]),
+  { id: 'lenet5-autorep-5%-cal', model: join(models, 'lenet5-autorep-seed0/budget-0.05/architecture.json'), samples: 50, batch: 1, calibrated: true },
 ];
+const calibratedTable = join(root, 'latency-tables', 'polynas-pi-dealer.json');
 
+// The float network the secure logits are compared with runs on the fastest engine here.
+await selectBackend('auto');
 const file = join(out, 'pi.json');
 const rows: Record<string, PiRunReport & { id: string; wallS: number }> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
 const wanted = values.only?.split(',');
@@ -69,8 +80,10 @@ for (const c of CONFIGS) {
     continue;
   }
   const t0 = performance.now();
+  const table = c.calibrated ? calibratedTable : 'crypten-2pc-dealer';
   const r = await privateInference({
-    architecture: c.model, samples: c.samples, batch: c.batch, out: join(out, c.id), table: 'crypten-2pc-dealer', network: c.wan ? 'WAN' : 'LAN',
+    architecture: c.model, samples: c.samples, batch: c.batch, out: join(out, c.id), table, network: c.wan ? 'WAN' : c.calibrated ? 'loopback' : 'LAN',
+    predict: [{ table: 'crypten-2pc-dealer', network: c.wan ? 'WAN' : 'LAN' }, { table: calibratedTable, network: c.wan ? 'WAN' : 'loopback' }],
     ...(c.wan ? { shape: true } : {}), ...(c.dataDir ? { dataDir: c.dataDir } : {}), timeoutMs: 600_000,
   });
   rows[c.id] = { id: c.id, ...r, wallS: (performance.now() - t0) / 1e3 };
@@ -81,10 +94,11 @@ print();
 
 function print(): void {
   const mb = (b: number): string => (b / 1e6).toFixed(2);
-  console.log('| run | images | online ms/img | MB online | rounds | MB offline | table MB | table rounds | table ms | top-1 = ref | top-1 = float | acc. secure | acc. float | max ulp vs ref |');
+  console.log('| run | images | online ms/img (measured/predicted) | MB online | rounds | MB offline | table MB | table rounds | table ms | top-1 = ref | top-1 = float | acc. secure | acc. float | max ulp vs ref |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of Object.values(rows)) {
     const t = r.total, a = r.agreement;
-    console.log(`| ${r.id} | ${r.samples} | ${t.onlineMs.toFixed(1)} | ${mb(t.bytes)} | ${t.rounds} | ${mb(t.offlineBytes)} | ${mb(t.predictedBytes)} | ${t.predictedRounds} | ${t.predictedMs?.toFixed(1) ?? '—'} (${r.network}) | ${(a.referenceTop1 * 100).toFixed(1)} % | ${(a.floatTop1 * 100).toFixed(1)} % | ${(a.labelTop1Secure * 100).toFixed(1)} % | ${(a.labelTop1Float * 100).toFixed(1)} % | ${a.maxReferenceUlps.toFixed(0)} |`);
+    const ratio = t.predictedMs ? ` (${(t.onlineMs / t.predictedMs).toFixed(2)}×)` : '';
+    console.log(`| ${r.id} | ${r.samples} | ${t.onlineMs.toFixed(1)}${ratio} | ${mb(t.bytes)} | ${t.rounds} | ${mb(t.offlineBytes)} | ${mb(t.predictedBytes)} | ${t.predictedRounds} | ${t.predictedMs?.toFixed(1) ?? '—'} (${r.table === 'crypten-2pc-dealer' ? '' : 'calibrated, '}${r.network}) | ${(a.referenceTop1 * 100).toFixed(1)} % | ${(a.floatTop1 * 100).toFixed(1)} % | ${(a.labelTop1Secure * 100).toFixed(1)} % | ${(a.labelTop1Float * 100).toFixed(1)} % | ${a.maxReferenceUlps.toFixed(0)} |`);
   }
 }

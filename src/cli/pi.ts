@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { CliContext } from './common.js';
 import type { PiRunReport } from '../run/pi.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine/choices.js';
 
 interface PiRunArgs {
   model: string;
@@ -16,6 +17,7 @@ interface PiRunArgs {
   out?: string;
   timeout: number;
   json?: boolean;
+  backend?: string;
 }
 
 const kb = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
@@ -66,10 +68,13 @@ export function piCommand(ctx: CliContext) {
             .option('shape', { type: 'boolean', describe: 'Send the client–server traffic through a relay that delays and rate-limits it like --network (this kernel has no netem)' })
             .option('out', { type: 'string', describe: 'Folder for pi-run.json, pi-layers.csv and the role files (default: beside the model)' })
             .option('timeout', { type: 'number', default: 120, describe: 'Seconds any party waits for another before the run fails' })
+            .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend of the float network the secure logits are compared with (default auto)' })
             .option('json', { type: 'boolean', describe: 'Print the report as JSON' })
             .example('$0 pi run runs/s/architecture.json --samples 100 --network WAN', 'A searched network, compared with its table'),
         handler: async (argv: ArgumentsCamelCase<PiRunArgs>) => {
           const { privateInference } = await import('../run/pi.js');
+          const { selectBackend } = await import('../engine/backend.js');
+          await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
           const model = resolve(argv.model);
           const out = resolve(argv.out ?? (model.endsWith('.json') ? resolve(model, '..') : model));
           const r = await privateInference({

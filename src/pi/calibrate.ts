@@ -172,7 +172,7 @@ export function calibratedTable(points: readonly CalibrationPoint[], link: LinkM
       relu: an('outElements', { bytesUp: 232, bytesDown: 232, rounds: 4.5, ...fit('relu'), offline: { bytesDown: 120 } }, "CrypTen's A2B comparison: 9 flights, 232 B each way per element; dealer material 120 B per element"),
       poly2: an('outElements', { bytesUp: 16, bytesDown: 8, rounds: 1, ...fit('poly2'), offline: { bytesDown: 24 } }, 'secret coefficients: open x − r (8 B each way), then c₂·x² with the client sending one masked word: 2 flights'),
       x2act: { model: 'composed', terms: [{ op: 'poly2', multiplier: '1', per: 'outElements' }] },
-      poly1: an('outElements', { bytesUp: 8, bytesDown: 8, rounds: 0.5, ...fit('poly1'), offline: { bytesDown: 16 } }, 'secret coefficients: open x − r, the rest local: 1 flight'),
+      poly1: an('outElements', { bytesUp: 8, bytesDown: 8, rounds: 0.5, ...fit('poly1'), offline: { bytesDown: 8 } }, 'secret coefficients: open x − r, the rest local: 1 flight'),
       identity: { model: 'analytic', per: 'outElements', rounds: 0, provenance: { ...measured, notes: 'nothing to do' } },
       'ring-open': an('inElements', { bytesUp: 8, rounds: 0.5 }, 'the client sends its masked share of a linear layer\'s input once per image: 8 B per input element, 1 flight'),
       'conv-mac': an('macs', { ...fit('conv-mac'), offline: { computeSecondsPerUnit: 0 } }, 'a convolution\'s local products on both parties (int64 ring, one thread each) and the dealer\'s'),

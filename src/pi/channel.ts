@@ -130,18 +130,24 @@ export class Channel {
     this.socket.end();
   }
 
+  /** Bytes the frame being received needs in all (header included), once its header is in. */
+  private needed = 0;
+
   private onData(d: Buffer): void {
     this.chunks.push(d);
     this.buffered += d.length;
     for (;;) {
-      if (this.buffered < 5) return;
+      if (this.buffered < 5 || (this.needed && this.buffered < this.needed)) return;
       const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       const len = all.readUInt32LE(0);
       const stream = all.readUInt8(4);
       if (all.length < 5 + len) {
+        // Wait for the whole frame before joining chunks again (no quadratic copying of long frames).
         this.chunks = [all];
+        this.needed = 5 + len;
         return;
       }
+      this.needed = 0;
       const frame = Buffer.from(all.subarray(5, 5 + len));
       const rest = all.subarray(5 + len);
       this.tap?.(frame);

@@ -110,7 +110,10 @@ export class PiContext {
       return out;
     }
     if (this.role === 0) return gen(new Source(0, this.seeds, label));
-    return gen(new Source(1, this.seeds, label, await this.frameFor(label)));
+    const src = new Source(1, this.seeds, label, await this.frameFor(label));
+    const out = gen(src);
+    src.checkUsed();
+    return out;
   }
 
   /** Party 1: the dealer's frame for a label (frames of concurrent steps may come in either order). */

@@ -77,21 +77,24 @@ async function polynomial(cx: PiContext, x: Ring, coeffs: Ring[] | undefined, m:
   const { frac: f, weightFrac: fw } = cx.fp;
   const setup1 = cx.setup('c1');
   const mat = await cx.material((s) => {
-    const r0 = s.draw(0, n), q0 = s.draw(0, n), t0 = s.draw(0, n), r1 = s.draw(1, n);
+    const r0 = s.draw(0, n), q0 = degree === 2 ? s.draw(0, n) : undefined, t0 = s.draw(0, n), r1 = s.draw(1, n);
     const b1 = setup1.draw(0, m);
     let full: Ring | undefined;
     const r = (): Ring => (full ??= ring.add(r0!, r1!));
-    const q1 = s.correct(n, () => ring.sub(ring.mul(r(), r()), q0!));
+    // x² needs r² (degree 2 only).
+    const q1 = degree === 2 ? s.correct(n, () => ring.sub(ring.mul(r(), r()), q0!)) : undefined;
     const t1 = s.correct(n, () => ring.sub(ring.mul(r(), b1!), t0!));
-    return s.holder === 1 ? { r: r1!, q: q1!, t: t1! } : { r: r0!, q: q0!, t: t0! };
+    return s.holder === 1 ? { r: r1!, q: q1, t: t1! } : { r: r0!, q: q0, t: t0! };
   });
   let linear: Ring = new BigUint64Array(n);
   let square: Ring = new BigUint64Array(n);
   if (!cx.isDealer) {
     const e = await open(cx, ring.sub(x, mat.r));
-    let sq = ring.add(ring.mul(ring.mul(e, mat.r), filled(1, 2n)), mat.q);
-    if (cx.party === 0) sq = ring.add(sq, ring.mul(e, e));
-    square = trunc(cx, sq, f);
+    if (mat.q) {
+      let sq = ring.add(ring.mul(ring.mul(e, mat.r), filled(1, 2n)), mat.q);
+      if (cx.party === 0) sq = ring.add(sq, ring.mul(e, e));
+      square = trunc(cx, sq, f);
+    }
     const f1 = cx.party === 0 ? ring.sub(coeffs![1]!, cx.setup('c1').draw(0, m)!) : cx.setupValues.get(`${cx.node}/c1`)!;
     linear = ring.add(ring.mul(mat.r, f1), mat.t);
     if (cx.party === 0) linear = ring.add(ring.add(linear, ring.mul(e, coeffs![1]!)), coeffs![0]!);

@@ -54,6 +54,11 @@ export class Source {
     return v;
   }
 
+  /** Party 1: throws unless the protocol used the dealer's frame exactly (a mismatch would give garbage silently). */
+  checkUsed(): void {
+    if (this.holder === 1 && this.offset !== (this.incoming?.length ?? 0)) throw new Error(`dealer material '${this.label}': the dealer sent ${this.incoming?.length ?? 0} elements, the protocol used ${this.offset} (do the dealer and the client run the same settings?)`);
+  }
+
   /** The dealer's corrections for this label, as one frame. */
   corrections(): Ring {
     return concatRing(this.out);

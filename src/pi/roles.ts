@@ -131,12 +131,18 @@ export async function runDealer(cfg: RoleConfig): Promise<RoleReport> {
   const chans: Partial<Record<'server' | 'client', Channel>> = {};
   await Promise.all(socks.map(async (s) => {
     const ch = new Channel(s, 'a party', timeout);
-    const theirs = JSON.parse((await ch.recv()).toString()) as { role: 'server' | 'client'; programHash: string };
-    ch.peer = theirs.role;
-    const ok = theirs.programHash === hash;
-    await ch.send(Buffer.from(JSON.stringify(ok ? { protocol: PROTOCOL, programHash: hash, seed: Buffer.from(seeds[theirs.role === 'server' ? 0 : 1]!).toString('hex') } : { protocol: PROTOCOL, error: `architecture differs: the dealer has ${hash.slice(0, 16)}…, the ${theirs.role} ${theirs.programHash.slice(0, 16)}…` })));
-    if (!ok) throw new PiPeerError(`${theirs.role}: architecture differs (dealer ${hash.slice(0, 16)}…, ${theirs.role} ${theirs.programHash.slice(0, 16)}…)`);
-    chans[theirs.role] = ch;
+    const theirs = JSON.parse((await ch.recv()).toString()) as { role: string; programHash: string; samples?: number; batch?: number };
+    const role = theirs.role;
+    // Each seed goes to one party: a second server or client, or another role, is refused.
+    let error: string | undefined;
+    if (role !== 'server' && role !== 'client') error = `unknown role '${role}'`;
+    else if (chans[role]) error = `a second ${role} connected`;
+    else if (theirs.programHash !== hash) error = `architecture differs: the dealer has ${hash.slice(0, 16)}…, the ${role} ${theirs.programHash.slice(0, 16)}…`;
+    else if (theirs.samples !== cfg.samples || theirs.batch !== cfg.batch) error = `the ${role} runs ${theirs.samples} images in batches of ${theirs.batch}, the dealer ${cfg.samples} in batches of ${cfg.batch}`;
+    await ch.send(Buffer.from(JSON.stringify(error ? { protocol: PROTOCOL, error } : { protocol: PROTOCOL, programHash: hash, seed: Buffer.from(seeds[role === 'server' ? 0 : 1]!).toString('hex') })));
+    if (error) throw new PiPeerError(error);
+    ch.peer = role;
+    chans[role as 'server' | 'client'] = ch;
   }));
   const cx = new PiContext('dealer', seeds, program.fixedPoint, undefined, chans.client!);
   const nodeMs = new Array<number>(program.nodes.length).fill(0);
@@ -184,7 +190,9 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
   const setupMs = performance.now() - t;
   const nodeMs = new Array<number>(program.nodes.length).fill(0);
   const inputSize = program.inputShape.reduce((a, b) => a * b, 1);
-  const images = party === 1 ? new Float32Array(readFileSync(cfg.inputs!).buffer.slice(0)) : undefined;
+  const raw = party === 1 ? readFileSync(cfg.inputs!) : undefined;
+  // A small file's Buffer is a view into Node's shared pool: copy exactly its bytes.
+  const images = raw ? new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) : undefined;
   if (images && images.length < cfg.samples * inputSize) throw new Error(`${cfg.inputs}: ${images.length / inputSize} images, ${cfg.samples} asked for`);
   const logits: number[][] = [];
   t = performance.now();

@@ -10,6 +10,8 @@ import { tf } from '../engine/tf.js';
 import { loadArchitecture } from '../export/architecture.js';
 import { withDeployedForm } from '../export/deploy.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { renderSvg, svgToPng } from '../report/plot.js';
+import type * as vl from 'vega-lite';
 import { networkCost, resolveNetwork, type NetworkCost } from '../latency/cost.js';
 import { costLayers } from '../latency/network.js';
 import { loadLatencyTable } from '../latency/tables.js';
@@ -51,6 +53,8 @@ export interface PiRunReport {
   link: 'loopback' | { rttMs: number; bandwidthMbps?: number };
   layers: PiLayerRow[];
   total: { onlineMs: number; bytes: number; rounds: number; offlineBytes: number; setupBytes: number; setupMs: number; predictedMs: number | null; predictedBytes: number; predictedRounds: number };
+  /** Other tables' predictions asked for (`predict`). */
+  predictions?: PiPrediction[];
   agreement: { referenceTop1: number; floatTop1: number; labelTop1Secure: number; labelTop1Float: number; maxReferenceUlps: number; maxFloatError: number };
 }
 
@@ -129,6 +133,18 @@ export interface PrivateInferenceOptions {
   /** Shape the client–server link like the table's `network` profile (a delaying relay; see `Relay`). */
   shape?: boolean;
   timeoutMs?: number;
+  /** More (table, network) predictions to put in the report beside the main one. */
+  predict?: { table: string; network?: string }[];
+}
+
+/** One latency table's prediction of the whole network. */
+export interface PiPrediction {
+  table: string;
+  network?: string;
+  totalMs: number | null;
+  bytes: number;
+  rounds: number;
+  caveats: string[];
 }
 
 /** An exported architecture (searched decisions), or a training run's folder (the all-ReLU network). */
@@ -178,10 +194,18 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   const session = await runLocalSession({ program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(link ? { link } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
   const ref = referenceLogits(program, secrets, images, samples);
   const predicted = networkCost(costLayers(net, choices), table, opts.network ? { network: opts.network } : {});
+  const predictions: PiPrediction[] = (opts.predict ?? []).map((p) => {
+    const c = networkCost(costLayers(net, choices), loadLatencyTable(p.table), p.network ? { network: p.network } : {});
+    return { table: c.table, ...(c.network ? { network: c.network.name } : {}), totalMs: c.totalMs, bytes: c.commBytes, rounds: c.rounds, caveats: c.caveats };
+  });
   net.dispose();
   const report = summarize(opts, program, secrets, session, { ...(link ? { link } : {}), ref, floatLogits, labels: test.labels, samples, precision, predicted });
+  if (predictions.length) report.predictions = predictions;
   writeJsonAtomic(join(opts.out, 'pi-run.json'), report);
   writeFileAtomic(join(opts.out, 'pi-layers.csv'), layersCsv(report.layers));
+  const svg = await renderSvg(piLayersSpec(report));
+  writeFileAtomic(join(opts.out, 'pi-layers.svg'), svg);
+  writeFileAtomic(join(opts.out, 'pi-layers.png'), svgToPng(svg));
   return report;
 }
 
@@ -213,6 +237,29 @@ function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: 
     },
     agreement: { referenceTop1: refAgree / n, floatTop1: floatAgree / n, labelTop1Secure: labelSecure / n, labelTop1Float: labelFloat / n, maxReferenceUlps: maxUlps, maxFloatError: maxFloat },
   };
+}
+
+/** Measured next to predicted, per layer in network order: time (when the table gives one) and bytes. */
+export function piLayersSpec(r: PiRunReport): vl.TopLevelSpec {
+  const values: Record<string, unknown>[] = [];
+  r.layers.forEach((l, i) => {
+    const layer = `${String(i).padStart(2, '0')} ${l.path}`;
+    values.push({ layer, what: 'measured', ms: l.ms, kB: (l.bytesClientToServer + l.bytesServerToClient) / 1e3 });
+    if (l.predicted?.modelled) values.push({ layer, what: `predicted (${r.table}${r.network ? `, ${r.network}` : ''})`, ...(l.predicted.ms !== null ? { ms: l.predicted.ms } : {}), kB: l.predicted.bytes / 1e3 });
+  });
+  const link = r.link === 'loopback' ? 'loopback' : `relay, RTT ${r.link.rttMs} ms`;
+  const panel = (field: string, title: string) => ({
+    width: Math.max(360, 16 * r.layers.length), height: 180, transform: [{ filter: `isValid(datum.${field})` }],
+    mark: { type: 'bar' }, encoding: {
+      x: { field: 'layer', type: 'nominal', sort: null, title: null, axis: { labelAngle: -60 } }, xOffset: { field: 'what' },
+      y: { field, type: 'quantitative', title }, color: { field: 'what', type: 'nominal', title: null },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `${r.backbone} under 2PC (${r.samples} images, ${link}): ${r.total.onlineMs.toFixed(1)} ms, ${(r.total.bytes / 1e6).toFixed(2)} MB, ${r.total.rounds} rounds per image`,
+    data: { values }, vconcat: [panel('ms', 'online time per image (ms)'), panel('kB', 'traffic per image (kB)')],
+  } as vl.TopLevelSpec;
 }
 
 function layersCsv(rows: readonly PiLayerRow[]): string {

@@ -89,7 +89,7 @@ END
 
 // truncate(a, f, party): SecureML's local truncation of a share by 2^f. Party 0 shifts its share,
 // party 1 negates, shifts and negates back; the sum is ⌊x / 2^f⌋ or one more, except with
-// probability about |x| / 2^63 (a share wrapping past x).
+// probability about |x| / 2^64 (party 0's uniform share falling within |x| of the wrap).
 FN(truncate)
   Vec a = vec(info[0], "a");
   const int f = static_cast<int>(num(info, 1)), party = static_cast<int>(num(info, 2));
