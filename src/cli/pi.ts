@@ -93,13 +93,14 @@ export function piCommand(ctx: CliContext) {
           a
             .option('out', { type: 'string', default: 'polynas-pi-dealer.json', describe: 'The table file to write' })
             .option('id', { type: 'string', default: 'polynas-pi-dealer', describe: "The table's id" })
-            .option('samples', { type: 'number', default: 5, describe: 'Images through the calibration network' })
+            .option('samples', { type: 'number', default: 10, describe: 'Images through the calibration network per session' })
+            .option('sessions', { type: 'number', default: 5, describe: 'Sessions (each layer takes the median time over them)' })
             .example('$0 pi calibrate --out my-machine.json', 'Then set "latency": { "table": "my-machine.json", "network": "WAN" } in a search recipe'),
-        handler: async (argv: ArgumentsCamelCase<{ out: string; id: string; samples: number }>) => {
+        handler: async (argv: ArgumentsCamelCase<{ out: string; id: string; samples: number; sessions: number }>) => {
           const { calibrate } = await import('../pi/calibrate.js');
           const { writeJsonAtomic } = await import('../io/atomic.js');
           const out = resolve(argv.out);
-          const { table, points, link } = await calibrate({ dir: resolve(out, '..', `.${argv.id}-work`), samples: argv.samples, id: argv.id });
+          const { table, points, link } = await calibrate({ dir: resolve(out, '..', `.${argv.id}-work`), samples: argv.samples, sessions: argv.sessions, id: argv.id });
           writeJsonAtomic(out, { $schema: './latency-table.schema.json', ...table });
           ctx.out(`polynas pi calibrate: loopback RTT ${link.rttMs.toFixed(3)} ms, ${(link.mbps / 1000).toFixed(2)} Gbit/s`);
           for (const p of points) ctx.out(`  ${p.op.padEnd(9)} n=${String(p.n).padStart(8)}  ${p.ms.toFixed(2).padStart(8)} ms  (link ${p.commMs.toFixed(2)} ms, ${p.flights} flights, ${p.bytes} B)`);

@@ -122,16 +122,18 @@ function opCost(entry: OpCostModel, layer: CostLayer, table: LatencyTable, netwo
       let up = (entry.bytesUp ?? 0) * n;
       let down = (entry.bytesDown ?? 0) * n;
       let commS: number;
-      if (net.bandwidthMbps) commS = seconds(total + up + down, net.bandwidthMbps, 'symmetric', table.id);
+      if (net.bandwidthMbps && !net.fullDuplex) commS = seconds(total + up + down, net.bandwidthMbps, 'symmetric', table.id);
       else {
         up += total / 2;
         down += total / 2;
-        commS = seconds(up, net.upMbps, 'client→server', table.id) + seconds(down, net.downMbps, 'server→client', table.id);
+        const upS = seconds(up, net.upMbps ?? net.bandwidthMbps, 'client→server', table.id), downS = seconds(down, net.downMbps ?? net.bandwidthMbps, 'server→client', table.id);
+        commS = net.fullDuplex ? Math.max(upS, downS) : upS + downS;
       }
       const rounds = entry.rounds ?? 0;
       const s = rounds * (net.rttMs / 1e3) + commS + (entry.computeSecondsPerUnit ?? 0) * n + (entry.fixedSecondsPerCall ?? 0);
       const bytes = total + (entry.bytesUp ?? 0) * n + (entry.bytesDown ?? 0) * n;
-      return { n, time: s * 1e3, bytesUp: net.bandwidthMbps ? (entry.bytesUp ?? 0) * n : up, bytesDown: net.bandwidthMbps ? (entry.bytesDown ?? 0) * n : down, bytes, rounds, modelled: true };
+      const split = !net.bandwidthMbps || net.fullDuplex;
+      return { n, time: s * 1e3, bytesUp: split ? up : (entry.bytesUp ?? 0) * n, bytesDown: split ? down : (entry.bytesDown ?? 0) * n, bytes, rounds, modelled: true };
     }
     case 'composed':
       return composedCost(entry, layer, table, network, stack);

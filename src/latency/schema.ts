@@ -109,6 +109,12 @@ export const NetworkProfile = z.strictObject({
   upMbps: z.number().positive().optional(),
   downMbps: z.number().positive().optional(),
   rttMs: nonneg,
+  /**
+   * Both directions carry traffic at the same time, each at the full rate (a full-duplex link, on
+   * which both parties of an exchange send at once): the bandwidth term is the larger direction's
+   * time, not the sum of both. Default false (the directions' times add).
+   */
+  fullDuplex: z.boolean().optional(),
   provenance: Provenance.optional(),
 });
 

@@ -13,7 +13,7 @@ export interface CalibrationPoint {
   n: number;
   /** Online wall time per call (the slower party), ms. */
   ms: number;
-  /** The part of it the link explains (flights × one-way delay + bytes / bandwidth), ms. */
+  /** The part of it the link explains (flights × one-way delay + the busier direction's bytes / bandwidth), ms. */
   commMs: number;
   bytes: number;
   /** Sequential message flights (the runtime's rounds). */
@@ -119,26 +119,33 @@ export function calibrationPoints(program: PiProgram, s: PiSession, samples: num
     const client = s.client.buckets[b], server = s.server.buckets[b];
     const bytes = ((client?.sent ?? 0) + (server?.sent ?? 0)) / samples;
     const flights = (client?.rounds ?? 0) / samples;
-    const commMs = flights * (link.rttMs / 2) + (bytes * 8) / (link.mbps * 1e3);
+    // Full duplex: both directions move at once; the larger one takes the time.
+    const busiest = Math.max(client?.sent ?? 0, server?.sent ?? 0) / samples;
+    const commMs = flights * (link.rttMs / 2) + (busiest * 8) / (link.mbps * 1e3);
     points.push({ ...m, ms: Math.max(s.client.nodeMs[i]!, s.server.nodeMs[i]!) / samples, commMs, bytes, flights });
   });
   return points;
 }
 
-/** Least-squares `y = a·n + b` with a, b ≥ 0 (one point: through the origin). */
+/**
+ * `y = a·n + b` with a, b ≥ 0, fitted on relative errors (weights 1/y²), so that small layers are
+ * predicted as well as large ones (one point: through the origin).
+ */
 export function fitLine(points: readonly { n: number; y: number }[]): { a: number; b: number } {
   if (points.length === 1) return { a: Math.max(0, points[0]!.y / points[0]!.n), b: 0 };
-  const mn = points.reduce((s, p) => s + p.n, 0) / points.length, my = points.reduce((s, p) => s + p.y, 0) / points.length;
-  const sxx = points.reduce((s, p) => s + (p.n - mn) ** 2, 0), sxy = points.reduce((s, p) => s + (p.n - mn) * (p.y - my), 0);
+  const w = points.map((p) => 1 / Math.max(p.y, 1e-12) ** 2);
+  const sw = w.reduce((s, v) => s + v, 0);
+  const mn = points.reduce((s, p, i) => s + w[i]! * p.n, 0) / sw, my = points.reduce((s, p, i) => s + w[i]! * p.y, 0) / sw;
+  const sxx = points.reduce((s, p, i) => s + w[i]! * (p.n - mn) ** 2, 0), sxy = points.reduce((s, p, i) => s + w[i]! * (p.n - mn) * (p.y - my), 0);
   let a = sxx > 0 ? sxy / sxx : 0;
   let b = my - a * mn;
   if (b < 0) {
-    a = points.reduce((s, p) => s + p.n * p.y, 0) / points.reduce((s, p) => s + p.n * p.n, 0);
+    a = points.reduce((s, p, i) => s + w[i]! * p.n * p.y, 0) / points.reduce((s, p, i) => s + w[i]! * p.n * p.n, 0);
     b = 0;
   }
   if (a < 0) {
     a = 0;
-    b = Math.max(0, my);
+    b = my;
   }
   return { a, b };
 }
@@ -164,9 +171,9 @@ export function calibratedTable(points: readonly CalibrationPoint[], link: LinkM
     protocol: { family: 'custom', variant: 'polynas-pi', securityModel: '2pc-with-dealer', ringBits: 64, fracBits: 12, phase: 'online', batch: 1, threads: 1, hardware: { cpu: meta.cpu }, maskPartsConcurrent: true },
     units: { time: 'ms', data: 'B' },
     networks: [
-      { name: 'loopback', bandwidthMbps: Math.round(link.mbps), rttMs: Number(link.rttMs.toFixed(4)), provenance: { ...measured, notes: 'median ping-pong of 8-byte frames and the throughput of 1 MB frames between two sockets of one process' } },
-      { name: 'LAN', bandwidthMbps: 3000, rttMs: 0.3, provenance: { method: 'code-constant', verified: true, sources: [{ kind: 'repo', repo: 'Alibaba-Gemini-Lab/OpenCheetah', commit: 'f71d4d49ffde81701fc3cc2d887fae62381fb472', path: 'scripts/throttle.sh', lines: '17-19' }] } },
-      { name: 'WAN', bandwidthMbps: 400, rttMs: 40, provenance: { method: 'code-constant', verified: true, sources: [{ kind: 'repo', repo: 'Alibaba-Gemini-Lab/OpenCheetah', commit: 'f71d4d49ffde81701fc3cc2d887fae62381fb472', path: 'scripts/throttle.sh', lines: '25-27' }] } },
+      { name: 'loopback', bandwidthMbps: Math.round(link.mbps), rttMs: Number(link.rttMs.toFixed(4)), fullDuplex: true, provenance: { ...measured, notes: 'median ping-pong of 8-byte frames and the throughput of 1 MB frames between two sockets of one process' } },
+      { name: 'LAN', bandwidthMbps: 3000, rttMs: 0.3, fullDuplex: true, provenance: { method: 'code-constant', verified: true, sources: [{ kind: 'repo', repo: 'Alibaba-Gemini-Lab/OpenCheetah', commit: 'f71d4d49ffde81701fc3cc2d887fae62381fb472', path: 'scripts/throttle.sh', lines: '17-19' }] } },
+      { name: 'WAN', bandwidthMbps: 400, rttMs: 40, fullDuplex: true, provenance: { method: 'code-constant', verified: true, sources: [{ kind: 'repo', repo: 'Alibaba-Gemini-Lab/OpenCheetah', commit: 'f71d4d49ffde81701fc3cc2d887fae62381fb472', path: 'scripts/throttle.sh', lines: '25-27' }] } },
     ],
     ops: {
       relu: an('outElements', { bytesUp: 232, bytesDown: 232, rounds: 4.5, ...fit('relu'), offline: { bytesDown: 120 } }, "CrypTen's A2B comparison: 9 flights, 232 B each way per element; dealer material 120 B per element"),
@@ -226,16 +233,23 @@ export async function measureLoopback(): Promise<LinkMeasurement> {
  * returns the fitted table with its points (write it with `writeJsonAtomic`; a search recipe's
  * `latency.table` may name the file).
  */
-export async function calibrate(opts: { dir: string; samples?: number; id?: string; date?: string }): Promise<{ table: LatencyTable; points: CalibrationPoint[]; link: LinkMeasurement }> {
+export async function calibrate(opts: { dir: string; samples?: number; sessions?: number; id?: string; date?: string }): Promise<{ table: LatencyTable; points: CalibrationPoint[]; link: LinkMeasurement }> {
   const samples = opts.samples ?? 5;
   const link = await measureLoopback();
   const { program, secrets } = calibrationNetwork();
   const inSize = program.inputShape.reduce((a, b) => a * b, 1);
   const rand = uniform(5);
   const images = Float32Array.from({ length: samples * inSize }, () => rand());
-  const s = await runLocalSession({ program, secrets, images, samples, batch: 1, dir: join(opts.dir, 'calibration') });
-  const points = calibrationPoints(program, s, samples, link);
+  // Several sessions; per layer the median time (three processes share the cores, so one session's
+  // times scatter by tens of percent).
+  const runs: CalibrationPoint[][] = [];
+  for (let r = 0; r < (opts.sessions ?? 5); r++) {
+    const s = await runLocalSession({ program, secrets, images, samples, batch: 1, dir: join(opts.dir, 'calibration') });
+    runs.push(calibrationPoints(program, s, samples, link));
+  }
+  const median = (v: number[]): number => v.sort((a, b) => a - b)[v.length >> 1]!;
+  const points = runs[0]!.map((p, i) => ({ ...p, ms: median(runs.map((run) => run[i]!.ms)) }));
   const cpu = `${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} cores)`;
-  const table = calibratedTable(points, link, { id: opts.id ?? 'polynas-pi-dealer', cpu, date: opts.date ?? new Date().toISOString().slice(0, 10), samples });
+  const table = calibratedTable(points, link, { id: opts.id ?? 'polynas-pi-dealer', cpu, date: opts.date ?? new Date().toISOString().slice(0, 10), samples: samples * runs.length });
   return { table, points, link };
 }

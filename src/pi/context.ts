@@ -1,3 +1,4 @@
+import { closeSync, ftruncateSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import type { Channel } from './channel.js';
 import { Source, type Holder } from './material.js';
 import type { FixedPoint } from './program.js';
@@ -10,6 +11,14 @@ function frame(label: string, payload: Ring): Uint8Array {
   return Buffer.concat([head, l, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)]);
 }
 
+/** Label of the frame that ends a batch's dealer material. */
+export const END_OF_BATCH = '<end of batch>';
+
+/** The frame that ends a batch's material. */
+export function endOfBatch(): Uint8Array {
+  return frame(END_OF_BATCH, new BigUint64Array(0));
+}
+
 function unframe(b: Buffer): { label: string; payload: Ring } {
   const n = b.readUInt16LE(0);
   const label = b.subarray(2, 2 + n).toString();
@@ -17,6 +26,52 @@ function unframe(b: Buffer): { label: string; payload: Ring } {
   const payload = new BigUint64Array(body.length / 8);
   new Uint8Array(payload.buffer).set(body);
   return { label, payload };
+}
+
+/**
+ * Party 1's dealer material for one batch, on disk: the offline phase writes every frame there (an
+ * all-ReLU ResNet-20 image needs about 24 MB, a batch of them more than memory should hold), the
+ * online phase reads each step's frame by its label, in whatever order concurrent steps ask.
+ */
+export class Spool {
+  private readonly fd: number;
+  private size = 0;
+  private readonly index = new Map<string, [number, number]>();
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w+');
+  }
+
+  /** Receives one batch's frames until the dealer's end-of-batch frame; bytes per label's node go to `perNode`. */
+  async fill(ch: Channel, perNode: (node: number, bytes: number) => void): Promise<void> {
+    ftruncateSync(this.fd, 0);
+    this.size = 0;
+    this.index.clear();
+    for (;;) {
+      const { label, payload } = unframe(await ch.recv());
+      if (label === END_OF_BATCH) return;
+      const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      writeSync(this.fd, bytes, 0, bytes.length, this.size);
+      this.index.set(label, [this.size, bytes.length]);
+      this.size += bytes.length;
+      perNode(Number(label.split('/')[0]), bytes.length);
+    }
+  }
+
+  /** The material of one step (each is read once). */
+  take(label: string): Ring {
+    const e = this.index.get(label);
+    if (!e) throw new Error(`dealer material '${label}' was not sent (do the dealer and the client run the same architecture and settings?)`);
+    this.index.delete(label);
+    const out = new BigUint64Array(e[1] / 8);
+    readSync(this.fd, new Uint8Array(out.buffer), 0, e[1], e[0]);
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    rmSync(this.path, { force: true });
+  }
 }
 
 /**
@@ -34,12 +89,6 @@ export class PiContext {
   stream = 0;
   /** Party 1's masked weights and coefficients from the setup phase, per node and key. */
   readonly setupValues = new Map<string, Ring>();
-  /**
-   * Party 1's dealer stream, shared with forks: frames that arrived before their step asked for
-   * them, steps waiting for theirs, and whether a reader is running.
-   */
-  private readonly incoming = { early: new Map<string, Ring>(), waiters: new Map<string, { resolve: (r: Ring) => void; reject: (e: Error) => void }>(), reading: false };
-
   constructor(
     readonly role: Holder,
     readonly seeds: readonly (Uint8Array | undefined)[],
@@ -48,6 +97,8 @@ export class PiContext {
     readonly peer: Channel | undefined,
     /** Dealer → party 1 material stream (the dealer and party 1 only). */
     readonly material1: Channel | undefined,
+    /** Party 1: the current batch's dealer material, received before the online phase. */
+    readonly spool?: Spool,
   ) {}
 
   get isDealer(): boolean {
@@ -110,49 +161,12 @@ export class PiContext {
       return out;
     }
     if (this.role === 0) return gen(new Source(0, this.seeds, label));
-    const src = new Source(1, this.seeds, label, await this.frameFor(label));
+    if (!this.spool) throw new Error('party 1 has no dealer material spooled');
+    const src = new Source(1, this.seeds, label, this.spool.take(label));
     const out = gen(src);
     src.checkUsed();
     return out;
   }
-
-  /** Party 1: the dealer's frame for a label (frames of concurrent steps may come in either order). */
-  private frameFor(label: string): Promise<Ring> {
-    const st = this.incoming;
-    const ready = st.early.get(label);
-    if (ready) {
-      st.early.delete(label);
-      return Promise.resolve(ready);
-    }
-    return new Promise<Ring>((resolve, reject) => {
-      st.waiters.set(label, { resolve, reject });
-      if (!st.reading) void this.readFrames();
-    });
-  }
-
-  /** One reader hands every dealer frame to the step waiting for it (or keeps it until asked). */
-  private async readFrames(): Promise<void> {
-    const st = this.incoming;
-    st.reading = true;
-    try {
-      while (st.waiters.size) {
-        const { label, payload } = unframe(await this.material1!.recv());
-        const w = st.waiters.get(label);
-        if (w) {
-          st.waiters.delete(label);
-          w.resolve(payload);
-        } else if (st.early.size > 64) {
-          throw new Error(`dealer material out of order: waiting for '${[...st.waiters.keys()].join("', '")}', got '${label}' (do the dealer and the client run the same architecture?)`);
-        } else st.early.set(label, payload);
-      }
-    } catch (e) {
-      for (const w of st.waiters.values()) w.reject(e as Error);
-      st.waiters.clear();
-    } finally {
-      st.reading = false;
-    }
-  }
-
 
   /** The setup stream of a node (party 0's per-layer masks of its weights and coefficients). */
   setup(key: string): Source {

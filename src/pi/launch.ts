@@ -57,7 +57,7 @@ export async function runLocalSession(opts: { program: PiProgram; secrets: PiSec
   const configs: RoleConfig[] = [
     { ...base, role: 'dealer', listen: dealer },
     { ...base, role: 'server', secrets: files.secrets, listen: server, dealer },
-    { ...base, role: 'client', inputs: files.inputs, dealer, server: serverForClient },
+    { ...base, role: 'client', inputs: files.inputs, dealer, server: serverForClient, spool: join(opts.dir, 'client.spool') },
   ];
   const t0 = performance.now();
   const children = configs.map((cfg) => {

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { Channel, PiPeerError, type Traffic } from './channel.js';
-import { PiContext } from './context.js';
-import { encodeSecrets, runProgram, setupPhase } from './evaluate.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Channel, emptyTraffic, PiPeerError, type Traffic } from './channel.js';
+import { endOfBatch, PiContext, Spool } from './context.js';
+import { bucketName, encodeSecrets, runProgram, setupPhase } from './evaluate.js';
 import { freshSeed, Prg } from './prg.js';
 import { programHash, type PiProgram, type PiSecrets } from './program.js';
 import { decode, encode, ring } from './ring.js';
@@ -32,6 +34,8 @@ export interface RoleConfig {
   server?: Endpoint;
   /** How long any wait for the other side may take, ms. */
   timeoutMs?: number;
+  /** The client's file for one batch's dealer material (default: in the system's temporary folder). */
+  spool?: string;
 }
 
 /** What a role measured. */
@@ -47,6 +51,8 @@ export interface RoleReport {
   setupMs: number;
   /** Online phase, input sharing to reconstructed output, all batches, ms. */
   onlineMs: number;
+  /** Receiving the dealer's material before each batch (client), ms. */
+  offlineMs?: number;
   /** Reconstructed logits, `samples × classes` (client). */
   logits?: number[][];
 }
@@ -148,7 +154,13 @@ export async function runDealer(cfg: RoleConfig): Promise<RoleReport> {
   const nodeMs = new Array<number>(program.nodes.length).fill(0);
   const t0 = performance.now();
   const inputSize = program.inputShape.reduce((a, b) => a * b, 1);
-  for (const [b, n] of batches(cfg).entries()) await runProgram(cx, program, new Map(), new BigUint64Array(n * inputSize), n, b, (i, ms) => (nodeMs[i]! += ms));
+  // Each batch's material goes out when the client asks for it, before that batch's online phase,
+  // so that the dealer's work never competes with the parties' online computation.
+  for (const [b, n] of batches(cfg).entries()) {
+    await chans.client!.recv();
+    await runProgram(cx, program, new Map(), new BigUint64Array(n * inputSize), n, b, (i, ms) => (nodeMs[i]! += ms));
+    await chans.client!.send(endOfBatch());
+  }
   const onlineMs = performance.now() - t0;
   await new Promise<void>((r) => chans.client!.recv().then(() => r(), () => r()));
   for (const ch of Object.values(chans)) ch.close();
@@ -182,7 +194,8 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
   const peerSock = party === 0 ? (await incoming!)[0]! : await dial(cfg.server!, 'server', timeout);
   const peer = new Channel(peerSock, party === 0 ? 'client' : 'server', timeout);
   await hello(peer, mine);
-  const cx = new PiContext(party, party === 0 ? [seed, undefined] : [undefined, seed], program.fixedPoint, peer, party === 1 ? dealerCh : undefined);
+  const spool = party === 1 ? new Spool(cfg.spool ?? join(tmpdir(), `polynas-pi-${process.pid}.spool`)) : undefined;
+  const cx = new PiContext(party, party === 0 ? [seed, undefined] : [undefined, seed], program.fixedPoint, peer, party === 1 ? dealerCh : undefined, spool);
   const enc = party === 0 ? encodeSecrets(program, secrets!) : new Map();
   let t = performance.now();
   peer.bucket = 'setup';
@@ -195,17 +208,32 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
   const images = raw ? new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) : undefined;
   if (images && images.length < cfg.samples * inputSize) throw new Error(`${cfg.inputs}: ${images.length / inputSize} images, ${cfg.samples} asked for`);
   const logits: number[][] = [];
-  t = performance.now();
+  const offline = new Map<string, Traffic>();
+  let onlineMs = 0, offlineMs = 0;
   let done = 0;
   for (const [b, n] of batches(cfg).entries()) {
     peer.bucket = 'input';
     let share: BigUint64Array;
     if (party === 1) {
+      // Offline: this batch's dealer material, spooled to disk.
+      t = performance.now();
+      await dealerCh.send(Buffer.from('batch'));
+      await spool!.fill(dealerCh, (node, bytes) => {
+        const name = bucketName(node, program.nodes[node]!);
+        const tr = offline.get(name) ?? emptyTraffic();
+        tr.received += bytes;
+        offline.set(name, tr);
+      });
+      offlineMs += performance.now() - t;
+      t = performance.now();
       const x = encodeInputs(program, images!.subarray(done * inputSize, (done + n) * inputSize));
       const other = new Prg(freshSeed(), 'input').next(x.length);
       await peer.send(other);
       share = ring.sub(x, other);
-    } else share = await peer.recvRing();
+    } else {
+      share = await peer.recvRing();
+      t = performance.now();
+    }
     const y = await runProgram(cx, program, enc, share, n, b, (i, ms) => (nodeMs[i]! += ms));
     peer.bucket = 'output';
     if (party === 0) await peer.send(y);
@@ -213,13 +241,14 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
       const out = decode(ring.add(y, await peer.recvRing()), program.fixedPoint.frac);
       for (let s = 0; s < n; s++) logits.push(Array.from(out.subarray(s * program.numClasses, (s + 1) * program.numClasses)));
     }
+    onlineMs += performance.now() - t;
     done += n;
   }
-  const onlineMs = performance.now() - t;
   if (party === 1) await dealerCh.send(Buffer.from('done'));
+  spool?.close();
   peer.close();
   dealerCh.close();
   return {
-    role: cfg.role, programHash: hash, buckets: toJson(peer.buckets), ...(party === 1 ? { offline: toJson(dealerCh.buckets), logits } : {}), nodeMs, setupMs, onlineMs,
+    role: cfg.role, programHash: hash, buckets: toJson(peer.buckets), ...(party === 1 ? { offline: toJson(offline), offlineMs, logits } : {}), nodeMs, setupMs, onlineMs,
   };
 }

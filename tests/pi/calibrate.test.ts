@@ -12,12 +12,15 @@ const built = existsSync(RING_ADDON_PATH);
 const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
 
 describe('pi calibrate', () => {
-  it('fits a line with non-negative slope and intercept', () => {
-    expect(fitLine([{ n: 1, y: 3 }, { n: 3, y: 7 }])).toEqual({ a: 2, b: 1 });
-    // A negative intercept is refitted through the origin.
-    const f = fitLine([{ n: 10, y: 1 }, { n: 20, y: 3 }]);
-    expect(f.b).toBe(0);
-    expect(f.a).toBeCloseTo((10 * 1 + 20 * 3) / (100 + 400), 12);
+  it('fits a line on relative errors, with non-negative slope and intercept', () => {
+    // Exact data is fitted exactly.
+    const f = fitLine([{ n: 1, y: 3 }, { n: 3, y: 7 }, { n: 10, y: 21 }]);
+    expect(f.a).toBeCloseTo(2, 12);
+    expect(f.b).toBeCloseTo(1, 12);
+    // A negative intercept is refitted through the origin: minimizing Σ((a·n − y)/y)² gives a = Σ(n/y)/Σ(n/y)².
+    const g = fitLine([{ n: 10, y: 1 }, { n: 20, y: 3 }]);
+    expect(g.b).toBe(0);
+    expect(g.a).toBeCloseTo((10 / 1 + 20 / 3) / ((10 / 1) ** 2 + (20 / 3) ** 2), 12);
     expect(fitLine([{ n: 4, y: 2 }])).toEqual({ a: 0.5, b: 0 });
   });
 
@@ -25,7 +28,7 @@ describe('pi calibrate', () => {
     const dir = tempDir();
     const tableFile = join(dir, 'my-machine.json');
     const cal = capture();
-    expect(await runCli(['pi', 'calibrate', '--out', tableFile, '--samples', '1', '--id', 'my-machine'], cal.io), cal.err.join('\n')).toBe(0);
+    expect(await runCli(['pi', 'calibrate', '--out', tableFile, '--samples', '1', '--sessions', '1', '--id', 'my-machine'], cal.io), cal.err.join('\n')).toBe(0);
     const table = parseLatencyTable(JSON.parse(readFileSync(tableFile, 'utf8')), tableFile);
     expect(table.provenance.method).toBe('measured');
     expect(table.description).toMatch(/measured on .+, \d{4}-\d{2}-\d{2}/);

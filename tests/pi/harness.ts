@@ -1,6 +1,9 @@
 import { createServer, connect, type Socket } from 'node:net';
 import { Channel } from '../../src/pi/channel.js';
-import { PiContext } from '../../src/pi/context.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { endOfBatch, PiContext, Spool } from '../../src/pi/context.js';
 import { freshSeed } from '../../src/pi/prg.js';
 import { DEFAULT_FIXED_POINT, type FixedPoint } from '../../src/pi/program.js';
 
@@ -30,7 +33,16 @@ export async function session(fp: FixedPoint = DEFAULT_FIXED_POINT): Promise<{ d
   return {
     dealer: new PiContext('dealer', seeds, fp, undefined, cd1),
     p0: new PiContext(0, [seeds[0], undefined], fp, c01, undefined),
-    p1: new PiContext(1, [undefined, seeds[1]], fp, c10, c1d),
+    p1: new PiContext(1, [undefined, seeds[1]], fp, c10, c1d, new Spool(join(mkdtempSync(join(tmpdir(), 'polynas-pi-')), 'spool'))),
     close: () => [s01, s10, sd1, s1d].forEach((s) => s.destroy()),
   };
+}
+
+/**
+ * Runs one protocol step as a session does: offline, the dealer makes its material and party 1
+ * spools it; online, both parties run the step. `f` gets each role's context and name.
+ */
+export async function phases<T>(s: { dealer: PiContext; p0: PiContext; p1: PiContext }, f: (cx: PiContext, role: 'dealer' | 0 | 1) => Promise<T>): Promise<[T, T]> {
+  await Promise.all([f(s.dealer, 'dealer').then(() => s.dealer.material1!.send(endOfBatch())), s.p1.spool!.fill(s.p1.material1!, () => undefined)]);
+  return Promise.all([f(s.p0, 0), f(s.p1, 1)]);
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mul, relu } from '../../src/pi/protocols.js';
 import { Prg, freshSeed } from '../../src/pi/prg.js';
 import { decode, encode, ring, RING_ADDON_PATH, type Ring } from '../../src/pi/ring.js';
-import { session } from './harness.js';
+import { phases, session } from './harness.js';
 
 // The ring arithmetic is built with the LibTorch engine: skipped where that build is optional and
 // absent, a failure with POLYNAS_REQUIRE_TORCH=1 (CI).
@@ -106,7 +106,7 @@ describe.skipIf(!built && !required)('2PC ring arithmetic and protocols', () => 
     it('a Beaver product reconstructs x·y mod 2^64 exactly, for full-range secrets', async () => {
       const x = random(4096, 'x'), y = random(4096, 'y');
       const [x0, x1] = share(x), [y0, y1] = share(y);
-      const [, z0, z1] = await Promise.all([mul(s.dealer, x0, y0), mul(s.p0, x0, y0), mul(s.p1, x1, y1)]);
+      const [z0, z1] = await phases(s, (cx, r) => (r === 1 ? mul(cx, x1, y1) : mul(cx, x0, y0)));
       const z = ring.add(z0, z1);
       for (let i = 0; i < x.length; i++) expect(z[i]).toBe(big(x[i]! * y[i]!));
     });
@@ -120,7 +120,7 @@ describe.skipIf(!built && !required)('2PC ring arithmetic and protocols', () => 
       x[1] = BigInt.asUintN(64, -1n);
       const [x0, x1] = share(x);
       s.p0.link.bucket = 'relu-test';
-      const [, y0, y1] = await Promise.all([relu(s.dealer, x0), relu(s.p0, x0), relu(s.p1, x1)]);
+      const [y0, y1] = await phases(s, (cx, r) => relu(cx, r === 1 ? x1 : x0));
       const y = ring.add(y0, y1);
       for (let i = 0; i < n; i++) expect(y[i]).toBe(BigInt.asIntN(64, x[i]!) > 0n ? x[i] : 0n);
       const t = s.p0.link.buckets.get('relu-test')!;
@@ -137,7 +137,7 @@ describe.skipIf(!built && !required)('2PC ring arithmetic and protocols', () => 
         s.p0.link.tap = (f) => frames.push(Buffer.from(f));
         const x = encode(new Array<number>(4000).fill(secret), 12);
         const [x0, x1] = share(x);
-        await Promise.all([relu(s.dealer, x0), relu(s.p0, x0), relu(s.p1, x1)]);
+        await phases(s, (cx, r) => relu(cx, r === 1 ? x1 : x0));
         s.p0.link.tap = undefined;
         expect(frames).toHaveLength(9);
         const asWords = (f: Buffer): bigint[] => Array.from(new BigUint64Array(new Uint8Array(f).buffer));
@@ -171,13 +171,11 @@ describe.skipIf(!built && !required)('2PC polynomials and linear layers (in-proc
     const xs = Array.from({ length: n }, (_, i) => ((i * 7919) % 2000) / 100 - 10);
     const [x0, x1] = share(encode(xs, f));
     await Promise.all([setupPhase(s.dealer, program, new Map()), setupPhase(s.p0, program, enc), setupPhase(s.p1, program, new Map())]);
-    for (const c of [s.dealer, s.p0, s.p1]) c.at(1, 0);
     s.p0.link.bucket = 'poly';
-    const [, y0, y1] = await Promise.all([
-      evaluateNode(s.dealer, program.nodes[1]!, [new BigUint64Array(n)], 1, undefined),
-      evaluateNode(s.p0, program.nodes[1]!, [x0], 1, enc.get(1)),
-      evaluateNode(s.p1, program.nodes[1]!, [x1], 1, undefined),
-    ]);
+    const [y0, y1] = await phases(s, (cx, r) => {
+      cx.at(1, 0);
+      return evaluateNode(cx, program.nodes[1]!, [r === 0 ? x0 : r === 1 ? x1 : new BigUint64Array(n)], 1, r === 0 ? enc.get(1) : undefined);
+    });
     const y = ring.add(y0, y1);
     const fix = (v: number, b: number): bigint => BigInt(Math.round(v * 2 ** b));
     for (let i = 0; i < n; i++) {
