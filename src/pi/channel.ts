@@ -55,9 +55,9 @@ export class Channel {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       const gone = e.code === 'ECONNRESET' || e.code === 'EPIPE';
-      this.fail(new PiPeerError(gone ? `${this.peer}: disconnected (${e.code})` : `${this.peer}: connection failed (${e.message})`));
+      this.fail(new PiPeerError(gone ? `${this.peer}: disconnected (${e.code}, during ${this.bucket})` : `${this.peer}: connection failed (${e.message})`));
     });
-    socket.on('close', () => this.fail(new PiPeerError(`${this.peer}: disconnected`)));
+    socket.on('close', () => this.fail(new PiPeerError(`${this.peer}: disconnected (during ${this.bucket})`)));
   }
 
   /** Counters of the current bucket. */
@@ -85,11 +85,9 @@ export class Channel {
     const t = this.traffic;
     t.sent += body.length;
     t.messages++;
-    const ok = this.socket.write(Buffer.concat([head, body]));
-    if (!ok) await new Promise<void>((resolve, reject) => {
-      const onFail = (): void => reject(this.failure ?? new PiPeerError(`${this.peer}: disconnected`));
-      this.socket.once('drain', () => { this.socket.off('close', onFail); resolve(); });
-      this.socket.once('close', onFail);
+    // Resolves when the frame has been handed to the kernel (back-pressure), fails if the socket did.
+    await new Promise<void>((resolve, reject) => {
+      this.socket.write(Buffer.concat([head, body]), (err) => (err ? reject(this.failure ?? new PiPeerError(`${this.peer}: disconnected (${err.message})`)) : resolve()));
     });
   }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { PiProgram, PiSecrets } from './program.js';
 import { Relay, type LinkShape } from './relay.js';
-import type { RoleConfig, RoleReport } from './roles.js';
+import type { RoleConfig, RoleReport, TlsFiles } from './roles.js';
 
 /** A session run on this machine: the three roles' reports. */
 export interface PiSession {
@@ -41,7 +41,7 @@ function roleCommand(): string[] {
  * reaches the server through a {@link Relay} that delays and rate-limits the real traffic. A role
  * that fails ends the session on every side; the error names the role and its message.
  */
-export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; link?: LinkShape; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
+export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; link?: LinkShape; tls?: TlsFiles; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dir, { recursive: true });
   const files = { program: join(opts.dir, 'public.json'), secrets: join(opts.dir, 'secret.json'), inputs: join(opts.dir, 'inputs.f32') };
@@ -53,7 +53,7 @@ export async function runLocalSession(opts: { program: PiProgram; secrets: PiSec
   // A shaped link sits between the client and the server (the online traffic); dealer traffic is offline.
   const relay = opts.link ? await Relay.start(host, server, opts.link) : undefined;
   const serverForClient = relay ? { host, port: relay.port } : server;
-  const base = { program: files.program, samples: opts.samples, batch: opts.batch, timeoutMs: opts.timeoutMs ?? 60_000 };
+  const base = { program: files.program, samples: opts.samples, batch: opts.batch, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.tls ? { tls: opts.tls } : {}) };
   const configs: RoleConfig[] = [
     { ...base, role: 'dealer', listen: dealer },
     { ...base, role: 'server', secrets: files.secrets, listen: server, dealer },

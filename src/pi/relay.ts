@@ -27,12 +27,14 @@ export class Relay {
       outbound.setNoDelay(true);
       pipeShaped(inbound, outbound, shape);
       pipeShaped(outbound, inbound, shape);
-      const close = (): void => {
+      // A side that ends is ended on the other side once the bytes in flight have been delivered
+      // (the 'end' goes through the queue); only a failed socket tears both down at once.
+      const fail = (): void => {
         inbound.destroy();
         outbound.destroy();
       };
-      inbound.on('close', close).on('error', close);
-      outbound.on('close', close).on('error', close);
+      inbound.on('error', fail);
+      outbound.on('error', fail);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

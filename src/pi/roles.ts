@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Channel, emptyTraffic, PiPeerError, type Traffic } from './channel.js';
@@ -36,6 +37,8 @@ export interface RoleConfig {
   timeoutMs?: number;
   /** The client's file for one batch's dealer material (default: in the system's temporary folder). */
   spool?: string;
+  /** Mutual TLS on every link (key, certificate, trusted certificates), for roles on different hosts. */
+  tls?: TlsFiles;
 }
 
 /** What a role measured. */
@@ -75,15 +78,36 @@ async function hello(ch: Channel, mine: Record<string, unknown>): Promise<Record
   return theirs;
 }
 
-function dial(e: Endpoint, peer: string, timeoutMs: number): Promise<Socket> {
+/** TLS material of a role: its key and certificate, and the certificates (or CA) it trusts for its peers. */
+export interface TlsFiles {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+function tlsOptions(t: TlsFiles): { key: Buffer; cert: Buffer; ca: Buffer } {
+  const read = (what: string, f: string): Buffer => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new Error(`tls.${what}: cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+  return { key: read('key', t.key), cert: read('cert', t.cert), ca: read('ca', t.ca) };
+}
+
+function dial(e: Endpoint, peer: string, timeoutMs: number, tls?: TlsFiles): Promise<Socket> {
+  const opts = tls ? tlsOptions(tls) : undefined;
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + timeoutMs;
     const attempt = (): void => {
-      const s = connect(e.port, e.host);
-      s.once('connect', () => resolve(s));
+      // With TLS both sides present certificates and check the other's against `ca`.
+      const s: Socket = opts ? tlsConnect({ host: e.host, port: e.port, ...opts, rejectUnauthorized: true }) : connect(e.port, e.host);
+      s.once(opts ? 'secureConnect' : 'connect', () => resolve(s));
       s.once('error', (err: NodeJS.ErrnoException) => {
         s.destroy();
         if ((err.code === 'ECONNREFUSED' || err.code === 'ENOENT') && Date.now() < deadline) setTimeout(attempt, 100);
+        else if (opts && !err.code?.startsWith('ECONN')) reject(new PiPeerError(`TLS with the ${peer} at ${e.host}:${e.port} failed (${err.message})`));
         else reject(new PiPeerError(`cannot reach the ${peer} at ${e.host}:${e.port} (${err.code ?? err.message})`));
       });
     };
@@ -91,9 +115,10 @@ function dial(e: Endpoint, peer: string, timeoutMs: number): Promise<Socket> {
   });
 }
 
-function listen(e: Endpoint, what: string): Promise<Server> {
+function listen(e: Endpoint, what: string, tls?: TlsFiles): Promise<Server> {
+  const opts = tls ? tlsOptions(tls) : undefined;
   return new Promise((resolve, reject) => {
-    const server = createServer();
+    const server: Server = opts ? createTlsServer({ ...opts, requestCert: true, rejectUnauthorized: true }) : createServer();
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${e.host}:${e.port} (${err.code === 'EADDRINUSE' ? 'port in use' : err.code ?? err.message})`)));
     server.listen(e.port, e.host, () => resolve(server));
   });
@@ -102,8 +127,10 @@ function listen(e: Endpoint, what: string): Promise<Server> {
 function accept(server: Server, count: number, timeoutMs: number, what: string): Promise<Socket[]> {
   return new Promise((resolve, reject) => {
     const got: Socket[] = [];
-    const timer = setTimeout(() => reject(new PiPeerError(`${what}: ${got.length} of ${count} parties connected within ${timeoutMs / 1000} s`)), timeoutMs);
-    server.on('connection', (s) => {
+    let refused = '';
+    const timer = setTimeout(() => reject(new PiPeerError(`${what}: ${got.length} of ${count} parties connected within ${timeoutMs / 1000} s${refused}`)), timeoutMs);
+    server.on('tlsClientError', (err: Error) => (refused = ` (a connection was refused: ${err.message})`));
+    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (s: Socket) => {
       got.push(s);
       if (got.length === count) {
         clearTimeout(timer);
@@ -131,7 +158,7 @@ function batches(cfg: RoleConfig): number[] {
 export async function runDealer(cfg: RoleConfig): Promise<RoleReport> {
   const { program, hash } = readProgram(cfg);
   const timeout = cfg.timeoutMs ?? 60_000;
-  const server = await listen(cfg.listen!, 'dealer');
+  const server = await listen(cfg.listen!, 'dealer', cfg.tls);
   const socks = await accept(server, 2, timeout, 'dealer');
   const seeds = [freshSeed(), freshSeed()];
   const chans: Partial<Record<'server' | 'client', Channel>> = {};
@@ -186,12 +213,12 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
     secrets = JSON.parse(readFileSync(cfg.secrets!, 'utf8')) as PiSecrets;
     if (secrets.programHash !== hash) throw new Error(`${cfg.secrets}: secret part of another architecture (${secrets.programHash.slice(0, 16)}…, the public part is ${hash.slice(0, 16)}…)`);
   }
-  const listening = party === 0 ? await listen(cfg.listen!, 'server') : undefined;
+  const listening = party === 0 ? await listen(cfg.listen!, 'server', cfg.tls) : undefined;
   const incoming = listening ? accept(listening, 1, timeout, 'server') : undefined;
   incoming?.catch(() => undefined);
-  const dealerCh = new Channel(await dial(cfg.dealer!, 'dealer', timeout), 'dealer', timeout);
+  const dealerCh = new Channel(await dial(cfg.dealer!, 'dealer', timeout, cfg.tls), 'dealer', timeout);
   const seed = Uint8Array.from(Buffer.from(String((await hello(dealerCh, mine)).seed), 'hex'));
-  const peerSock = party === 0 ? (await incoming!)[0]! : await dial(cfg.server!, 'server', timeout);
+  const peerSock = party === 0 ? (await incoming!)[0]! : await dial(cfg.server!, 'server', timeout, cfg.tls);
   const peer = new Channel(peerSock, party === 0 ? 'client' : 'server', timeout);
   await hello(peer, mine);
   const spool = party === 1 ? new Spool(cfg.spool ?? join(tmpdir(), `polynas-pi-${process.pid}.spool`)) : undefined;

@@ -60,3 +60,19 @@ describe('shaping relay', () => {
     await close();
   });
 });
+
+describe('shaping relay: closing', () => {
+  it('delivers the bytes in flight before passing on the end of a side that closed', async () => {
+    const server = createServer((s) => s.end(Buffer.alloc(5000, 3)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const relay = await Relay.start('127.0.0.1', { host: '127.0.0.1', port: (server.address() as { port: number }).port }, { rttMs: 60 });
+    const client = connect(relay.port, '127.0.0.1');
+    let got = 0;
+    client.on('data', (d: Buffer) => (got += d.length));
+    await new Promise<void>((r) => client.on('end', () => r()));
+    expect(got).toBe(5000);
+    client.destroy();
+    await relay.close();
+    server.close();
+  });
+});

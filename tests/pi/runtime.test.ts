@@ -141,6 +141,40 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
     net.dispose();
   });
 
+  it('with TLS on every link (self-signed certificates): the session runs; a role whose certificate the others do not trust is refused, naming the link', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'polynas-pi-tls-'));
+    const pair = (name: string): { key: string; cert: string } => {
+      const key = join(dir, `${name}.key`), cert = join(dir, `${name}.crt`);
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+      return { key, cert };
+    };
+    const trusted = pair('polynas-test');
+    const net = createBackbone('lenet5', { numClasses: 10, seed: 1 });
+    net.eval();
+    const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net));
+    const { images } = digits(2);
+    const ok = await runLocalSession({ program, secrets, images, samples: 2, batch: 1, dir: join(dir, 'ok'), tls: { ...trusted, ca: trusted.cert } });
+    expect(ok.client.logits).toHaveLength(2);
+    expect(referenceLogits(program, secrets, images, 2).map(argmax)).toEqual(ok.client.logits!.map(argmax));
+
+    // The client presents (and trusts) a certificate nobody else knows.
+    const { runDealer, runParty } = await import('../../src/pi/roles.js');
+    const stranger = pair('stranger');
+    const files = join(dir, 'bad');
+    const s2 = await runLocalSession({ program, secrets, images, samples: 1, batch: 1, dir: files, tls: { ...trusted, ca: trusted.cert } });
+    void s2;
+    const cfg = (role: string) => JSON.parse(readFileSync(join(files, `${role}.config.json`), 'utf8'));
+    const [d, sv, cl] = ['dealer', 'server', 'client'].map(cfg);
+    for (const c of [d, sv, cl]) c.timeoutMs = 4000;
+    cl.tls = { ...stranger, ca: stranger.cert };
+    const r = await Promise.allSettled([runDealer(d), runParty(sv), runParty(cl)]);
+    expect(r[2].status).toBe('rejected');
+    expect(((r[2] as PromiseRejectedResult).reason as Error).message).toMatch(/^TLS with the dealer at 127\.0\.0\.1:\d+ failed \(/);
+    expect(r[0].status).toBe('rejected');
+    net.dispose();
+  }, 60_000);
+
   it('a port in use is a one-line error naming it', async () => {
     const { createServer } = await import('node:net');
     const blocker = createServer();
