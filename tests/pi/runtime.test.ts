@@ -187,7 +187,12 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
     writeFileSync(join(dir, 'public.json'), JSON.stringify(program));
     const { runDealer } = await import('../../src/pi/roles.js');
     await expect(runDealer({ role: 'dealer', program: join(dir, 'public.json'), samples: 1, batch: 1, listen: { host: '127.0.0.1', port } })).rejects.toThrow(`dealer: cannot listen on 127.0.0.1:${port} (port in use)`);
-    blocker.close();
+    await new Promise<void>((r) => blocker.close(() => r()));
+    // Nobody listens there now: a party that cannot reach its dealer gives up after its timeout, naming it.
+    const { runParty } = await import('../../src/pi/roles.js');
+    const t = Date.now();
+    await expect(runParty({ role: 'client', program: join(dir, 'public.json'), samples: 1, batch: 1, dealer: { host: '127.0.0.1', port }, server: { host: '127.0.0.1', port }, timeoutMs: 600 })).rejects.toThrow(`cannot reach the dealer at 127.0.0.1:${port} (ECONNREFUSED)`);
+    expect(Date.now() - t).toBeLessThan(5000);
     net.dispose();
     void here;
     void readFileSync;
