@@ -47,82 +47,93 @@ export function formatPiReport(r: PiRunReport): string[] {
 }
 
 /** `polynas pi run`: an exported network under 2PC on this machine. */
+function piRunCommand(ctx: CliContext) {
+  return {
+    command: 'run <model>',
+    describe: 'Evaluate test images under semi-honest 2PC with a trusted dealer (three processes over loopback TCP); per-layer time, bytes, rounds next to the latency table',
+    builder: (a: Argv) =>
+      a
+        .positional('model', { type: 'string', demandOption: true, describe: 'architecture.json (searched), or a training run folder (all-ReLU)' })
+        .option('samples', { type: 'number', default: 100, describe: 'Test images (the first N)' })
+        .option('batch', { type: 'number', default: 1, describe: 'Images per protocol batch' })
+        .option('data-dir', { type: 'string', describe: 'Folder with the dataset files' })
+        .option('table', { type: 'string', describe: 'Latency table to compare with (default: the export\'s, else crypten-2pc-dealer)' })
+        .option('network', { type: 'string', describe: "A network profile of that table (e.g. LAN, WAN) for the predicted time" })
+        .option('frac', { type: 'number', describe: 'Fractional bits of activations (default 12)' })
+        .option('weight-frac', { type: 'number', describe: 'Fractional bits of weights and coefficients (default 16)' })
+        .option('shape', { type: 'boolean', describe: 'Send the client–server traffic through a relay that delays and rate-limits it like --network (this kernel has no netem)' })
+        .option('out', { type: 'string', describe: 'Folder for pi-run.json, pi-layers.csv and the role files (default: beside the model)' })
+        .option('timeout', { type: 'number', default: 120, describe: 'Seconds any party waits for another before the run fails' })
+        .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend of the float network the secure logits are compared with (default auto)' })
+        .option('json', { type: 'boolean', describe: 'Print the report as JSON' })
+        .example('$0 pi run runs/s/architecture.json --samples 100 --network WAN', 'A searched network, compared with its table'),
+    handler: async (argv: ArgumentsCamelCase<PiRunArgs>) => {
+      const { privateInference } = await import('../run/pi.js');
+      const { selectBackend } = await import('../engine/backend.js');
+      await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
+      const model = resolve(argv.model);
+      const out = resolve(argv.out ?? (model.endsWith('.json') ? resolve(model, '..') : model));
+      const r = await privateInference({
+        architecture: model, samples: argv.samples, batch: argv.batch, out, timeoutMs: argv.timeout * 1000,
+        ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}), ...(argv.shape ? { shape: true } : {}),
+        ...(argv.frac !== undefined ? { frac: argv.frac } : {}), ...(argv.weightFrac !== undefined ? { weightFrac: argv.weightFrac } : {}),
+      });
+      if (argv.json) ctx.out(JSON.stringify(r, null, 2));
+      else for (const l of formatPiReport(r)) ctx.out(l);
+    },
+  };
+}
+
+/** `polynas pi calibrate`: this machine's latency table. */
+function piCalibrateCommand(ctx: CliContext) {
+  return {
+    command: 'calibrate',
+    describe: "Measure the runtime's operators on this machine and write a latency table (bytes, rounds, fitted compute) that search recipes can use",
+    builder: (a: Argv) =>
+      a
+        .option('out', { type: 'string', default: 'polynas-pi-dealer.json', describe: 'The table file to write' })
+        .option('id', { type: 'string', default: 'polynas-pi-dealer', describe: "The table's id" })
+        .option('samples', { type: 'number', default: 10, describe: 'Images through the calibration network per session' })
+        .option('sessions', { type: 'number', default: 5, describe: 'Sessions (each layer takes the median time over them)' })
+        .example('$0 pi calibrate --out my-machine.json', 'Then set "latency": { "table": "my-machine.json", "network": "WAN" } in a search recipe'),
+    handler: async (argv: ArgumentsCamelCase<{ out: string; id: string; samples: number; sessions: number }>) => {
+      const { calibrate } = await import('../pi/calibrate.js');
+      const { writeJsonAtomic } = await import('../io/atomic.js');
+      const out = resolve(argv.out);
+      const { table, points, link } = await calibrate({ dir: resolve(out, '..', `.${argv.id}-work`), samples: argv.samples, sessions: argv.sessions, id: argv.id });
+      writeJsonAtomic(out, { $schema: './latency-table.schema.json', ...table });
+      ctx.out(`polynas pi calibrate: loopback RTT ${link.rttMs.toFixed(3)} ms, ${(link.mbps / 1000).toFixed(2)} Gbit/s`);
+      for (const p of points) ctx.out(`  ${p.op.padEnd(9)} n=${String(p.n).padStart(8)}  ${p.ms.toFixed(2).padStart(8)} ms  (link ${p.commMs.toFixed(2)} ms, ${p.flights} flights, ${p.bytes} B)`);
+      ctx.out(`wrote ${out}`);
+    },
+  };
+}
+
+/** `polynas pi party`: one role of a session from its configuration file. */
+function piPartyCommand(ctx: CliContext) {
+  return {
+    command: 'party <config> <report>',
+    describe: 'Run one role (dealer, server or client) from a role configuration file; for sessions across hosts (docs/pi.md)',
+    builder: (a: Argv) =>
+      a.positional('config', { type: 'string', demandOption: true, describe: 'RoleConfig JSON' }).positional('report', { type: 'string', demandOption: true, describe: 'Where to write the role report' }),
+    handler: async (argv: ArgumentsCamelCase<{ config: string; report: string }>) => {
+      const { runDealer, runParty } = await import('../pi/roles.js');
+      const { readFileSync } = await import('node:fs');
+      const { writeJsonAtomic } = await import('../io/atomic.js');
+      const cfg = JSON.parse(readFileSync(argv.config, 'utf8')) as import('../pi/roles.js').RoleConfig;
+      const report = cfg.role === 'dealer' ? await runDealer(cfg) : await runParty(cfg);
+      writeJsonAtomic(argv.report, report);
+      ctx.print(`polynas pi ${cfg.role}: done (${report.onlineMs.toFixed(0)} ms online)`);
+    },
+  };
+}
+
+/** `polynas pi`: private inference under 2PC. */
 export function piCommand(ctx: CliContext) {
   return {
     command: 'pi <command>',
     describe: 'Private inference: run a network under 2PC (dealer, server, client) and measure it',
-    builder: (y: Argv) =>
-      y.command({
-        command: 'run <model>',
-        describe: 'Evaluate test images under semi-honest 2PC with a trusted dealer (three processes over loopback TCP); per-layer time, bytes, rounds next to the latency table',
-        builder: (a: Argv) =>
-          a
-            .positional('model', { type: 'string', demandOption: true, describe: 'architecture.json (searched), or a training run folder (all-ReLU)' })
-            .option('samples', { type: 'number', default: 100, describe: 'Test images (the first N)' })
-            .option('batch', { type: 'number', default: 1, describe: 'Images per protocol batch' })
-            .option('data-dir', { type: 'string', describe: 'Folder with the dataset files' })
-            .option('table', { type: 'string', describe: 'Latency table to compare with (default: the export\'s, else crypten-2pc-dealer)' })
-            .option('network', { type: 'string', describe: "A network profile of that table (e.g. LAN, WAN) for the predicted time" })
-            .option('frac', { type: 'number', describe: 'Fractional bits of activations (default 12)' })
-            .option('weight-frac', { type: 'number', describe: 'Fractional bits of weights and coefficients (default 16)' })
-            .option('shape', { type: 'boolean', describe: 'Send the client–server traffic through a relay that delays and rate-limits it like --network (this kernel has no netem)' })
-            .option('out', { type: 'string', describe: 'Folder for pi-run.json, pi-layers.csv and the role files (default: beside the model)' })
-            .option('timeout', { type: 'number', default: 120, describe: 'Seconds any party waits for another before the run fails' })
-            .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend of the float network the secure logits are compared with (default auto)' })
-            .option('json', { type: 'boolean', describe: 'Print the report as JSON' })
-            .example('$0 pi run runs/s/architecture.json --samples 100 --network WAN', 'A searched network, compared with its table'),
-        handler: async (argv: ArgumentsCamelCase<PiRunArgs>) => {
-          const { privateInference } = await import('../run/pi.js');
-          const { selectBackend } = await import('../engine/backend.js');
-          await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
-          const model = resolve(argv.model);
-          const out = resolve(argv.out ?? (model.endsWith('.json') ? resolve(model, '..') : model));
-          const r = await privateInference({
-            architecture: model, samples: argv.samples, batch: argv.batch, out, timeoutMs: argv.timeout * 1000,
-            ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}), ...(argv.shape ? { shape: true } : {}),
-            ...(argv.frac !== undefined ? { frac: argv.frac } : {}), ...(argv.weightFrac !== undefined ? { weightFrac: argv.weightFrac } : {}),
-          });
-          if (argv.json) ctx.out(JSON.stringify(r, null, 2));
-          else for (const l of formatPiReport(r)) ctx.out(l);
-        },
-      })
-      .command({
-        command: 'calibrate',
-        describe: "Measure the runtime's operators on this machine and write a latency table (bytes, rounds, fitted compute) that search recipes can use",
-        builder: (a: Argv) =>
-          a
-            .option('out', { type: 'string', default: 'polynas-pi-dealer.json', describe: 'The table file to write' })
-            .option('id', { type: 'string', default: 'polynas-pi-dealer', describe: "The table's id" })
-            .option('samples', { type: 'number', default: 10, describe: 'Images through the calibration network per session' })
-            .option('sessions', { type: 'number', default: 5, describe: 'Sessions (each layer takes the median time over them)' })
-            .example('$0 pi calibrate --out my-machine.json', 'Then set "latency": { "table": "my-machine.json", "network": "WAN" } in a search recipe'),
-        handler: async (argv: ArgumentsCamelCase<{ out: string; id: string; samples: number; sessions: number }>) => {
-          const { calibrate } = await import('../pi/calibrate.js');
-          const { writeJsonAtomic } = await import('../io/atomic.js');
-          const out = resolve(argv.out);
-          const { table, points, link } = await calibrate({ dir: resolve(out, '..', `.${argv.id}-work`), samples: argv.samples, sessions: argv.sessions, id: argv.id });
-          writeJsonAtomic(out, { $schema: './latency-table.schema.json', ...table });
-          ctx.out(`polynas pi calibrate: loopback RTT ${link.rttMs.toFixed(3)} ms, ${(link.mbps / 1000).toFixed(2)} Gbit/s`);
-          for (const p of points) ctx.out(`  ${p.op.padEnd(9)} n=${String(p.n).padStart(8)}  ${p.ms.toFixed(2).padStart(8)} ms  (link ${p.commMs.toFixed(2)} ms, ${p.flights} flights, ${p.bytes} B)`);
-          ctx.out(`wrote ${out}`);
-        },
-      })
-      .command({
-        command: 'party <config> <report>',
-        describe: 'Run one role (dealer, server or client) from a role configuration file; for sessions across hosts (docs/pi.md)',
-        builder: (a: Argv) =>
-          a.positional('config', { type: 'string', demandOption: true, describe: 'RoleConfig JSON' }).positional('report', { type: 'string', demandOption: true, describe: 'Where to write the role report' }),
-        handler: async (argv: ArgumentsCamelCase<{ config: string; report: string }>) => {
-          const { runDealer, runParty } = await import('../pi/roles.js');
-          const { readFileSync } = await import('node:fs');
-          const { writeJsonAtomic } = await import('../io/atomic.js');
-          const cfg = JSON.parse(readFileSync(argv.config, 'utf8')) as import('../pi/roles.js').RoleConfig;
-          const report = cfg.role === 'dealer' ? await runDealer(cfg) : await runParty(cfg);
-          writeJsonAtomic(argv.report, report);
-          ctx.print(`polynas pi ${cfg.role}: done (${report.onlineMs.toFixed(0)} ms online)`);
-        },
-      })
-      .demandCommand(1),
+    builder: (y: Argv) => y.command(piRunCommand(ctx)).command(piCalibrateCommand(ctx)).command(piPartyCommand(ctx)).demandCommand(1),
     handler: () => undefined,
   };
 }

@@ -202,25 +202,55 @@ function encodeInputs(program: PiProgram, images: Float32Array): BigUint64Array 
   return encode(x, program.fixedPoint.frac);
 }
 
-/** A party (server = party 0, the model's owner; client = party 1, the input's owner). */
-export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
-  const { program, hash } = readProgram(cfg);
+/** A party's connections: the dealer (its seed; party 1's material stream) and the other party. */
+async function connectParty(cfg: RoleConfig, hash: string): Promise<{ dealerCh: Channel; peer: Channel; seed: Uint8Array }> {
   const timeout = cfg.timeoutMs ?? 60_000;
-  const party = cfg.role === 'server' ? 0 : 1;
+  const server = cfg.role === 'server';
   const mine = { role: cfg.role, programHash: hash, samples: cfg.samples, batch: cfg.batch };
-  let secrets: PiSecrets | undefined;
-  if (party === 0) {
-    secrets = JSON.parse(readFileSync(cfg.secrets!, 'utf8')) as PiSecrets;
-    if (secrets.programHash !== hash) throw new Error(`${cfg.secrets}: secret part of another architecture (${secrets.programHash.slice(0, 16)}…, the public part is ${hash.slice(0, 16)}…)`);
-  }
-  const listening = party === 0 ? await listen(cfg.listen!, 'server', cfg.tls) : undefined;
+  const listening = server ? await listen(cfg.listen!, 'server', cfg.tls) : undefined;
   const incoming = listening ? accept(listening, 1, timeout, 'server') : undefined;
   incoming?.catch(() => undefined);
   const dealerCh = new Channel(await dial(cfg.dealer!, 'dealer', timeout, cfg.tls), 'dealer', timeout);
   const seed = Uint8Array.from(Buffer.from(String((await hello(dealerCh, mine)).seed), 'hex'));
-  const peerSock = party === 0 ? (await incoming!)[0]! : await dial(cfg.server!, 'server', timeout, cfg.tls);
-  const peer = new Channel(peerSock, party === 0 ? 'client' : 'server', timeout);
+  const peerSock = server ? (await incoming!)[0]! : await dial(cfg.server!, 'server', timeout, cfg.tls);
+  const peer = new Channel(peerSock, server ? 'client' : 'server', timeout);
   await hello(peer, mine);
+  return { dealerCh, peer, seed };
+}
+
+/** The server's secret part, checked against the public part. */
+function readSecrets(cfg: RoleConfig, hash: string): PiSecrets {
+  const secrets = JSON.parse(readFileSync(cfg.secrets!, 'utf8')) as PiSecrets;
+  if (secrets.programHash !== hash) throw new Error(`${cfg.secrets}: secret part of another architecture (${secrets.programHash.slice(0, 16)}…, the public part is ${hash.slice(0, 16)}…)`);
+  return secrets;
+}
+
+/** The client's images (float32 NHWC). */
+function readImages(cfg: RoleConfig, inputSize: number): Float32Array {
+  const raw = readFileSync(cfg.inputs!);
+  // A small file's Buffer is a view into Node's shared pool: copy exactly its bytes.
+  const images = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  if (images.length < cfg.samples * inputSize) throw new Error(`${cfg.inputs}: ${images.length / inputSize} images, ${cfg.samples} asked for`);
+  return images;
+}
+
+/** Party 1's offline step for a batch: asks the dealer for its material and spools it, counting bytes per node. */
+async function receiveMaterial(dealerCh: Channel, spool: Spool, program: PiProgram, offline: Map<string, Traffic>): Promise<void> {
+  await dealerCh.send(Buffer.from('batch'));
+  await spool.fill(dealerCh, (node, bytes) => {
+    const name = bucketName(node, program.nodes[node]!);
+    const tr = offline.get(name) ?? emptyTraffic();
+    tr.received += bytes;
+    offline.set(name, tr);
+  });
+}
+
+/** A party (server = party 0, the model's owner; client = party 1, the input's owner). */
+export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
+  const { program, hash } = readProgram(cfg);
+  const party = cfg.role === 'server' ? 0 : 1;
+  const secrets = party === 0 ? readSecrets(cfg, hash) : undefined;
+  const { dealerCh, peer, seed } = await connectParty(cfg, hash);
   const spool = party === 1 ? new Spool(cfg.spool ?? join(tmpdir(), `polynas-pi-${process.pid}.spool`)) : undefined;
   const cx = new PiContext(party, party === 0 ? [seed, undefined] : [undefined, seed], program.fixedPoint, peer, party === 1 ? dealerCh : undefined, spool);
   const enc = party === 0 ? encodeSecrets(program, secrets!) : new Map();
@@ -230,27 +260,16 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
   const setupMs = performance.now() - t;
   const nodeMs = new Array<number>(program.nodes.length).fill(0);
   const inputSize = program.inputShape.reduce((a, b) => a * b, 1);
-  const raw = party === 1 ? readFileSync(cfg.inputs!) : undefined;
-  // A small file's Buffer is a view into Node's shared pool: copy exactly its bytes.
-  const images = raw ? new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) : undefined;
-  if (images && images.length < cfg.samples * inputSize) throw new Error(`${cfg.inputs}: ${images.length / inputSize} images, ${cfg.samples} asked for`);
+  const images = party === 1 ? readImages(cfg, inputSize) : undefined;
   const logits: number[][] = [];
   const offline = new Map<string, Traffic>();
-  let onlineMs = 0, offlineMs = 0;
-  let done = 0;
+  let onlineMs = 0, offlineMs = 0, done = 0;
   for (const [b, n] of batches(cfg).entries()) {
     peer.bucket = 'input';
     let share: BigUint64Array;
     if (party === 1) {
-      // Offline: this batch's dealer material, spooled to disk.
       t = performance.now();
-      await dealerCh.send(Buffer.from('batch'));
-      await spool!.fill(dealerCh, (node, bytes) => {
-        const name = bucketName(node, program.nodes[node]!);
-        const tr = offline.get(name) ?? emptyTraffic();
-        tr.received += bytes;
-        offline.set(name, tr);
-      });
+      await receiveMaterial(dealerCh, spool!, program, offline);
       offlineMs += performance.now() - t;
       t = performance.now();
       const x = encodeInputs(program, images!.subarray(done * inputSize, (done + n) * inputSize));
@@ -275,7 +294,5 @@ export async function runParty(cfg: RoleConfig): Promise<RoleReport> {
   spool?.close();
   peer.close();
   dealerCh.close();
-  return {
-    role: cfg.role, programHash: hash, buckets: toJson(peer.buckets), ...(party === 1 ? { offline: toJson(offline), offlineMs, logits } : {}), nodeMs, setupMs, onlineMs,
-  };
+  return { role: cfg.role, programHash: hash, buckets: toJson(peer.buckets), ...(party === 1 ? { offline: toJson(offline), offlineMs, logits } : {}), nodeMs, setupMs, onlineMs };
 }
