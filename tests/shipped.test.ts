@@ -101,7 +101,7 @@ describe('shipped search spaces', () => {
 describe('shipped latency tables', () => {
   it('all validate and carry provenance for every modelled operator', () => {
     const ids = shippedTableIds();
-    expect(ids).toEqual(['cheetah-approxrelu-r50', 'crypten-2pc-dealer', 'delphi-gc-epyc7502', 'pasnet-dac2023-code', 'sci-he-r50']);
+    expect(ids).toEqual(['cheetah-approxrelu-r50', 'crypten-2pc-dealer', 'delphi-gc-epyc7502', 'pasnet-dac2023-code', 'polynas-pi-dealer', 'sci-he-r50']);
     for (const id of ids) {
       const t = loadLatencyTable(id);
       expect(t.provenance.sources.length).toBeGreaterThan(0);

@@ -49,7 +49,7 @@ describe('polynas latency --compare and network overrides', () => {
   it('--compare without --table compares every shipped table under each of its network profiles', async () => {
     const c = capture();
     expect(await runCli(['latency', '--backbone', 'resnet18', '--compare'], c.io)).toBe(0);
-    const rows = c.out.filter((l) => /^(cheetah|crypten|delphi|pasnet|sci)/.test(l));
+    const rows = c.out.filter((l) => /^(cheetah|crypten|delphi|pasnet|polynas|sci)/.test(l));
     // One row per (table, profile): tables without profiles give one row.
     const { shippedTableIds, loadLatencyTable } = await import('../../src/latency/tables.js');
     const expected = shippedTableIds().reduce((n, id) => n + Math.max(1, loadLatencyTable(id).networks?.length ?? 0), 0);
