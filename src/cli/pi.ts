@@ -120,10 +120,52 @@ function piPartyCommand(ctx: CliContext) {
       const { runDealer, runParty } = await import('../pi/roles.js');
       const { readFileSync } = await import('node:fs');
       const { writeJsonAtomic } = await import('../io/atomic.js');
-      const cfg = JSON.parse(readFileSync(argv.config, 'utf8')) as import('../pi/roles.js').RoleConfig;
+      const { resolveConfigPaths } = await import('../pi/roles.js');
+      const { dirname } = await import('node:path');
+      // Paths in a configuration are relative to its folder (as `polynas pi export` writes them).
+      const cfg = resolveConfigPaths(JSON.parse(readFileSync(argv.config, 'utf8')) as import('../pi/roles.js').RoleConfig, dirname(resolve(argv.config)));
       const report = cfg.role === 'dealer' ? await runDealer(cfg) : await runParty(cfg);
       writeJsonAtomic(argv.report, report);
       ctx.print(`polynas pi ${cfg.role}: done (${report.onlineMs.toFixed(0)} ms online)`);
+    },
+  };
+}
+
+/** `host:port` → an endpoint. */
+function endpoint(what: string, v: string): { host: string; port: number } {
+  const m = /^(.+):(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`--${what}: expected host:port, got '${v}'`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** `polynas pi export`: the files of a session across three hosts. */
+function piExportCommand(ctx: CliContext) {
+  return {
+    command: 'export <model>',
+    describe: 'Write the public part, the secret part, the client\'s images and one configuration per role, for a session across three hosts (then `polynas pi party` on each)',
+    builder: (a: Argv) =>
+      a
+        .positional('model', { type: 'string', demandOption: true, describe: 'architecture.json, or a training run folder' })
+        .option('out', { type: 'string', demandOption: true, describe: 'Folder for the session files' })
+        .option('dealer', { type: 'string', demandOption: true, describe: 'host:port where the dealer listens' })
+        .option('server', { type: 'string', demandOption: true, describe: 'host:port where the server listens' })
+        .option('samples', { type: 'number', default: 10, describe: 'Test images for the client' })
+        .option('batch', { type: 'number', default: 1, describe: 'Images per protocol batch' })
+        .option('data-dir', { type: 'string', describe: 'Folder with the dataset files' })
+        .option('tls-key', { type: 'string', describe: 'TLS key file (each host its own; same name on every host)' })
+        .option('tls-cert', { type: 'string', describe: 'TLS certificate file' })
+        .option('tls-ca', { type: 'string', describe: 'Certificates the roles trust for each other' })
+        .example('$0 pi export runs/s/architecture.json --out session --dealer 10.0.0.3:7001 --server 10.0.0.1:7000', 'Copy public.json to all three hosts, secret.json to the server only'),
+    handler: async (argv: ArgumentsCamelCase<{ model: string; out: string; dealer: string; server: string; samples: number; batch: number; dataDir?: string; tlsKey?: string; tlsCert?: string; tlsCa?: string }>) => {
+      const tlsGiven = [argv.tlsKey, argv.tlsCert, argv.tlsCa].filter(Boolean).length;
+      if (tlsGiven > 0 && tlsGiven < 3) throw new Error('--tls-key, --tls-cert and --tls-ca go together');
+      const { exportPiSession } = await import('../run/pi-export.js');
+      const r = await exportPiSession({
+        model: resolve(argv.model), out: argv.out, dealer: endpoint('dealer', argv.dealer), server: endpoint('server', argv.server), samples: argv.samples, batch: argv.batch,
+        ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(tlsGiven ? { tls: { key: argv.tlsKey!, cert: argv.tlsCert!, ca: argv.tlsCa! } } : {}),
+      });
+      ctx.out(`polynas pi export: ${r.files.join(', ')} in ${resolve(argv.out)}; public part ${r.programHash.slice(0, 16)}…`);
+      ctx.out('copy public.json and the role\'s config to every host, secret.json to the server only; then `polynas pi party <role>.config.json <role>.report.json` on each');
     },
   };
 }
@@ -133,7 +175,7 @@ export function piCommand(ctx: CliContext) {
   return {
     command: 'pi <command>',
     describe: 'Private inference: run a network under 2PC (dealer, server, client) and measure it',
-    builder: (y: Argv) => y.command(piRunCommand(ctx)).command(piCalibrateCommand(ctx)).command(piPartyCommand(ctx)).demandCommand(1),
+    builder: (y: Argv) => y.command(piRunCommand(ctx)).command(piCalibrateCommand(ctx)).command(piExportCommand(ctx)).command(piPartyCommand(ctx)).demandCommand(1),
     handler: () => undefined,
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Channel, emptyTraffic, PiPeerError, type Traffic } from './channel.js';
 import { endOfBatch, PiContext, Spool } from './context.js';
 import { bucketName, encodeSecrets, runProgram, setupPhase } from './evaluate.js';
@@ -61,6 +61,15 @@ export interface RoleReport {
 }
 
 const PROTOCOL = 'polynas-pi/1';
+
+/** A configuration's file paths made absolute against the folder it was read from. */
+export function resolveConfigPaths(cfg: RoleConfig, base: string): RoleConfig {
+  const abs = (p: string): string => (isAbsolute(p) ? p : join(base, p));
+  return {
+    ...cfg, program: abs(cfg.program), ...(cfg.secrets ? { secrets: abs(cfg.secrets) } : {}), ...(cfg.inputs ? { inputs: abs(cfg.inputs) } : {}), ...(cfg.spool ? { spool: abs(cfg.spool) } : {}),
+    ...(cfg.tls ? { tls: { key: abs(cfg.tls.key), cert: abs(cfg.tls.cert), ca: abs(cfg.tls.ca) } } : {}),
+  };
+}
 
 async function hello(ch: Channel, mine: Record<string, unknown>): Promise<Record<string, unknown>> {
   await ch.send(Buffer.from(JSON.stringify({ protocol: PROTOCOL, ...mine })));

@@ -7,3 +7,4 @@ export { finetuneArchitecture, embeddedRecipe, type FinetuneOptions, type Finetu
 export { compileRecipe, type CompiledRecipe } from './compile.js';
 export { reportRun } from './report.js';
 export { privateInference, type PrivateInferenceOptions, type PiRunReport, type PiLayerRow } from './pi.js';
+export { exportPiSession, type PiSessionExport } from './pi-export.js';

@@ -28,7 +28,7 @@ import { loadRecipeData, loadTrainedModel } from './train.js';
 export interface PiLayerRow {
   path: string;
   op: string;
-  /** Online wall time per image (the slower party), ms. */
+  /** Online wall time per image on the server's clock (it receives every one-way message, so it never runs ahead), ms. */
   ms: number;
   /** Bytes per image, server → client and client → server. */
   bytesServerToClient: number;
@@ -106,7 +106,8 @@ function layerRows(program: PiProgram, s: PiSession, samples: number, batches: n
     const server = sumTraffic(s.server.buckets, b), client = sumTraffic(s.client.buckets, b), offline = sumTraffic(s.client.offline ?? {}, b);
     const pred = byPath.get(node.path);
     rows.push({
-      path: node.path, op: node.op, ms: Math.max(s.client.nodeMs[i]!, s.server.nodeMs[i]!) / samples,
+      // The server's clock attributes time to the layer that spends it (see calibrationPoints).
+      path: node.path, op: node.op, ms: s.server.nodeMs[i]! / samples,
       bytesServerToClient: server.sent / samples, bytesClientToServer: client.sent / samples, rounds: client.rounds / batches,
       offlineBytes: offline.received / samples, ...(pred ? { predicted: pred } : {}),
     });
@@ -148,7 +149,7 @@ export interface PiPrediction {
 }
 
 /** An exported architecture (searched decisions), or a training run's folder (the all-ReLU network). */
-async function loadModel(path: string): Promise<{ net: Backbone; choices: Record<string, SiteChoice>; normalization?: Normalization; dataset: TrainRecipe['dataset']; table?: string }> {
+export async function loadModel(path: string): Promise<{ net: Backbone; choices: Record<string, SiteChoice>; normalization?: Normalization; dataset: TrainRecipe['dataset']; table?: string }> {
   if (path.endsWith('.json')) {
     const { arch, net, gates } = await loadArchitecture(path);
     const recipe = embeddedRecipe(arch, path);
@@ -161,7 +162,7 @@ async function loadModel(path: string): Promise<{ net: Backbone; choices: Record
   return { net: model, choices: {}, ...(meta.normalization ? { normalization: meta.normalization } : {}), dataset: recipe.dataset };
 }
 
-function testImages(ds: ImageDataset, n: number): Float32Array {
+export function testImages(ds: ImageDataset, n: number): Float32Array {
   return Float32Array.from(ds.images.subarray(0, n * ds.shape.reduce((a, b) => a * b, 1)), (v) => v / 255);
 }
 
