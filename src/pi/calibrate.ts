@@ -78,7 +78,7 @@ export function calibrationNetwork(): { program: PiProgram; secrets: PiSecrets }
     nodes.push({ op: 'linear', path: `fc${nodes.length}`, in: last(), inF, outF, shape: [outF] });
   };
   // Chains of convolution → activation as real networks have them (an operator's time depends on
-  // what runs around it), at 32,256, 16,128, 8,064, 3,600 and 300 elements.
+  // what runs around it), at 32,256, 16,128, 8,064, 3,600, 300 and 60 elements.
   conv(1, 1, 56); act('relu'); act('poly');
   conv(3, 1, 28); act('relu'); conv(3, 1, 28); act('relu'); conv(3, 1, 28); act('poly'); conv(3, 1, 28); act('poly');
   conv(3, 2, 56); act('relu'); conv(3, 1, 56); act('relu'); act('poly'); conv(3, 1, 56); act('poly', 2, 'site');
@@ -86,6 +86,8 @@ export function calibrationNetwork(): { program: PiProgram; secrets: PiSecrets }
   conv(3, 1, 100); act('relu'); act('poly', 1);
   pool('avgpool');
   linear(300); act('relu'); act('poly'); act('poly', 1);
+  // Small comparison layers, as a mask site keeping a few dozen ReLUs has them.
+  linear(60); act('relu'); act('poly');
   linear(10);
   const program: PiProgram = { format: 'polynas-pi-program', version: 1, backbone: 'polynas-calibration', inputShape: [24, 24, 12], numClasses: 10, fixedPoint: DEFAULT_FIXED_POINT, nodes };
   return { program, secrets: { format: 'polynas-pi-secrets', version: 1, programHash: programHash(program), params } };
