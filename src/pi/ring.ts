@@ -19,8 +19,8 @@ interface RingAddon {
   strided(a: Ring, m: number, offset: number, count: number, step: number): Ring;
 }
 
-/** Path of the compiled ring arithmetic (built with the LibTorch engine by `npm run build:torch`). */
-export const RING_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'torch', 'build', 'Release', 'polynas_ring.node');
+/** Path of the compiled ring arithmetic (built by `npm run build:torch`; it needs a C++ compiler, not LibTorch). */
+export const RING_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'ring', 'build', 'Release', 'polynas_ring.node');
 
 let addon: RingAddon | undefined;
 
@@ -28,7 +28,7 @@ let addon: RingAddon | undefined;
 export function ringAddon(): RingAddon {
   if (addon) return addon;
   if (!existsSync(RING_ADDON_PATH)) {
-    throw new Error(`the 2PC runtime's native ring arithmetic is not built (${RING_ADDON_PATH} is missing); run \`npm run build:torch\` after \`apt-get install -y libtorch-dev\``);
+    throw new Error(`the 2PC runtime's native ring arithmetic is not built (${RING_ADDON_PATH} is missing); run \`npm run build:torch\` (it needs a C++ compiler and node-gyp; LibTorch is optional)`);
   }
   addon = createRequire(import.meta.url)(RING_ADDON_PATH) as RingAddon;
   return addon;

@@ -6,7 +6,7 @@ import { Prg, freshSeed } from '../../src/pi/prg.js';
 import { decode, encode, ring, RING_ADDON_PATH, type Ring } from '../../src/pi/ring.js';
 import { phases, session } from './harness.js';
 
-// The ring arithmetic is built with the LibTorch engine: skipped where that build is optional and
+// The ring arithmetic is built by `npm run build:torch` (with or without LibTorch): skipped where that build is optional and
 // absent, a failure with POLYNAS_REQUIRE_TORCH=1 (CI).
 const built = existsSync(RING_ADDON_PATH);
 const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
