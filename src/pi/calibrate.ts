@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseLatencyTable } from '../latency/tables.js';
 import type { LatencyTable } from '../latency/schema.js';
+import { Channel, socketPair } from './channel.js';
 import { bucketName } from './evaluate.js';
 import { runLocalSession, type PiSession } from './launch.js';
 import { DEFAULT_FIXED_POINT, programHash, type PiNode, type PiProgram, type PiSecrets } from './program.js';
@@ -206,16 +207,7 @@ export function calibratedTable(points: readonly CalibrationPoint[], link: LinkM
 
 /** Measures the loopback link between two sockets of this process. */
 export async function measureLoopback(): Promise<LinkMeasurement> {
-  const { createServer, connect } = await import('node:net');
-  const { Channel } = await import('./channel.js');
-  const pair = await new Promise<[import('node:net').Socket, import('node:net').Socket]>((resolve) => {
-    let b: import('node:net').Socket;
-    const srv = createServer((a) => {
-      srv.close();
-      resolve([a, b]);
-    });
-    srv.listen(0, '127.0.0.1', () => (b = connect((srv.address() as { port: number }).port, '127.0.0.1')));
-  });
+  const pair = await socketPair();
   const [x, y] = [new Channel(pair[0], 'a'), new Channel(pair[1], 'b')];
   const small = new BigUint64Array(1);
   const times: number[] = [];

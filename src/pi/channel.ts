@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 
 /** Bytes and rounds one party sent, received and waited for, in one accounting bucket. */
 export interface Traffic {
@@ -10,12 +10,10 @@ export interface Traffic {
   messages: number;
   /** Communication rounds: sequential steps in which this party waited for the other (concurrent streams share them). */
   rounds: number;
-  /** Wall time spent in this bucket, ms. */
-  ms: number;
 }
 
 export function emptyTraffic(): Traffic {
-  return { sent: 0, received: 0, messages: 0, rounds: 0, ms: 0 };
+  return { sent: 0, received: 0, messages: 0, rounds: 0 };
 }
 
 /** Raised on every side when a peer goes away or breaks the protocol. */
@@ -172,4 +170,17 @@ export class Channel {
         w.reject(this.failure);
       }
   }
+}
+
+/** Two connected sockets over loopback TCP (both ends in this process). */
+export function socketPair(): Promise<[Socket, Socket]> {
+  return new Promise((resolve, reject) => {
+    let b: Socket;
+    const server = createServer((a) => {
+      server.close();
+      resolve([a, b]);
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => (b = connect((server.address() as { port: number }).port, '127.0.0.1')));
+  });
 }

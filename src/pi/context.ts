@@ -78,7 +78,7 @@ export class Spool {
  * What a role needs to run protocol steps: who it is, its channels, the seeds it shares with the
  * dealer, the fixed-point settings, and the current node and batch (which name the material).
  * The dealer runs the same protocol code as the parties: every step draws its material first, and
- * for the dealer a step ends there (it returns a placeholder of the right size), so the dealer
+ * for the dealer a step ends there (it holds no shares and returns zeros of the step's output size), so the dealer
  * produces exactly the material the parties consume, in the same order.
  */
 export class PiContext {

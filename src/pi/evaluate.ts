@@ -134,7 +134,7 @@ async function groupMax(cx: PiContext, x: Ring, m: number): Promise<Ring> {
   return v;
 }
 
-/** Evaluates one node on this role's shares (the dealer: on placeholders, producing material). */
+/** Evaluates one node on this role's shares (the dealer, which holds none, runs it on zeros to produce the node's material). */
 export async function evaluateNode(cx: PiContext, node: PiNode, inputs: Ring[], batch: number, enc: Encoded | undefined): Promise<Ring> {
   const fw = cx.fp.weightFrac;
   const x = inputs[0]!;

@@ -17,7 +17,8 @@ export interface PiSession {
   wallMs: number;
 }
 
-async function freePort(host: string): Promise<number> {
+/** A TCP port nobody listens on now (the system's choice). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -16,10 +16,10 @@ import { networkCost, resolveNetwork, type NetworkCost } from '../latency/cost.j
 import { costLayers } from '../latency/network.js';
 import { loadLatencyTable } from '../latency/tables.js';
 import { runLocalSession, type PiSession } from '../pi/launch.js';
-import { DEFAULT_FIXED_POINT, lowerNetwork, type PiProgram, type PiSecrets } from '../pi/program.js';
+import { DEFAULT_FIXED_POINT, lowerNetwork, type PiProgram } from '../pi/program.js';
 import { referenceLogits } from '../pi/reference.js';
 import { bucketName } from '../pi/evaluate.js';
-import type { Traffic } from '../pi/channel.js';
+import { emptyTraffic, type Traffic } from '../pi/channel.js';
 import { costChoices } from '../supernet/gate.js';
 import { embeddedRecipe } from './finetune.js';
 import { loadRecipeData, loadTrainedModel } from './train.js';
@@ -68,11 +68,11 @@ export interface PrecisionCheck {
   failuresPerImage: number;
 }
 
-function precisionCheck(program: PiProgram, net: Backbone, x: tf.Tensor): PrecisionCheck {
+/** `logits`: the float network's logits on the run's images (computed once, also for the agreement). */
+function precisionCheck(program: PiProgram, net: Backbone, x: tf.Tensor, logits: readonly number[][]): PrecisionCheck {
   const { frac: f, weightFrac: fw } = program.fixedPoint;
   const ranges = withDeployedForm(net, () => net.activationRanges(x));
-  const logits = tf.tidy(() => withDeployedForm(net, () => tf.max(tf.abs(net.forward(x))).dataSync()[0]!));
-  const maxAbs = Math.max(logits, ...ranges.map((r) => r.absMax));
+  const maxAbs = Math.max(...logits.flat().map(Math.abs), ...ranges.map((r) => r.absMax));
   // A truncation's input holds a value at scale f + fw; conv sums may reach a few times the largest
   // output, so the check allows 4× headroom.
   const bitsUsed = Math.ceil(Math.log2(4 * maxAbs + 1)) + f + fw + 1;
@@ -84,8 +84,9 @@ function precisionCheck(program: PiProgram, net: Backbone, x: tf.Tensor): Precis
 
 const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
 
-function sumTraffic(buckets: Record<string, Traffic>, name: string): Traffic {
-  return buckets[name] ?? { sent: 0, received: 0, messages: 0, rounds: 0, ms: 0 };
+/** A bucket's traffic (zero when the role never used it). */
+function traffic(buckets: Record<string, Traffic>, name: string): Traffic {
+  return buckets[name] ?? emptyTraffic();
 }
 
 /** Measured rows per node, joined with the table's prediction by layer path. */
@@ -103,7 +104,7 @@ function layerRows(program: PiProgram, s: PiSession, samples: number, batches: n
   program.nodes.forEach((node, i) => {
     if (node.op === 'input' || node.op === 'flatten' || node.op === 'add') return;
     const b = bucketName(i, node);
-    const server = sumTraffic(s.server.buckets, b), client = sumTraffic(s.client.buckets, b), offline = sumTraffic(s.client.offline ?? {}, b);
+    const server = traffic(s.server.buckets, b), client = traffic(s.client.buckets, b), offline = traffic(s.client.offline ?? {}, b);
     const pred = byPath.get(node.path);
     rows.push({
       // The server's clock attributes time to the layer that spends it (see calibrationPoints).
@@ -184,8 +185,8 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net, { normalization: norm, fixedPoint }));
   const batch = makeBatch(test, Int32Array.from({ length: samples }, (_, i) => i), norm);
   const x = tf.tensor(batch.x, [samples, ...test.shape]);
-  const precision = precisionCheck(program, net, x);
   const floatLogits = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
+  const precision = precisionCheck(program, net, x, floatLogits);
   x.dispose();
   const images = testImages(test, samples);
   const table = loadLatencyTable(opts.table ?? exportedTable ?? 'crypten-2pc-dealer');
@@ -194,13 +195,14 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   const link = opts.shape && profile ? { rttMs: profile.rttMs, ...(profile.bandwidthMbps ? { bandwidthMbps: profile.bandwidthMbps } : {}) } : undefined;
   const session = await runLocalSession({ program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(link ? { link } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
   const ref = referenceLogits(program, secrets, images, samples);
-  const predicted = networkCost(costLayers(net, choices), table, opts.network ? { network: opts.network } : {});
+  const layers = costLayers(net, choices);
+  const predicted = networkCost(layers, table, opts.network ? { network: opts.network } : {});
   const predictions: PiPrediction[] = (opts.predict ?? []).map((p) => {
-    const c = networkCost(costLayers(net, choices), loadLatencyTable(p.table), p.network ? { network: p.network } : {});
+    const c = networkCost(layers, loadLatencyTable(p.table), p.network ? { network: p.network } : {});
     return { table: c.table, ...(c.network ? { network: c.network.name } : {}), totalMs: c.totalMs, bytes: c.commBytes, rounds: c.rounds, caveats: c.caveats };
   });
   net.dispose();
-  const report = summarize(opts, program, secrets, session, { ...(link ? { link } : {}), ref, floatLogits, labels: test.labels, samples, precision, predicted });
+  const report = summarize(opts, program, session, { ...(link ? { link } : {}), ref, floatLogits, labels: test.labels, samples, precision, predicted });
   if (predictions.length) report.predictions = predictions;
   writeJsonAtomic(join(opts.out, 'pi-run.json'), report);
   writeFileAtomic(join(opts.out, 'pi-layers.csv'), layersCsv(report.layers));
@@ -210,7 +212,7 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   return report;
 }
 
-function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: PiSecrets, s: PiSession, r: { link?: { rttMs: number; bandwidthMbps?: number }; ref: number[][]; floatLogits: number[][]; labels: Int32Array; samples: number; precision: PrecisionCheck; predicted: NetworkCost }): PiRunReport {
+function summarize(opts: PrivateInferenceOptions, program: PiProgram, s: PiSession, r: { link?: { rttMs: number; bandwidthMbps?: number }; ref: number[][]; floatLogits: number[][]; labels: Int32Array; samples: number; precision: PrecisionCheck; predicted: NetworkCost }): PiRunReport {
   const secure = s.client.logits!;
   const n = r.samples;
   let refAgree = 0, floatAgree = 0, labelSecure = 0, labelFloat = 0, maxUlps = 0, maxFloat = 0;
@@ -227,7 +229,7 @@ function summarize(opts: PrivateInferenceOptions, program: PiProgram, _secrets: 
   }
   const layers = layerRows(program, s, n, Math.ceil(n / (opts.batch ?? 1)), r.predicted);
   const sum = (f: (l: PiLayerRow) => number): number => layers.reduce((a, l) => a + f(l), 0);
-  const setup = sumTraffic(s.server.buckets, 'setup');
+  const setup = traffic(s.server.buckets, 'setup');
   return {
     architecture: opts.architecture, backbone: program.backbone, samples: n, batch: opts.batch ?? 1, fixedPoint: program.fixedPoint, precision: r.precision,
     table: r.predicted.table, ...(r.predicted.network ? { network: r.predicted.network.name } : {}), link: r.link ?? 'loopback', layers,

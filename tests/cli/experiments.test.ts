@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { parseBudgets } from '../../src/cli/experiments.js';
-import { capture, tempDir } from '../helpers.js';
+import { capture, quickstartRecipe, tempDir } from '../helpers.js';
 
 const root = join(__dirname, '..', '..');
 
@@ -43,12 +43,7 @@ describe('sweep → report → evaluate → finetune → export (real digits)', 
   let rows: string[][] = [];
   let header = '';
   beforeAll(async () => {
-    const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'quickstart.json'), 'utf8'));
-    recipe.dataset.trainLimit = 640;
-    recipe.teacher.train.epochs = 1;
-    recipe.search.epochs = 1;
-    recipe.finetune.epochs = 1;
-    recipe.space = join(root, 'search-spaces', 'lenet5-pixel.json');
+    const recipe = quickstartRecipe(640);
     delete recipe.$schema;
     writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
     expect(await runCli(['sweep', '--recipe', join(dir, 'r.json'), '--out', run, '--budgets', '100,0.05,1k,2k'], first.io), first.err.join('\n')).toBe(0);

@@ -1,15 +1,12 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { parseLatencyTable } from '../../src/latency/tables.js';
 import { fitLine } from '../../src/pi/calibrate.js';
-import { RING_ADDON_PATH } from '../../src/pi/ring.js';
-import { capture, tempDir } from '../helpers.js';
+import { skipPi } from './harness.js';
+import { capture, quickstartRecipe, tempDir } from '../helpers.js';
 
-const root = join(__dirname, '..', '..');
-const built = existsSync(RING_ADDON_PATH);
-const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
 
 describe('pi calibrate', () => {
   it('fits a line on relative errors, with non-negative slope and intercept', () => {
@@ -24,7 +21,7 @@ describe('pi calibrate', () => {
     expect(fitLine([{ n: 4, y: 2 }])).toEqual({ a: 0.5, b: 0 });
   });
 
-  it.skipIf(!built && !required)('end to end: calibrate this machine → a search recipe prices with the table → the searched network runs under 2PC next to the calibrated prediction', async () => {
+  it.skipIf(skipPi)('end to end: calibrate this machine → a search recipe prices with the table → the searched network runs under 2PC next to the calibrated prediction', async () => {
     const dir = tempDir();
     const tableFile = join(dir, 'my-machine.json');
     const cal = capture();
@@ -38,12 +35,7 @@ describe('pi calibrate', () => {
     expect(mac.model === 'analytic' && (mac.computeSecondsPerUnit ?? 0) > 0).toBe(true);
     expect(table.networks!.map((n) => n.name)).toEqual(['loopback', 'LAN', 'WAN']);
 
-    const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'quickstart.json'), 'utf8'));
-    Object.assign(recipe.dataset, { trainLimit: 256 });
-    recipe.teacher.train.epochs = 1;
-    recipe.search.epochs = 1;
-    recipe.finetune.epochs = 1;
-    recipe.space = join(root, 'search-spaces', 'lenet5-pixel.json');
+    const recipe = quickstartRecipe(256);
     recipe.latency = { table: tableFile, network: 'WAN' };
     writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
     const run = join(dir, 'search');

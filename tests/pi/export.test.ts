@@ -1,24 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { RING_ADDON_PATH } from '../../src/pi/ring.js';
+import { freePort } from '../../src/pi/launch.js';
+import { skipPi } from './harness.js';
 import { capture, tempDir } from '../helpers.js';
 
-const built = existsSync(RING_ADDON_PATH);
-const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
 const fixture = join(__dirname, '..', 'fixtures', 'v1-darts-lenet5', 'architecture.json');
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-describe.skipIf(!built && !required)('polynas pi export + pi party: a session from files, as on three hosts', () => {
+describe.skipIf(skipPi)('polynas pi export + pi party: a session from files, as on three hosts', () => {
   it('writes the public part, the secret part, the images and one config per role; the three roles run from those files alone', async () => {
     const dir = tempDir();
     const out = join(dir, 'session');

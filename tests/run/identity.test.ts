@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { trainIdentity } from '../../src/run/train.js';
 import { parseTrainRecipe } from '../../src/spec/recipe.js';
-import { capture, cifarSubsetDir, tempDir } from '../helpers.js';
+import { capture, cifarSubsetDir, quickstartRecipe, tempDir } from '../helpers.js';
 
 const root = join(__dirname, '..', '..');
 describe('run identity', () => {
@@ -21,12 +21,7 @@ describe('run identity', () => {
 
   it('a sweep whose recipe changed does not keep results of the old settings; --fresh redoes them', async () => {
     const dir = tempDir();
-    const recipe = JSON.parse(readFileSync(join(root, 'experiments', 'quickstart.json'), 'utf8'));
-    Object.assign(recipe.dataset, { trainLimit: 128 });
-    recipe.teacher.train.epochs = 1;
-    recipe.search.epochs = 1;
-    recipe.finetune.epochs = 1;
-    recipe.space = join(root, 'search-spaces', 'lenet5-pixel.json');
+    const recipe = quickstartRecipe(128);
     writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
     const run = join(dir, 'sweep');
     expect(await runCli(['sweep', '--recipe', join(dir, 'r.json'), '--out', run, '--budgets', '300'], capture().io)).toBe(0);
