@@ -7,7 +7,9 @@
  * teacher, AutoReP 5 %) and CIFAR ResNet-20 on the CIFAR-10 subset (all-ReLU teacher, AutoReP 1 %,
  * 5 %, 20 %, all-polynomial, SNL 5 %, DARTS 5 %). Each run goes through three processes (dealer,
  * server, client) over loopback; `-wan` runs send the client–server traffic through a relay that
- * delays and rate-limits it like the table's WAN profile (40 ms RTT, 400 Mbit/s).
+ * delays and rate-limits it like the table's WAN profile (40 ms RTT, 400 Mbit/s); `-lan-netns` runs put the
+ * three roles in three network namespaces whose links the kernel limits to the LAN profile's 3 Gbit/s
+ * (needs root).
  *
  * Every finished run is kept in `<out>/pi.json` (atomically, after each run) and skipped when the
  * benchmark is started again.
@@ -41,6 +43,8 @@ interface Config {
   dataDir?: string;
   /** Compare with polynas' calibrated table (latency-tables/polynas-pi-dealer.json) too. */
   calibrated?: boolean;
+  /** Run the roles in three network namespaces, links rate-limited by the kernel at the table's LAN bandwidth (root). */
+  netns?: boolean;
 }
 
 const r20 = (id: string, model: string, samples: number, wan = false): Config => ({ id, model: join(models, model), samples, batch: 1, ...(wan ? { wan } : {}), ...(cifar ? { dataDir: cifar } : {}) });
@@ -62,6 +66,9 @@ const CONFIGS: Config[] = [
     { ...r20(`resnet20-${id}-cal`, `resnet20-autorep-seed0/${m}`, 20), calibrated: true },
     { ...r20(`resnet20-${id}-cal-wan`, `resnet20-autorep-seed0/${m}`, 5, true), calibrated: true },
   ]),
+  // Three namespaces, each link limited by the kernel's tbf to the LAN profile's 3 Gbit/s; predicted at that
+  // bandwidth and the links' measured RTT (this kernel has no netem to add the profile's 0.3 ms).
+  ...[['relu', 'teacher'], ['autorep-1%', 'budget-0.01/architecture.json'], ['autorep-5%', 'budget-0.05/architecture.json']].map(([id, m]) => ({ ...r20(`resnet20-${id}-cal-lan-netns`, `resnet20-autorep-seed0/${m}`, 10), calibrated: true, netns: true })),
   { id: 'lenet5-autorep-5%-cal', model: join(models, 'lenet5-autorep-seed0/budget-0.05/architecture.json'), samples: 50, batch: 1, calibrated: true },
 ];
 const calibratedTable = join(root, 'latency-tables', 'polynas-pi-dealer.json');
@@ -82,9 +89,9 @@ for (const c of CONFIGS) {
   const t0 = performance.now();
   const table = c.calibrated ? calibratedTable : 'crypten-2pc-dealer';
   const r = await privateInference({
-    architecture: c.model, samples: c.samples, batch: c.batch, out: join(out, c.id), table, network: c.wan ? 'WAN' : c.calibrated ? 'loopback' : 'LAN',
+    architecture: c.model, samples: c.samples, batch: c.batch, out: join(out, c.id), table, network: c.wan ? 'WAN' : c.netns ? 'LAN' : c.calibrated ? 'loopback' : 'LAN',
     predict: [{ table: 'crypten-2pc-dealer', network: c.wan ? 'WAN' : 'LAN' }, { table: calibratedTable, network: c.wan ? 'WAN' : 'loopback' }],
-    ...(c.wan ? { shape: true } : {}), ...(c.dataDir ? { dataDir: c.dataDir } : {}), timeoutMs: 600_000,
+    ...(c.wan ? { shape: true } : {}), ...(c.netns ? { netns: true } : {}), ...(c.dataDir ? { dataDir: c.dataDir } : {}), timeoutMs: 600_000,
   });
   rows[c.id] = { id: c.id, ...r, wallS: (performance.now() - t0) / 1e3 };
   writeJsonAtomic(file, rows);

@@ -12,6 +12,9 @@ interface PiRunArgs {
   table?: string;
   network?: string;
   shape?: boolean;
+  netns?: boolean;
+  bandwidth?: number;
+  rtt?: number;
   frac?: number;
   weightFrac?: number;
   out?: string;
@@ -39,7 +42,7 @@ export function formatPiReport(r: PiRunReport): string[] {
   return [
     `polynas pi run: ${r.backbone}, ${r.samples} images (batch ${r.batch}), Z_2^64 with ${r.fixedPoint.frac} fractional bits (weights ${r.fixedPoint.weightFrac})`,
     ...pad(rows),
-    `total per image: ${t.onlineMs.toFixed(1)} ms online on ${r.link === 'loopback' ? 'loopback' : `a relay link (RTT ${r.link.rttMs} ms${r.link.bandwidthMbps ? `, ${r.link.bandwidthMbps} Mbit/s` : ''})`}, ${kb(t.bytes)} and ${t.rounds} rounds online, ${kb(t.offlineBytes)} of dealer material; table ${r.table}: ${kb(t.predictedBytes)}, ${t.predictedRounds} rounds${t.predictedMs !== null ? `, ${t.predictedMs.toFixed(1)} ms${r.network ? ` (${r.network})` : ''}` : ''}`,
+    `total per image: ${t.onlineMs.toFixed(1)} ms online on ${r.link === 'loopback' ? 'loopback' : `${r.link.kind === 'netns' ? 'links between network namespaces' : 'a relay link'} (RTT ${r.link.rttMs.toFixed(3)} ms${r.link.bandwidthMbps ? `, ${r.link.bandwidthMbps} Mbit/s` : ''})`}, ${kb(t.bytes)} and ${t.rounds} rounds online, ${kb(t.offlineBytes)} of dealer material; table ${r.table}: ${kb(t.predictedBytes)}, ${t.predictedRounds} rounds${t.predictedMs !== null ? `, ${t.predictedMs.toFixed(1)} ms${r.network ? ` (${r.network})` : ''}` : ''}`,
     `setup (once): ${kb(t.setupBytes)} of masked weights, ${t.setupMs.toFixed(0)} ms`,
     `top-1 agreement: with the fixed-point reference ${(a.referenceTop1 * 100).toFixed(2)} %, with the float network ${(a.floatTop1 * 100).toFixed(2)} %; accuracy secure ${(a.labelTop1Secure * 100).toFixed(2)} %, float ${(a.labelTop1Float * 100).toFixed(2)} %; largest logit difference ${a.maxReferenceUlps.toFixed(0)} ulp from the reference, ${a.maxFloatError.toExponential(2)} from float`,
     `precision: largest activation ${r.precision.maxAbs.toFixed(2)}, ${r.precision.bitsUsed} of 64 bits, ≤ ${r.precision.failuresPerImage.toExponential(1)} failed truncations per image expected`,
@@ -62,6 +65,9 @@ function piRunCommand(ctx: CliContext) {
         .option('frac', { type: 'number', describe: 'Fractional bits of activations (default 12)' })
         .option('weight-frac', { type: 'number', describe: 'Fractional bits of weights and coefficients (default 16)' })
         .option('shape', { type: 'boolean', describe: 'Send the client–server traffic through a relay that delays and rate-limits it like --network (this kernel has no netem)' })
+        .option('netns', { type: 'boolean', describe: 'Run the three roles in three network namespaces, each link rate-limited by the kernel at the profile\'s bandwidth (root); the prediction uses the links\' measured RTT' })
+        .option('bandwidth', { type: 'number', describe: 'Bandwidth in Mbit/s for the prediction and the shaped link (overrides the profile)' })
+        .option('rtt', { type: 'number', describe: 'Round-trip time in ms for the prediction and the relay (overrides the profile)' })
         .option('out', { type: 'string', describe: 'Folder for pi-run.json, pi-layers.csv and the role files (default: beside the model)' })
         .option('timeout', { type: 'number', default: 120, describe: 'Seconds any party waits for another before the run fails' })
         .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend of the float network the secure logits are compared with (default auto)' })
@@ -75,7 +81,8 @@ function piRunCommand(ctx: CliContext) {
       const out = resolve(argv.out ?? (model.endsWith('.json') ? resolve(model, '..') : model));
       const r = await privateInference({
         architecture: model, samples: argv.samples, batch: argv.batch, out, timeoutMs: argv.timeout * 1000,
-        ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}), ...(argv.shape ? { shape: true } : {}),
+        ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}), ...(argv.table ? { table: argv.table } : {}), ...(argv.network ? { network: argv.network } : {}), ...(argv.shape ? { shape: true } : {}), ...(argv.netns ? { netns: true } : {}),
+        ...(argv.bandwidth !== undefined ? { bandwidthMbps: argv.bandwidth } : {}), ...(argv.rtt !== undefined ? { rttMs: argv.rtt } : {}),
         ...(argv.frac !== undefined ? { frac: argv.frac } : {}), ...(argv.weightFrac !== undefined ? { weightFrac: argv.weightFrac } : {}),
       });
       if (argv.json) ctx.out(JSON.stringify(r, null, 2));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { PiProgram, PiSecrets } from './program.js';
 import { Relay, type LinkShape } from './relay.js';
+import type { RolePlacement } from './netns.js';
 import type { RoleConfig, RoleReport, TlsFiles } from './roles.js';
 
 /** A session run on this machine: the three roles' reports. */
@@ -42,15 +43,17 @@ function roleCommand(): string[] {
  * reaches the server through a {@link Relay} that delays and rate-limits the real traffic. A role
  * that fails ends the session on every side; the error names the role and its message.
  */
-export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; link?: LinkShape; tls?: TlsFiles; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
+export async function runLocalSession(opts: { program: PiProgram; secrets: PiSecrets; images: Float32Array; samples: number; batch: number; dir: string; timeoutMs?: number; host?: string; link?: LinkShape; tls?: TlsFiles; placement?: (role: RoleConfig['role']) => RolePlacement; onStart?: (pids: Record<RoleConfig['role'], number>) => void }): Promise<PiSession> {
   const host = opts.host ?? '127.0.0.1';
+  if (opts.placement && opts.link) throw new Error('a shaped relay link and a placement of the roles on other hosts do not go together');
   mkdirSync(opts.dir, { recursive: true });
   const files = { program: join(opts.dir, 'public.json'), secrets: join(opts.dir, 'secret.json'), inputs: join(opts.dir, 'inputs.f32') };
   writeJsonAtomic(files.program, opts.program);
   writeJsonAtomic(files.secrets, opts.secrets);
   writeFileSync(files.inputs, new Uint8Array(opts.images.buffer, opts.images.byteOffset, opts.images.byteLength));
-  const dealer = { host, port: await freePort(host) };
-  const server = { host, port: await freePort(host) };
+  // Placed roles (e.g. in network namespaces) listen at their own address on fixed ports there.
+  const dealer = opts.placement ? { host: opts.placement('dealer').host, port: 7001 } : { host, port: await freePort(host) };
+  const server = opts.placement ? { host: opts.placement('server').host, port: 7000 } : { host, port: await freePort(host) };
   // A shaped link sits between the client and the server (the online traffic); dealer traffic is offline.
   const relay = opts.link ? await Relay.start(host, server, opts.link) : undefined;
   const serverForClient = relay ? { host, port: relay.port } : server;
@@ -64,7 +67,8 @@ export async function runLocalSession(opts: { program: PiProgram; secrets: PiSec
   const children = configs.map((cfg) => {
     const cfgFile = join(opts.dir, `${cfg.role}.config.json`);
     writeJsonAtomic(cfgFile, cfg);
-    const child = spawn(process.execPath, [...roleCommand(), cfgFile, join(opts.dir, `${cfg.role}.report.json`)], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const [cmd, ...prefix] = [...(opts.placement?.(cfg.role).prefix ?? []), process.execPath];
+    const child = spawn(cmd!, [...prefix, ...roleCommand(), cfgFile, join(opts.dir, `${cfg.role}.report.json`)], { stdio: ['ignore', 'inherit', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     return { cfg, child, done: new Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, err }))) };

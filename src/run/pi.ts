@@ -15,6 +15,8 @@ import type * as vl from 'vega-lite';
 import { networkCost, resolveNetwork, type NetworkCost } from '../latency/cost.js';
 import { costLayers } from '../latency/network.js';
 import { loadLatencyTable } from '../latency/tables.js';
+import type { LatencyTable } from '../latency/schema.js';
+import { NamespaceLab } from '../pi/netns.js';
 import { runLocalSession, type PiSession } from '../pi/launch.js';
 import { DEFAULT_FIXED_POINT, lowerNetwork, type PiProgram } from '../pi/program.js';
 import { referenceLogits } from '../pi/reference.js';
@@ -50,7 +52,7 @@ export interface PiRunReport {
   table: string;
   network?: string;
   /** The client–server link the times were measured on: loopback, or a relay shaped like `network`. */
-  link: 'loopback' | { rttMs: number; bandwidthMbps?: number };
+  link: 'loopback' | { rttMs: number; bandwidthMbps?: number; kind?: 'relay' | 'netns' };
   layers: PiLayerRow[];
   total: { onlineMs: number; bytes: number; rounds: number; offlineBytes: number; setupBytes: number; setupMs: number; predictedMs: number | null; predictedBytes: number; predictedRounds: number };
   /** Other tables' predictions asked for (`predict`). */
@@ -134,6 +136,15 @@ export interface PrivateInferenceOptions {
   weightFrac?: number;
   /** Shape the client–server link like the table's `network` profile (a delaying relay; see `Relay`). */
   shape?: boolean;
+  /**
+   * Run the three roles in three network namespaces joined by a bridge, each interface rate-limited by
+   * the kernel at the profile's bandwidth (root only; see `NamespaceLab`). The prediction then uses
+   * that bandwidth and the links' measured RTT, since this kernel cannot add delay.
+   */
+  netns?: boolean;
+  /** Override the profile's bandwidth (Mbit/s) or RTT (ms) in the prediction (and the shaped link). */
+  bandwidthMbps?: number;
+  rttMs?: number;
   timeoutMs?: number;
   /** More (table, network) predictions to put in the report beside the main one. */
   predict?: { table: string; network?: string }[];
@@ -167,6 +178,30 @@ export function testImages(ds: ImageDataset, n: number): Float32Array {
   return Float32Array.from(ds.images.subarray(0, n * ds.shape.reduce((a, b) => a * b, 1)), (v) => v / 255);
 }
 
+type SessionOptions = Parameters<typeof runLocalSession>[0];
+
+/** Runs the session on loopback, through a shaped relay, or in rate-limited namespaces; and the network the prediction should use. */
+async function runPlaced(opts: PrivateInferenceOptions, table: LatencyTable, base: SessionOptions): Promise<{ session: PiSession; link?: PiRunReport['link'] & object; predictOn: Parameters<typeof networkCost>[2] }> {
+  const overrides = { ...(opts.bandwidthMbps !== undefined ? { bandwidthMbps: opts.bandwidthMbps } : {}), ...(opts.rttMs !== undefined ? { rttMs: opts.rttMs } : {}) };
+  const profile = opts.network || opts.bandwidthMbps !== undefined || opts.rttMs !== undefined ? resolveNetwork(table, { ...(opts.network ? { network: opts.network } : {}), ...overrides }) : undefined;
+  const predictOn = { ...(opts.network ? { network: opts.network } : {}), ...overrides };
+  if ((opts.shape || opts.netns) && !profile) throw new Error(`${opts.netns ? '--netns' : '--shape'} needs a network profile (--network, or --bandwidth and --rtt)`);
+  if (opts.shape && opts.netns) throw new Error('--shape and --netns do not go together');
+  if (opts.netns) {
+    const lab = NamespaceLab.create(profile!.bandwidthMbps ? { rateMbps: profile!.bandwidthMbps } : {});
+    try {
+      const rttMs = await lab.rttMs();
+      const session = await runLocalSession({ ...base, placement: lab.placement });
+      return { session, link: { kind: 'netns', rttMs, ...(profile!.bandwidthMbps ? { bandwidthMbps: profile!.bandwidthMbps } : {}) }, predictOn: { ...predictOn, rttMs } };
+    } finally {
+      lab.destroy();
+    }
+  }
+  const link = opts.shape ? { rttMs: profile!.rttMs, ...(profile!.bandwidthMbps ? { bandwidthMbps: profile!.bandwidthMbps } : {}) } : undefined;
+  const session = await runLocalSession({ ...base, ...(link ? { link } : {}) });
+  return { session, ...(link ? { link: { kind: 'relay' as const, ...link } } : {}), predictOn };
+}
+
 /**
  * Runs an exported network under 2PC on this machine (dealer, server and client as three processes
  * over loopback TCP) on the first `samples` test images, and reports per layer the measured online
@@ -190,13 +225,10 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   x.dispose();
   const images = testImages(test, samples);
   const table = loadLatencyTable(opts.table ?? exportedTable ?? 'crypten-2pc-dealer');
-  const profile = opts.network ? resolveNetwork(table, { network: opts.network }) : undefined;
-  if (opts.shape && !profile) throw new Error('shaping the link needs a network profile (--network)');
-  const link = opts.shape && profile ? { rttMs: profile.rttMs, ...(profile.bandwidthMbps ? { bandwidthMbps: profile.bandwidthMbps } : {}) } : undefined;
-  const session = await runLocalSession({ program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(link ? { link } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  const { session, link, predictOn } = await runPlaced(opts, table, { program, secrets, images, samples, batch: opts.batch ?? 1, dir: join(opts.out, 'pi'), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
   const ref = referenceLogits(program, secrets, images, samples);
   const layers = costLayers(net, choices);
-  const predicted = networkCost(layers, table, opts.network ? { network: opts.network } : {});
+  const predicted = networkCost(layers, table, predictOn);
   const predictions: PiPrediction[] = (opts.predict ?? []).map((p) => {
     const c = networkCost(layers, loadLatencyTable(p.table), p.network ? { network: p.network } : {});
     return { table: c.table, ...(c.network ? { network: c.network.name } : {}), totalMs: c.totalMs, bytes: c.commBytes, rounds: c.rounds, caveats: c.caveats };
@@ -250,7 +282,7 @@ export function piLayersSpec(r: PiRunReport): vl.TopLevelSpec {
     values.push({ layer, what: 'measured', ms: l.ms, kB: (l.bytesClientToServer + l.bytesServerToClient) / 1e3 });
     if (l.predicted?.modelled) values.push({ layer, what: `predicted (${r.table}${r.network ? `, ${r.network}` : ''})`, ...(l.predicted.ms !== null ? { ms: l.predicted.ms } : {}), kB: l.predicted.bytes / 1e3 });
   });
-  const link = r.link === 'loopback' ? 'loopback' : `relay, RTT ${r.link.rttMs} ms`;
+  const link = r.link === 'loopback' ? 'loopback' : `${r.link.kind === 'netns' ? 'namespaces' : 'relay'}, RTT ${r.link.rttMs.toFixed(2)} ms`;
   const panel = (field: string, title: string) => ({
     width: Math.max(360, 16 * r.layers.length), height: 180, transform: [{ filter: `isValid(datum.${field})` }],
     mark: { type: 'bar' }, encoding: {
