@@ -125,31 +125,59 @@ export function finetuneCommand(ctx: CliContext) {
 
 interface ExportArgs {
   architecture: string;
-  table: string;
+  table?: string;
   network?: string;
-  out: string;
+  out?: string;
   backend?: string;
+  onnx?: string;
+  profile: 'crypten' | 'ezpc' | 'plain';
+  publicCoefficients?: boolean;
+  verify: number;
+  dataDir?: string;
+}
+
+/** `polynas export --onnx`: the deployed network as ONNX for an importer, checked in ONNX Runtime. */
+async function exportOnnxFile(ctx: CliContext, argv: ArgumentsCamelCase<ExportArgs>): Promise<void> {
+  const { writeOnnx } = await import('../run/onnx.js');
+  const { resolve } = await import('node:path');
+  const r = await writeOnnx({
+    model: resolve(argv.architecture), file: resolve(argv.onnx!), profile: argv.profile, verify: argv.verify,
+    ...(argv.publicCoefficients ? { publicCoefficients: true } : {}), ...(argv.dataDir ? { dataDir: resolve(argv.dataDir) } : {}),
+  });
+  for (const w of r.warnings) ctx.print(`warning: ${w}`);
+  const ops = Object.entries(r.histogram).map(([op, n]) => `${op} ${n}`).join(', ');
+  ctx.out(`${argv.onnx}: ${(r.sizeBytes / 1e6).toFixed(2)} MB, ${r.profile} profile (opset ${r.opset}), ${r.relus} ReLUs, ${r.masks.length} masked sites; ops: ${ops}`);
+  const c = r.check;
+  ctx.out(c ? `ONNX Runtime vs polynas on ${c.images} test images: max |Δlogit| ${c.maxAbsDiff.toExponential(2)} (${c.relDiff.toExponential(2)} of the logits' scale), top-1 agreement ${(c.top1Agreement * 100).toFixed(1)} %` : 'not checked in ONNX Runtime (--verify 0)');
 }
 
 /** `polynas export`: re-export an architecture priced under another latency table, with a per-layer CSV. */
 export function exportCommand(ctx: CliContext) {
   return {
     command: 'export <architecture>',
-    describe: 'Re-export an architecture (JSON + weights) with its predicted latency under another table, plus a per-layer CSV',
+    describe: 'Re-export an architecture (JSON + weights) with its predicted latency under another table, plus a per-layer CSV; or, with --onnx, write it as ONNX for CrypTen, EzPC or any runtime',
     builder: (y: Argv) =>
       y
         .positional('architecture', { type: 'string', demandOption: true, describe: 'architecture.json exported by search or sweep' })
-        .option('table', { type: 'string', demandOption: true, describe: 'Latency table id or file' })
+        .option('table', { type: 'string', describe: 'Latency table id or file (re-export)' })
         .option('network', { type: 'string', describe: 'Network profile of the table' })
-        .option('out', { type: 'string', demandOption: true, describe: 'Output base path: writes <out>.json, <out>.weights.bin and <out>.layers.csv' })
+        .option('out', { type: 'string', describe: 'Output base path: writes <out>.json, <out>.weights.bin and <out>.layers.csv (re-export)' })
+        .option('onnx', { type: 'string', describe: 'Write the deployed network as ONNX to this file instead (an architecture.json, or a training run folder)' })
+        .option('profile', { choices: ['crypten', 'ezpc', 'plain'] as const, default: 'plain' as const, describe: "ONNX: the importer whose op list the model keeps to (docs/onnx.md)" })
+        .option('public-coefficients', { type: 'boolean', describe: 'ONNX: polynomial coefficients as Constant nodes (cheaper in CrypTen, revealed to the client); default: initializers, the server\'s secret' })
+        .option('verify', { type: 'number', default: 8, describe: 'ONNX: test images to run in ONNX Runtime (onnxruntime-web) against polynas; 0 skips the check' })
+        .option('data-dir', { type: 'string', describe: 'ONNX: folder with the dataset files for the check' })
         .option('backend', { type: 'string', choices: [...BACKEND_CHOICES], describe: 'Compute backend (default auto)' })
-        .example('$0 export runs/search/architecture.json --table delphi-gc-epyc7502 --network LAN --out runs/search/delphi-lan', 'Price the searched network under DELPHI on a LAN'),
+        .example('$0 export runs/search/architecture.json --table delphi-gc-epyc7502 --network LAN --out runs/search/delphi-lan', 'Price the searched network under DELPHI on a LAN')
+        .example('$0 export runs/search/architecture.json --onnx model.onnx --profile crypten', 'ONNX for CrypTen, checked in ONNX Runtime'),
     handler: async (argv: ArgumentsCamelCase<ExportArgs>) => {
+      if (!argv.onnx && (!argv.table || !argv.out)) throw new Error('export: --table and --out are required (or --onnx <file>)');
       const { selectBackend, loadArchitecture, loadLatencyTable, architectureFiles, toArchitecture, writeArchitecture, writeFileAtomic } = await lib();
       await selectBackend((argv.backend as BackendChoice | undefined) ?? 'auto');
+      if (argv.onnx) return exportOnnxFile(ctx, argv);
       const { net, gates, arch } = await loadArchitecture(argv.architecture);
-      const table = loadLatencyTable(argv.table);
-      const out = architectureFiles(argv.out).json.slice(0, -'.json'.length);
+      const table = loadLatencyTable(argv.table!);
+      const out = architectureFiles(argv.out!).json.slice(0, -'.json'.length);
       const a = toArchitecture(net, gates, {
         space: arch.space, strategy: arch.strategy, seed: arch.seed, table,
         ...(arch.budget !== undefined ? { budget: arch.budget } : {}), ...(argv.network ? { network: argv.network } : {}),

@@ -5,7 +5,7 @@ import type { LatencyTable } from '../latency/schema.js';
 import { Channel, socketPair } from './channel.js';
 import { bucketName } from './evaluate.js';
 import { runLocalSession, type PiSession } from './launch.js';
-import { DEFAULT_FIXED_POINT, programHash, type PiNode, type PiProgram, type PiSecrets } from './program.js';
+import { DEFAULT_FIXED_POINT, programHash, type PiNode, type PiProgram, type PiSecrets } from '../export/program.js';
 
 /** A measured layer of the calibration network. */
 export interface CalibrationPoint {

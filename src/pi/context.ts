@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import type { Channel } from './channel.js';
 import { Source, type Holder } from './material.js';
-import type { FixedPoint } from './program.js';
+import type { FixedPoint } from '../export/program.js';
 import type { Ring } from './ring.js';
 
 function frame(label: string, payload: Ring): Uint8Array {

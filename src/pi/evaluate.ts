@@ -1,6 +1,6 @@
 import type { PiContext } from './context.js';
 import { maskSecret, open, privateProduct, relu, trunc } from './protocols.js';
-import { unpackKeep, type PiNode, type PiProgram, type PiSecrets } from './program.js';
+import { unpackKeep, type PiNode, type PiProgram, type PiSecrets } from '../export/program.js';
 import { encode, filled, ring, type Ring } from './ring.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../io/atomic.js';
-import type { PiProgram, PiSecrets } from './program.js';
+import type { PiProgram, PiSecrets } from '../export/program.js';
 import { Relay, type LinkShape } from './relay.js';
 import type { RolePlacement } from './netns.js';
 import type { RoleConfig, RoleReport, TlsFiles } from './roles.js';

@@ -1,4 +1,4 @@
-import { unpackKeep, type PiNode, type PiProgram, type PiSecrets } from './program.js';
+import { unpackKeep, type PiNode, type PiProgram, type PiSecrets } from '../export/program.js';
 
 /**
  * An independent plaintext evaluation of a lowered network in the runtime's fixed point, for

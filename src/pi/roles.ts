@@ -7,7 +7,7 @@ import { Channel, emptyTraffic, PiPeerError, type Traffic } from './channel.js';
 import { endOfBatch, PiContext, Spool } from './context.js';
 import { bucketName, encodeSecrets, runProgram, setupPhase } from './evaluate.js';
 import { freshSeed, Prg } from './prg.js';
-import { programHash, type PiProgram, type PiSecrets } from './program.js';
+import { programHash, type PiProgram, type PiSecrets } from '../export/program.js';
 import { decode, encode, ring } from './ring.js';
 
 /** Where a role listens or connects. */

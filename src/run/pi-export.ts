@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { withDeployedForm } from '../export/deploy.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { DEFAULT_FIXED_POINT, lowerNetwork, programHash } from '../pi/program.js';
+import { DEFAULT_FIXED_POINT, lowerNetwork, programHash } from '../export/program.js';
 import type { Endpoint, RoleConfig, TlsFiles } from '../pi/roles.js';
 import { loadModel, testImages } from './pi.js';
 import { loadRecipeData } from './train.js';

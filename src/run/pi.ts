@@ -18,7 +18,7 @@ import { loadLatencyTable } from '../latency/tables.js';
 import type { LatencyTable } from '../latency/schema.js';
 import { NamespaceLab } from '../pi/netns.js';
 import { runLocalSession, type PiSession } from '../pi/launch.js';
-import { DEFAULT_FIXED_POINT, lowerNetwork, type PiProgram } from '../pi/program.js';
+import { DEFAULT_FIXED_POINT, lowerNetwork, type PiProgram } from '../export/program.js';
 import { referenceLogits } from '../pi/reference.js';
 import { bucketName } from '../pi/evaluate.js';
 import { emptyTraffic, type Traffic } from '../pi/channel.js';

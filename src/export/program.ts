@@ -72,6 +72,7 @@ export function programHash(p: PiProgram): string {
 export const MAX_PI_DEGREE = 2;
 
 class Lowering {
+  constructor(readonly maxDegree: number) {}
   readonly nodes: PiNode[] = [];
   readonly params: PiSecrets['params'] = {};
   emit(node: PiNode, params?: PiSecrets['params'][string]): number {
@@ -109,15 +110,15 @@ const join = (path: string, name: string): string => (path ? `${path}.${name}` :
 /** Children in registration order (LeNet-5, ResNet, Sequential, Projection run them in that order). */
 const chain: Lower = (m, path, input, cx) => m.namedChildren().reduce((x, [name, c]) => lowerModule(c, join(path, name), x, cx), input);
 
-function polyRows(m: Module, path: string): number[][] {
+function polyRows(m: Module, path: string, cx: Lowering): number[][] {
   const rows = getOp(m.opId!).polynomial!(m);
   const degree = rows.length - 1;
-  if (degree > MAX_PI_DEGREE) throw new PiUnsupportedError(`the 2PC runtime cannot evaluate '${path}': operator '${m.opId}' has degree ${degree} (it evaluates degree ≤ ${MAX_PI_DEGREE})`);
+  if (degree > cx.maxDegree) throw new PiUnsupportedError(`the 2PC runtime cannot evaluate '${path}': operator '${m.opId}' has degree ${degree} (it evaluates degree ≤ ${MAX_PI_DEGREE})`);
   return rows;
 }
 
 function lowerPoly(m: Module, path: string, input: number, cx: Lowering): number {
-  const rows = polyRows(m, path);
+  const rows = polyRows(m, path, cx);
   return cx.emit({ op: 'poly', path, in: input, degree: rows.length - 1, coeffs: rows[0]!.length === 1 ? 'site' : 'channel', shape: cx.shape(input) }, { coeffs: rows });
 }
 
@@ -172,7 +173,7 @@ registerLowering(GlobalAvgPool, (_m, path, input, cx) => {
 });
 registerLowering(GatheredActivation, (m, path, input, cx) => {
   const g = m as GatheredActivation;
-  const rows = polyRows(g.alt, path);
+  const rows = polyRows(g.alt, path, cx);
   const kept = g.keep.reduce((a, k) => a + k, 0);
   return cx.emit({ op: 'mask', path, in: input, degree: rows.length - 1, coeffs: rows[0]!.length === 1 ? 'site' : 'channel', keep: packBits(g.keep), kept, shape: cx.shape(input) }, { coeffs: rows });
 });
@@ -205,15 +206,16 @@ registerLowering(Linear, (m, path, input, cx) => {
 /**
  * Lowers a network in its deployed form (call inside `withDeployedForm`) to the runtime's program:
  * BatchNorm folded into convolutions, masks as public keep flags, polynomial coefficients and
- * weights into the secret part.
+ * weights into the secret part. Polynomials above `maxDegree` (default: what the 2PC runtime
+ * evaluates) are refused, naming the site.
  *
  * @example
  * ```ts
  * const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net, { normalization }));
  * ```
  */
-export function lowerNetwork(net: Backbone, opts: { normalization?: { mean: number[]; std: number[] }; fixedPoint?: FixedPoint } = {}): { program: PiProgram; secrets: PiSecrets } {
-  const cx = new Lowering();
+export function lowerNetwork(net: Backbone, opts: { normalization?: { mean: number[]; std: number[] }; fixedPoint?: FixedPoint; maxDegree?: number } = {}): { program: PiProgram; secrets: PiSecrets } {
+  const cx = new Lowering(opts.maxDegree ?? MAX_PI_DEGREE);
   const input = cx.emit({ op: 'input', shape: [...net.inputShape] });
   lowerModule(net, '', input, cx);
   const program: PiProgram = {
