@@ -149,6 +149,7 @@ async function exportOnnxFile(ctx: CliContext, argv: ArgumentsCamelCase<ExportAr
   ctx.out(`${argv.onnx}: ${(r.sizeBytes / 1e6).toFixed(2)} MB, ${r.profile} profile (opset ${r.opset}), ${r.relus} ReLUs, ${r.masks.length} masked sites; ops: ${ops}`);
   const c = r.check;
   ctx.out(c ? `ONNX Runtime vs polynas on ${c.images} test images: max |Δlogit| ${c.maxAbsDiff.toExponential(2)} (${c.relDiff.toExponential(2)} of the logits' scale), top-1 agreement ${(c.top1Agreement * 100).toFixed(1)} %` : 'not checked in ONNX Runtime (--verify 0)');
+  if (c && !c.inputDependent) ctx.print(`warning: the network gives the same logits for all ${c.images} images (collapsed), so this check shows little`);
 }
 
 /** `polynas export`: re-export an architecture priced under another latency table, with a per-layer CSV. */

@@ -12,7 +12,8 @@ import { nhwcToNchw, runOnnx } from '../../src/export/onnx/runtime.js';
 import { lowerNetwork } from '../../src/export/program.js';
 import { parseSearchSpace } from '../../src/spec/space.js';
 import { buildSupernet } from '../../src/supernet/build.js';
-import { capture, tempDir } from '../helpers.js';
+import { capture, cifarSubsetDir, tempDir } from '../helpers.js';
+import { readCifarBinary } from '../../src/data/cifar.js';
 import { onnx } from '../../src/export/onnx/graph.js';
 
 const norm = { mean: [0.1307], std: [0.3081] };
@@ -55,7 +56,42 @@ async function compare(net: ReturnType<typeof createBackbone>, o: OnnxExport): P
   return diff / scale;
 }
 
+/** ONNX Runtime vs polynas on the first n real CIFAR-10 test images (the shared subset). */
+async function compareCifar(net: ReturnType<typeof createBackbone>, o: OnnxExport, n = 4): Promise<number> {
+  const ds = readCifarBinary([join(cifarSubsetDir(), 'test_batch.bin')], 'cifar10', 'cifar10-test');
+  const images = Float32Array.from(ds.images.subarray(0, n * 3072), (v) => v / 255);
+  const x = tf.tensor(images, [n, 32, 32, 3]);
+  const ours = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
+  x.dispose();
+  const theirs = await runOnnx(o.bytes, nhwcToNchw(images, n, 32, 32, 3), [n, 3, 32, 32]);
+  let diff = 0, scale = 0;
+  ours.forEach((r, i) => r.forEach((v, j) => ((diff = Math.max(diff, Math.abs(v - theirs[i]![j]!))), (scale = Math.max(scale, Math.abs(v))))));
+  return diff / scale;
+}
+
 describe('ONNX export', () => {
+  it('ResNet-20: all-ReLU, DARTS choices (x²-activations or polynomials at half the sites) and channel masks all run in ONNX Runtime with polynas\' logits', async () => {
+    const plain = createBackbone('resnet20', { numClasses: 10, seed: 2 });
+    plain.eval();
+    expect(await compareCifar(plain, exportOnnx(plain, { profile: 'crypten' }))).toBeLessThanOrEqual(1e-4);
+    plain.dispose();
+    const darts = createBackbone('resnet20', { numClasses: 10, seed: 2 });
+    const space = parseSearchSpace({ name: 'd', backbone: 'resnet20', activation: { candidates: ['relu', 'x2act', 'poly2'] } });
+    const gates = await buildSupernet(darts, space, { gate: 'darts', seed: 0 });
+    gates.forEach(({ gate }, i) => gate.freeze([i % 2]));
+    darts.eval();
+    for (const profile of ['crypten', 'ezpc'] as const) expect(await compareCifar(darts, exportOnnx(darts, { profile })), profile).toBeLessThanOrEqual(1e-4);
+    darts.dispose();
+    const masked = createBackbone('resnet20', { numClasses: 10, seed: 2 });
+    const mspace = parseSearchSpace({ name: 'm', backbone: 'resnet20', activation: { candidates: ['relu', 'poly2'], granularity: 'channel' } });
+    for (const { gate } of await buildSupernet(masked, mspace, { gate: 'mask', seed: 0 })) gate.freeze(Float32Array.from({ length: gate.scores().length }, (_, i) => (i % 3 === 0 ? 1 : 0)));
+    masked.eval();
+    const o = exportOnnx(masked, { profile: 'ezpc' });
+    expect(o.masks.every((m) => m.granularity === 'channel')).toBe(true);
+    expect(await compareCifar(masked, o)).toBeLessThanOrEqual(1e-4);
+    masked.dispose();
+  });
+
   it('a LeNet-5 with channel masks and a padded average pool: each profile keeps to its importer\'s ops, and ONNX Runtime computes polynas\' logits (≤ 1e-4 of their scale) on real digits', async () => {
     const net = await maskedLenet('channel');
     for (const profile of ['crypten', 'ezpc', 'plain'] as const) {
@@ -164,6 +200,7 @@ describe('ONNX export', () => {
     expect(facts.check.images).toBe(8);
     expect(facts.check.relDiff).toBeLessThanOrEqual(1e-4);
     expect(facts.check.top1Agreement).toBe(1);
+    expect(facts.check.inputDependent).toBe(true);
     expect(c.out.join('\n')).toMatch(/ezpc profile \(opset 13\), \d+ ReLUs/);
     const bad = capture();
     expect(await runCli(['export', fixture, '--onnx', file, '--profile', 'tflite'], bad.io)).toBe(2);
