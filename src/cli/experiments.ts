@@ -86,16 +86,30 @@ export function plotCommand(ctx: CliContext) {
   };
 }
 
-/** `polynas report`: regenerates a run folder's summary.md (and a sweep's CSV and plots). */
+/** `polynas report`: regenerates a run folder's summary.md (and a sweep's CSV and plots), or writes the HTML page of runs. */
 export function reportCommand(ctx: CliContext) {
   return {
-    command: 'report <run>',
-    describe: "Write and print a run folder's summary.md (training, search or sweep; a sweep's CSV and plots are rebuilt)",
+    command: 'report <run..>',
+    describe: "Write and print a run folder's summary.md (training, search or sweep; a sweep's CSV and plots are rebuilt); with --html, one self-contained HTML page of one or more runs",
     builder: (y: Argv) =>
-      y.positional('run', { type: 'string', demandOption: true, describe: 'Run folder' }).example('$0 report runs/sweep', 'Table of a sweep, CSV and plots rebuilt'),
-    handler: async (argv: ArgumentsCamelCase<{ run: string }>) => {
-      const { reportRun } = await import('../run/report.js');
-      ctx.out(await reportRun(argv.run));
+      y
+        .positional('run', { type: 'string', array: true, demandOption: true, describe: 'Run folder(s); several only with --html' })
+        .option('html', { type: 'boolean', describe: 'Write report.html: accuracy vs ReLUs and latency, per-layer ReLUs and latency, measured 2PC cost, settings (opens offline)' })
+        .option('out', { type: 'string', describe: 'The HTML file (default: <first run>/report.html)' })
+        .option('reference', { type: 'string', array: true, describe: 'CSV of published points (series, relus and/or latency_ms, top1) drawn in the HTML charts' })
+        .option('title', { type: 'string', describe: 'Title of the HTML page' })
+        .example('$0 report runs/sweep', 'Table of a sweep, CSV and plots rebuilt')
+        .example('$0 report runs/sweep-autorep runs/sweep-snl --html --reference published.csv', 'One page comparing two sweeps with published results'),
+    handler: async (argv: ArgumentsCamelCase<{ run: string[]; html?: boolean; out?: string; reference?: string[]; title?: string }>) => {
+      if (!argv.html) {
+        if (argv.run.length !== 1) throw new Error('report: several run folders need --html (summary.md is per run)');
+        const { reportRun } = await import('../run/report.js');
+        ctx.out(await reportRun(argv.run[0]!));
+        return;
+      }
+      const { htmlReport } = await import('../run/report-html.js');
+      const r = await htmlReport(argv.run, { ...(argv.out ? { out: argv.out } : {}), ...(argv.reference ? { references: argv.reference } : {}), ...(argv.title ? { title: argv.title } : {}) });
+      ctx.out(`${r.file}: ${r.charts.length} charts (${r.charts.reduce((a, c) => a + c.rows, 0)} data marks); per-layer figures as SVG and PNG: ${r.figures.length} files under each run's plots/`);
     },
   };
 }

@@ -143,7 +143,7 @@ type Axis = 'relus' | 'latency';
  * const svg = await renderSvg(spec);
  * ```
  */
-export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { title?: string; latencyLabel?: string } = {}): vl.TopLevelSpec {
+export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { title?: string; latencyLabel?: string; teacher?: { label: string; top1: number }[] } = {}): vl.TopLevelSpec {
   const rows = points.filter((p) => p[axis] !== undefined && p[axis]! > 0).map((p) => ({ ...p, x: p[axis]!, acc: p.top1 * 100 }));
   const bySeries = new Map<string, typeof rows>();
   for (const r of rows) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
@@ -153,6 +153,14 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
     list.forEach((r, i) => values.push({ series: r.series, x: r.x, acc: r.acc, pareto: front[i] ? 'Pareto front' : 'dominated', label: r.label ?? '' }));
   }
   const xTitle = axis === 'relus' ? 'ReLU count (log scale)' : (opts.latencyLabel ?? 'predicted 2PC latency (ms)');
+  // The all-ReLU teachers as horizontal reference lines, labelled at the right end.
+  const teachers = (opts.teacher ?? []).map((t) => ({ label: t.label, acc: t.top1 * 100 }));
+  const teacherLayers = teachers.length
+    ? [
+        { data: { values: teachers }, mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { y: { field: 'acc', type: 'quantitative' }, x: null, color: null } },
+        { data: { values: teachers }, mark: { type: 'text', align: 'right', dy: -6, x: 'width', color: '#555', fontSize: 10 }, encoding: { y: { field: 'acc', type: 'quantitative' }, x: null, color: null, text: { field: 'label' } } },
+      ]
+    : [];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     ...(opts.title ? { title: opts.title } : {}),
@@ -173,6 +181,7 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
           tooltip: [{ field: 'series' }, { field: 'x', title: xTitle }, { field: 'acc', title: 'top-1 %', format: '.2f' }, { field: 'label' }],
         },
       },
+      ...teacherLayers,
     ],
   } as vl.TopLevelSpec;
 }
