@@ -4,6 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { parseBudgets } from '../../src/cli/experiments.js';
 import { capture, quickstartRecipe, tempDir } from '../helpers.js';
+import { openReport, skipBrowser } from '../report/browser.js';
+import { skipPi } from '../pi/harness.js';
 
 const root = join(__dirname, '..', '..');
 
@@ -91,6 +93,29 @@ describe('sweep → report → evaluate → finetune → export (real digits)', 
     expect(await runCli(['report', join(run, 'budget-1000')], one.io)).toBe(0);
     expect(one.out.join('\n')).toContain('**1000 exported**');
   });
+
+  it.skipIf(skipBrowser)('report --html: one page that opens offline in a real browser without errors, every chart drawing one mark per data row', async () => {
+    // A published curve to compare with, and a measured 2PC run of one budget where the runtime is built.
+    writeFileSync(join(dir, 'paper.csv'), 'series,relus,top1\npaper,150,0.80\npaper,1500,91.5%\n');
+    if (!skipPi) expect(await runCli(['pi', 'run', arch(), '--samples', '3', '--network', 'WAN'], capture().io)).toBe(0);
+    const rep = capture();
+    const page = join(dir, 'report.html');
+    expect(await runCli(['report', run, '--html', '--out', page, '--reference', join(dir, 'paper.csv')], rep.io), rep.err.join('\n')).toBe(0);
+    const html = readFileSync(page, 'utf8');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+    const { charts, errors } = await openReport(page, join(dir, 'report.png'));
+    expect(errors).toEqual([]);
+    // Two curves (4 budgets + 2 published points with ReLUs; the latency chart has only the sweep's 4), then per budget the ReLU and latency charts.
+    expect(charts['relus-vs-accuracy']).toEqual({ rows: 6, marks: 6 });
+    expect(charts['latency-vs-accuracy']).toEqual({ rows: 4, marks: 4 });
+    const ids = Object.keys(charts);
+    expect(ids.filter((id) => id.startsWith('relus-sweep-'))).toHaveLength(4);
+    expect(ids.filter((id) => id.startsWith('latency-sweep-'))).toHaveLength(4);
+    if (!skipPi) expect(ids.filter((id) => id.startsWith('pi-sweep-'))).toHaveLength(1);
+    for (const [id, c] of Object.entries(charts)) expect(c.marks, id).toBe(c.rows);
+    expect(existsSync(join(dir, 'report.png'))).toBe(true);
+    for (const f of ['plots/relus-sweep-budget-1000.svg', 'plots/latency-sweep-budget-1000.png']) expect(existsSync(join(run, f)), f).toBe(true);
+  }, 120_000);
 
   it('evaluate gives the accuracy the sweep recorded', async () => {
     const ev = capture();
