@@ -158,7 +158,8 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
   const teacherLayers = teachers.length
     ? [
         { data: { values: teachers }, mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { y: { field: 'acc', type: 'quantitative' }, x: null, color: null } },
-        { data: { values: teachers }, mark: { type: 'text', align: 'right', dy: -6, x: 'width', color: '#555', fontSize: 10 }, encoding: { y: { field: 'acc', type: 'quantitative' }, x: null, color: null, text: { field: 'label' } } },
+        // One label per teacher, stacked upwards so that close accuracies do not print over each other.
+        ...teachers.map((t, i) => ({ data: { values: [t] }, mark: { type: 'text', align: 'right', dy: -6 - 12 * i, x: 'width', color: '#555', fontSize: 10 }, encoding: { y: { field: 'acc', type: 'quantitative' }, x: null, color: null, text: { field: 'label' } } })),
       ]
     : [];
   return {

@@ -105,7 +105,11 @@ function curveCharts(runs: PageRun[], reference: CurvePoint[]): PageChart[] {
   const points = [...runs.flatMap((r) => r.points), ...reference];
   // Runs that share a teacher (the same accuracy) share its line.
   const byTop1 = new Map<number, string[]>();
-  for (const r of runs) if (r.teacherTop1 !== undefined) byTop1.set(r.teacherTop1, [...(byTop1.get(r.teacherTop1) ?? []), r.name]);
+  // (a sweep's CSV holds 5 digits, an architecture's metrics all of them)
+  for (const r of runs) if (r.teacherTop1 !== undefined) {
+    const k = Math.round(r.teacherTop1 * 1e4) / 1e4;
+    byTop1.set(k, [...(byTop1.get(k) ?? []), r.name]);
+  }
   const teacher = [...byTop1].map(([top1, names]) => ({ label: `all-ReLU teacher ${(top1 * 100).toFixed(2)} %${byTop1.size > 1 ? ` (${names.join(', ')})` : ''}`, top1 }));
   const unit = runs[0]?.networks[0]?.arch.latency;
   const charts: PageChart[] = [];

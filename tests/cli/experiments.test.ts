@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { parseBudgets } from '../../src/cli/experiments.js';
 import { capture, quickstartRecipe, tempDir } from '../helpers.js';
-import { openReport, skipBrowser } from '../report/browser.js';
+import { openReport, skipBrowser } from '../../scripts/browser.js';
 import { skipPi } from '../pi/harness.js';
 
 const root = join(__dirname, '..', '..');
