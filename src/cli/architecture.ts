@@ -138,6 +138,8 @@ interface ExportArgs {
 
 /** `polynas export --onnx`: the deployed network as ONNX for an importer, checked in ONNX Runtime. */
 async function exportOnnxFile(ctx: CliContext, argv: ArgumentsCamelCase<ExportArgs>): Promise<void> {
+  if (!Number.isInteger(argv.verify) || argv.verify < 0) throw new Error(`--verify: expected a number of test images (0 skips the check), got ${argv.verify}`);
+  if (argv.table || argv.out) throw new Error('export: --table and --out re-export an architecture; with --onnx, give the file to --onnx only');
   const { writeOnnx } = await import('../run/onnx.js');
   const { resolve } = await import('node:path');
   const r = await writeOnnx({

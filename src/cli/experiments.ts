@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { commonOptions, type CliContext, type CommonArgs } from './common.js';
-import { overridesFromArgs, searchRecipeFromArgs, withSearchProgress } from './search.js';
+import type { CliContext } from './common.js';
 
 /** Parses `1k,5k,0.05,20000` into budgets (counts with an optional k/M suffix, or fractions). */
 export function parseBudgets(text: string): number[] {
@@ -10,52 +9,6 @@ export function parseBudgets(text: string): number[] {
     const v = Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1);
     return m[2] ? Math.round(v) : v;
   });
-}
-
-interface SweepArgs extends CommonArgs {
-  recipe: string;
-  dryRun?: boolean;
-  budgets?: string;
-  reference?: string[];
-}
-
-/** `polynas sweep`: the search at several budgets with one teacher, a CSV row per budget and the plots. */
-export function sweepCommand(ctx: CliContext) {
-  return {
-    command: 'sweep',
-    describe: 'Search at several ReLU budgets with one shared teacher; write sweep.csv, plots and summary.md (resumable)',
-    builder: (y: Argv) =>
-      commonOptions(y)
-        .option('dry-run', { type: 'boolean', describe: 'Validate the recipe and build its networks, budgets and table, then stop' })
-        .option('recipe', { type: 'string', demandOption: true, describe: 'Search recipe (JSON); its "sweep.budgets" unless --budgets' })
-        .option('budgets', { type: 'string', describe: 'Comma-separated budgets: counts (12900, 12.9k) or fractions (0.05)' })
-        .option('reference', { type: 'string', array: true, describe: 'CSV of reference points (series, relus and/or latency_ms, top1) drawn in the plots' })
-        .example('$0 sweep --recipe experiments/sweep-resnet20-cifar10-subset.json --data-dir ../shared/datasets/cifar10-subset --out runs/sweep', 'ResNet-20 at the recipe\'s budgets')
-        .example('$0 sweep --recipe experiments/search-lenet5-mnist.json --budgets 100,300,1k,3k --out runs/lenet-sweep', 'LeNet-5 at four budgets')
-        .epilogue('A finished budget (its folder has result.json) is never searched again; run the same command to continue an interrupted sweep.'),
-    handler: async (argv: ArgumentsCamelCase<SweepArgs>) => {
-      const overrides = overridesFromArgs(argv, argv.budgets ? parseBudgets(argv.budgets) : undefined);
-      const recipe = await searchRecipeFromArgs(ctx, argv, overrides);
-      if (!recipe) return;
-      const outDir = argv.out ?? `runs/${recipe.name}-sweep`;
-      ctx.print(`polynas sweep: ${recipe.name} → ${outDir}`);
-      const { runSweep } = await import('../run/sweep.js');
-      const r = await withSearchProgress(ctx, (hooks) =>
-        runSweep(recipe, {
-          outDir,
-          overrides,
-          fresh: argv.fresh ?? false,
-          source: argv.recipe,
-          ...(argv.reference ? { references: argv.reference } : {}),
-          hooks,
-          download: { log: ctx.print },
-          onBudget: (e) => ctx.print(`== budget ${e.budget} (${e.index + 1}/${e.count})${e.done ? ': finished earlier, kept' : ''}`),
-        }),
-      );
-      for (const row of r.rows) ctx.out(`budget ${row.budget_spec}: ${row.relus} ReLUs, top-1 ${(row.top1 * 100).toFixed(2)} %${row.latency_ms !== '' ? `, ${(row.latency_ms / 1000).toFixed(3)} s predicted` : ''}`);
-      ctx.out(`${r.csv}; plots: ${r.plots.filter((f) => f.endsWith('.png')).join(', ')}`);
-    },
-  };
 }
 
 interface PlotArgs {

@@ -8,7 +8,8 @@ import type { CliContext } from './common.js';
 import { trainCommand } from './train.js';
 import { latencyCommand } from './latency.js';
 import { searchCommand } from './search.js';
-import { plotCommand, reportCommand, sweepCommand } from './experiments.js';
+import { plotCommand, reportCommand } from './experiments.js';
+import { sweepCommand, workerCommand } from './sweep.js';
 import { evaluateCommand, exportCommand, finetuneCommand } from './architecture.js';
 import { piCommand } from './pi.js';
 
@@ -41,6 +42,7 @@ export async function runCli(args: string[], io: Partial<CliContext> = {}): Prom
     .command(exportCommand(ctx))
     .command(latencyCommand(ctx))
     .command(sweepCommand(ctx))
+    .command(workerCommand(ctx))
     .command(plotCommand(ctx))
     .command(reportCommand(ctx))
     .command(piCommand(ctx))

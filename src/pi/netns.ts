@@ -4,6 +4,10 @@ import type { RoleConfig } from './roles.js';
 type Role = RoleConfig['role'];
 const ROLES: readonly Role[] = ['server', 'client', 'dealer'];
 let labs = 0;
+/** Names made unique per process and lab (fixed-width fields, a random part): interface names hold 15 characters. */
+function labTag(): string {
+  return `pn${(process.pid % 46656).toString(36).padStart(3, '0')}${(labs++ % 36).toString(36)}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
+}
 
 /** Where one role of a session runs: the command prefix that enters its host and the address others reach it at. */
 export interface RolePlacement {
@@ -11,8 +15,18 @@ export interface RolePlacement {
   host: string;
 }
 
+/** Runs a command; a failure names the command line and what it printed. */
+function run(cmd: string, args: string[], timeout = 30_000): string {
+  try {
+    return execFileSync(cmd, args, { stdio: 'pipe', timeout }).toString();
+  } catch (e) {
+    const err = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`\`${cmd} ${args.join(' ')}\` failed: ${err || (e as Error).message}`);
+  }
+}
+
 function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' });
+  run('ip', args);
 }
 
 /**
@@ -52,12 +66,12 @@ export class NamespaceLab {
   static create(opts: { rateMbps?: number; subnet?: number } = {}): NamespaceLab {
     if (!NamespaceLab.available()) throw new Error('network namespaces need root and iproute2 (`ip netns add` failed or is missing)');
     if (opts.rateMbps !== undefined && !(opts.rateMbps > 0)) throw new Error(`rateMbps: expected a positive rate, got ${opts.rateMbps}`);
-    const lab = new NamespaceLab(`pn${process.pid % 100000}${labs++ % 100}`, `10.231.${opts.subnet ?? 7}`, opts.rateMbps);
+    const lab = new NamespaceLab(labTag(), `10.231.${opts.subnet ?? 7}`, opts.rateMbps);
     try {
       lab.build();
     } catch (e) {
       lab.destroy();
-      throw new Error(`network namespaces: ${(e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message}`);
+      throw new Error(`network namespaces: ${(e as Error).message}`);
     }
     return lab;
   }
@@ -75,7 +89,7 @@ export class NamespaceLab {
 
   /** Runs a command in a role's namespace and returns its stdout. */
   exec(role: Role, ...cmd: string[]): string {
-    return execFileSync('ip', ['netns', 'exec', this.ns(role), ...cmd], { stdio: 'pipe' }).toString();
+    return run('ip', ['netns', 'exec', this.ns(role), ...cmd]);
   }
 
   /** Median round trip of a 1-byte TCP message from the client to the server, ms (the link's own latency; no netem here). */
@@ -84,11 +98,14 @@ export class NamespaceLab {
     const echo = spawn('ip', ['netns', 'exec', this.ns('server'), process.execPath, '-e', `require('net').createServer((s) => s.pipe(s)).listen(${port}, '${this.address('server')}', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       await new Promise<void>((resolve, reject) => {
-        echo.stdout!.once('data', () => resolve());
-        echo.once('exit', (code) => reject(new Error(`the echo server in ${this.ns('server')} exited (${code})`)));
+        const timer = setTimeout(() => reject(new Error(`the echo server in ${this.ns('server')} did not start within 10 s`)), 10_000);
+        echo.stdout!.once('data', () => (clearTimeout(timer), resolve()));
+        echo.once('error', (e) => (clearTimeout(timer), reject(e)));
+        echo.once('exit', (code) => (clearTimeout(timer), reject(new Error(`the echo server in ${this.ns('server')} exited (${code})`))));
       });
       const probe = `const s = require('net').connect(${port}, '${this.address('server')}', async () => { s.setNoDelay(true); const t = []; for (let i = 0; i < 101; i++) { const t0 = performance.now(); await new Promise((r) => { s.once('data', r); s.write('x'); }); t.push(performance.now() - t0); } t.sort((a, b) => a - b); console.log(t[50]); s.destroy(); })`;
-      const out = this.exec('client', process.execPath, '-e', probe).trim();
+      // Bridged traffic filtered by the host (br_netfilter) would stall here: 15 s at most.
+      const out = run('ip', ['netns', 'exec', this.ns('client'), process.execPath, '-e', probe], 15_000).trim();
       const ms = Number(out);
       if (!(ms > 0)) throw new Error(`the round-trip probe printed '${out}'`);
       return ms;
@@ -97,11 +114,15 @@ export class NamespaceLab {
     }
   }
 
+  private readonly made = new Set<string>();
+
   private build(): void {
     ip('link', 'add', `${this.tag}br`, 'type', 'bridge');
+    this.made.add('bridge');
     ip('link', 'set', `${this.tag}br`, 'up');
     for (const r of ROLES) {
       ip('netns', 'add', this.ns(r));
+      this.made.add(r);
       ip('link', 'add', `${this.ns(r)}v`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns(r));
       ip('link', 'set', `${this.ns(r)}v`, 'master', `${this.tag}br`, 'up');
       this.exec(r, 'ip', 'addr', 'add', `${this.address(r)}/24`, 'dev', 'eth0');
@@ -115,12 +136,15 @@ export class NamespaceLab {
   /** Removes the namespaces (their veth ends go with them) and the bridge; safe to call twice. */
   destroy(): void {
     for (const r of ROLES) {
+      if (!this.made.delete(r)) continue;
       try {
         ip('netns', 'del', this.ns(r));
       } catch {}
     }
-    try {
-      ip('link', 'del', `${this.tag}br`);
-    } catch {}
+    if (this.made.delete('bridge')) {
+      try {
+        ip('link', 'del', `${this.tag}br`);
+      } catch {}
+    }
   }
 }

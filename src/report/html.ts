@@ -46,12 +46,12 @@ th{background:#f4f6f8}pre{background:#f7f7f7;padding:.6rem;overflow-x:auto;font-
 
 // Renders each chart with the inlined vega runtime and records, per chart, its drawn data marks
 // (points and bars, not axes or legends) in window.polynasCharts for anyone checking the page.
-const BOOT = `(async()=>{const out={};window.polynasCharts=out;
+const BOOT = `(async()=>{const out={};window.polynasCharts=out;if(typeof vega==='undefined')throw new Error('the vega runtime did not load');
 const count=(n)=>{let c=0;const walk=(x)=>{if(!x)return;if(x.marktype&&x.role==='mark'&&(x.marktype==='symbol'||x.marktype==='rect'))c+=(x.items||[]).length;for(const i of x.items||[])walk(i);};walk(n);return c;};
 for(const el of document.querySelectorAll('[data-chart]')){const id=el.dataset.chart;try{const spec=JSON.parse(document.getElementById('spec-'+id).textContent);
 const view=new vega.View(vega.parse(spec),{renderer:'svg',container:el.querySelector('.view'),hover:true});await view.runAsync();
 out[id]={rows:Number(el.dataset.rows),marks:count(view.scenegraph().root)};}catch(e){out[id]={error:String(e)};console.error('chart '+id+': '+e);}}
-document.body.dataset.rendered='true';})();`;
+})().finally(()=>{document.body.dataset.rendered='true';});`;
 
 /**
  * One self-contained HTML page: the vega runtime inlined, every chart's vega-lite spec compiled to
@@ -64,6 +64,9 @@ export async function renderHtmlPage(opts: { title: string; subtitle?: string; s
   // The browser build sits beside the package's entry (`build/`); the package does not export its path.
   const runtime = readFileSync(join(dirname(createRequire(import.meta.url).resolve('vega')), 'vega.min.js'), 'utf8');
   const specs: string[] = [];
+  const ids = opts.sections.flatMap((s) => (s.charts ?? []).map((c) => c.id));
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) throw new Error(`report page: two charts have the id '${twice}'`);
   const body = opts.sections.map((s) => {
     const charts = (s.charts ?? []).map((c) => {
       specs.push(`<script type="application/json" id="spec-${escapeHtml(c.id)}">${scriptJson(compile(c.spec, { logger: quiet }).spec)}</script>`);

@@ -185,15 +185,22 @@ async function runPlaced(opts: PrivateInferenceOptions, table: LatencyTable, bas
   const overrides = { ...(opts.bandwidthMbps !== undefined ? { bandwidthMbps: opts.bandwidthMbps } : {}), ...(opts.rttMs !== undefined ? { rttMs: opts.rttMs } : {}) };
   const profile = opts.network || opts.bandwidthMbps !== undefined || opts.rttMs !== undefined ? resolveNetwork(table, { ...(opts.network ? { network: opts.network } : {}), ...overrides }) : undefined;
   const predictOn = { ...(opts.network ? { network: opts.network } : {}), ...overrides };
-  if ((opts.shape || opts.netns) && !profile) throw new Error(`${opts.netns ? '--netns' : '--shape'} needs a network profile (--network, or --bandwidth and --rtt)`);
+  if (opts.netns && opts.rttMs !== undefined) throw new Error('--netns measures the links\' RTT (this kernel cannot add delay); --rtt does not go with it');
+  if ((opts.shape || opts.netns) && !profile) throw new Error(opts.netns ? '--netns needs a bandwidth: --network (a profile of the table) or --bandwidth' : '--shape needs a network profile (--network, or --bandwidth and --rtt)');
   if (opts.shape && opts.netns) throw new Error('--shape and --netns do not go together');
   if (opts.netns) {
     const lab = NamespaceLab.create(profile!.bandwidthMbps ? { rateMbps: profile!.bandwidthMbps } : {});
+    // A stopped run removes its namespaces too (the roles inside lose their links and end on their timeout).
+    const onSignal = (sig: NodeJS.Signals) => (lab.destroy(), process.kill(process.pid, sig));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
       const rttMs = await lab.rttMs();
       const session = await runLocalSession({ ...base, placement: lab.placement });
       return { session, link: { kind: 'netns', rttMs, ...(profile!.bandwidthMbps ? { bandwidthMbps: profile!.bandwidthMbps } : {}) }, predictOn: { ...predictOn, rttMs } };
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       lab.destroy();
     }
   }

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { readArchitecture } from '../export/architecture.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDir } from '../io/dirs.js';
@@ -47,7 +48,8 @@ function network(dir: string, id: string): PageNetwork | undefined {
 function wallTimes(dir: string, networks: PageNetwork[]): [string, number][] {
   const out: [string, number][] = [];
   const teacher = join(dir, 'teacher', 'result.json');
-  if (existsSync(teacher)) out.push(['teacher training', Number(readJson(teacher).trainSeconds)]);
+  const trained = existsSync(teacher) ? readJson(teacher).trainSeconds : undefined;
+  if (typeof trained === 'number') out.push(['teacher training', trained]);
   for (const n of networks) {
     const r = join(n.dir, 'result.json');
     if (!existsSync(r)) continue;
@@ -64,9 +66,7 @@ function readRun(dir: string, used: Set<string>): PageRun {
   let points: CurvePoint[], networks: PageNetwork[], teacherTop1: number | undefined;
   if (existsSync(sweep)) {
     points = readCurveCsv(sweep);
-    const csv = readFileSync(sweep, 'utf8').trim().split('\n');
-    const head = csv[0]!.split(',');
-    const rows = csv.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [head[i]!, v])));
+    const rows = parse(readFileSync(sweep, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
     teacherTop1 = rows[0]?.teacher_top1 ? Number(rows[0].teacher_top1) : undefined;
     networks = rows.flatMap((r) => network(join(dir, r.run_dir!), r.run_dir!) ?? []);
   } else {
@@ -81,6 +81,7 @@ function readRun(dir: string, used: Set<string>): PageRun {
   const first = networks[0]?.arch;
   let series = `polynas ${first?.strategy ?? 'search'}`;
   if (used.has(series)) series += ` (seed ${first?.seed ?? '?'}, ${basename(dir)})`;
+  for (let k = 2; used.has(series); k++) series = `${series.replace(/ #\d+$/, '')} #${k}`;
   used.add(series);
   const recipeFile = join(dir, 'recipe.json');
   const metaFile = networks[0] ? join(networks[0].dir, 'meta.json') : '';
@@ -126,8 +127,9 @@ function curveCharts(runs: PageRun[], reference: CurvePoint[]): PageChart[] {
 }
 
 /** The per-network figures: ReLUs kept per site, predicted latency per layer, and measured vs predicted where `polynas pi run` ran. */
-function networkCharts(run: PageRun, n: PageNetwork): PageChart[] {
-  const key = `${run.name}-${n.id}`.replace(/[^A-Za-z0-9_-]/g, '_');
+function networkCharts(run: PageRun, n: PageNetwork, position: number): PageChart[] {
+  // The run's position keeps ids apart when two runs share a folder name.
+  const key = `r${position}-${run.name}-${n.id}`.replace(/[^A-Za-z0-9_-]/g, '_');
   const a = n.arch;
   const title = `${run.series}, ${n.id}: ${fmt(a.relus.total)} ReLUs${n.top1 !== undefined ? `, top-1 ${(n.top1 * 100).toFixed(2)} %` : ''}`;
   const charts: PageChart[] = [{ id: `relus-${key}`, ...reluLayersSpec(a.relus.perLayer, title), caption: 'ReLUs per activation site before (total) and after the search (kept), in network order, symmetric-log axis.' }];
@@ -156,7 +158,7 @@ function networksTable(run: PageRun): string {
   return htmlTable(['network', 'ReLUs', 'budget met', 'top-1', 'predicted latency', 'measured (polynas pi)'], run.networks.map((n) => [
     n.id, fmt(n.arch.relus.total), n.arch.relus.budgetMet === undefined ? '–' : n.arch.relus.budgetMet ? 'yes' : 'no', n.top1 !== undefined ? `${(n.top1 * 100).toFixed(2)} %` : '–',
     n.arch.latency ? (n.arch.latency.totalMs != null ? `${n.arch.latency.totalMs.toFixed(1)} ms` : `${n.arch.latency.total.toFixed(1)} ${n.arch.latency.unit}`) : '–',
-    n.pi ? `${n.pi.total.onlineMs.toFixed(1)} ms/image (${n.pi.link === 'loopback' ? 'loopback' : `RTT ${n.pi.link.rttMs} ms`})` : '–',
+    n.pi ? `${n.pi.total.onlineMs.toFixed(1)} ms/image (${n.pi.link === 'loopback' ? 'loopback' : `RTT ${n.pi.link.rttMs.toFixed(2)} ms`})` : '–',
   ]));
 }
 
@@ -167,7 +169,8 @@ async function writeFigures(run: PageRun, charts: PageChart[]): Promise<string[]
   const files: string[] = [];
   for (const c of charts) {
     const svg = await renderSvg(c.spec);
-    const base = join(dir, c.id);
+    // File names without the page's run position: `relus-sweep-budget-1000.svg`.
+    const base = join(dir, c.id.replace(/^([a-z]+)-r\d+-/, '$1-'));
     writeFileAtomic(`${base}.svg`, svg);
     writeFileAtomic(`${base}.png`, svgToPng(svg));
     files.push(`${base}.svg`, `${base}.png`);
@@ -202,8 +205,8 @@ export async function htmlReport(dirs: string[], opts: { out?: string; reference
   const reference = (opts.references ?? []).flatMap((f) => readCurveCsv(f, basename(f, '.csv')));
   const sections: PageSection[] = [{ heading: 'Accuracy against ReLUs and latency', charts: curveCharts(runs, reference), ...(reference.length ? { text: [`Reference curves: ${opts.references!.join(', ')}.`] } : {}) }];
   const figures: string[] = [];
-  for (const run of runs) {
-    const charts = run.networks.flatMap((n) => networkCharts(run, n));
+  for (const [position, run] of runs.entries()) {
+    const charts = run.networks.flatMap((n) => networkCharts(run, n, position));
     figures.push(...(await writeFigures(run, charts)));
     sections.push({ heading: `${run.series}: ${run.name}`, html: networksTable(run), charts });
     sections.push({ heading: `${run.name}: settings, versions, wall times`, html: settingsHtml(run), folded: true });

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readJsonAs } from '../io/json.js';
 import { renderCurvePlots, readCurveCsv } from '../report/plot.js';
-import { summarizeSweep, sweepRow } from '../report/summary.js';
+import { sweepRow } from '../report/summary.js';
 import { SearchResultFileSchema, type SweepRow } from '../spec/result.js';
 import { normalizeSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 import { loadSearchSpace } from '../spec/space.js';
@@ -14,7 +14,9 @@ import { claimRunDir, compareIdentity, RunSettingsChangedError } from './identit
 import { selectBackend } from '../engine/backend.js';
 import type { LatencyTable } from '../latency/schema.js';
 import type { SearchSpace } from '../spec/space.js';
-import { teacherPhase } from './teacher.js';
+import { cellRecipe, runCell } from './cell.js';
+import { collectSweep } from './collect.js';
+import { planSweep, writePlan } from './plan.js';
 import { preflightSearch } from './preflight.js';
 
 /** Options of {@link runSweep}. */
@@ -84,26 +86,27 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   const run = openRunDir(opts.outDir);
   try {
     run.writeJson('recipe.json', normalized);
-    const teacher = await teacherPhase(normalized, {
-      dir: join(opts.outDir, 'teacher'), backend: normalized.backend, ...(opts.fresh ? { fresh: true } : {}), ...(notice ? { notice } : {}),
-      ...(opts.hooks?.phase ? { phase: opts.hooks.phase } : {}), ...(opts.hooks?.train ? { hooks: opts.hooks.train } : {}), ...(opts.download ? { download: opts.download } : {}),
-    });
-    teacher.model.dispose();
-    // An absolute path: each budget's recipe.json must run again from anywhere.
-    const shared: SearchRecipe = { ...normalized, teacher: { weights: resolve(teacher.dir) } };
-    const rows: SweepRow[] = [];
-    for (const [index, spec] of budgets.entries()) {
-      const dir = join(opts.outDir, budgetDirName(spec));
-      const done = finishedWithSameSettings(dir, normalizeSearchRecipe(shared, space, { ...overrides, budget: spec }), space, table, backend, opts.fresh ?? false, notice);
-      opts.onBudget?.({ index, count: budgets.length, budget: spec, done });
-      if (!done) await runSearchRecipe(shared, { ...opts, outDir: dir, resume: true, overrides: { ...overrides, budget: spec } });
-      rows.push(readSweepRow(spec, dir));
-      writeSweepCsv(run.path('sweep.csv'), rows);
-      run.log({ type: 'sweep-budget', budget: spec, done, row: rows[rows.length - 1] });
+    // The sweep is a plan run in this process, cell after cell: the same cells `polynas sweep cell`
+    // and the queue's workers run, in the same folders.
+    const { budgets: _y, seed: _z, ...rest } = overrides;
+    const plan = await planSweep(normalized, { budgets, overrides: rest }, opts.source ?? recipe.name);
+    writePlan(opts.outDir, plan);
+    const cellOpts = { ...opts, ...(opts.source ? { source: opts.source } : {}) };
+    for (const cell of plan.cells) {
+      if (cell.kind === 'teacher') {
+        await runCell(plan, opts.outDir, { id: cell.id }, cellOpts);
+        continue;
+      }
+      const index = budgets.indexOf(cell.budget!);
+      const done = finishedWithSameSettings(join(opts.outDir, cell.dir), cellRecipe(plan, opts.outDir, cell), space, table, backend, opts.fresh ?? false, notice);
+      opts.onBudget?.({ index, count: budgets.length, budget: cell.budget!, done });
+      if (!done) await runSearchRecipe(cellRecipe(plan, opts.outDir, cell), { ...cellOpts, outDir: join(opts.outDir, cell.dir), resume: true });
+      const row = readSweepRow(cell.budget!, join(opts.outDir, cell.dir));
+      run.log({ type: 'sweep-budget', budget: cell.budget, done, row });
+      await collectSweep(plan, opts.outDir, opts.references ? { references: opts.references } : {});
     }
-    const plots = await renderSweepPlots(opts.outDir, normalized, opts.references);
-    run.writeText('summary.md', summarizeSweep(normalized.name, rows));
-    return { rows, csv: run.path('sweep.csv'), plots };
+    const c = await collectSweep(plan, opts.outDir, opts.references ? { references: opts.references } : {});
+    return { rows: c.rows.map((r) => { const { backbone: _b, ...row } = r as SweepRow & { backbone: string }; return row; }), csv: c.csv, plots: c.plots };
   } finally {
     release();
   }

@@ -109,9 +109,9 @@ describe('sweep → report → evaluate → finetune → export (real digits)', 
     expect(charts['relus-vs-accuracy']).toEqual({ rows: 6, marks: 6 });
     expect(charts['latency-vs-accuracy']).toEqual({ rows: 4, marks: 4 });
     const ids = Object.keys(charts);
-    expect(ids.filter((id) => id.startsWith('relus-sweep-'))).toHaveLength(4);
-    expect(ids.filter((id) => id.startsWith('latency-sweep-'))).toHaveLength(4);
-    if (!skipPi) expect(ids.filter((id) => id.startsWith('pi-sweep-'))).toHaveLength(1);
+    expect(ids.filter((id) => id.startsWith('relus-r0-sweep-'))).toHaveLength(4);
+    expect(ids.filter((id) => id.startsWith('latency-r0-sweep-'))).toHaveLength(4);
+    if (!skipPi) expect(ids.filter((id) => id.startsWith('pi-r0-sweep-'))).toHaveLength(1);
     for (const [id, c] of Object.entries(charts)) expect(c.marks, id).toBe(c.rows);
     expect(existsSync(join(dir, 'report.png'))).toBe(true);
     for (const f of ['plots/relus-sweep-budget-1000.svg', 'plots/latency-sweep-budget-1000.png']) expect(existsSync(join(run, f)), f).toBe(true);

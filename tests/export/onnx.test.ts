@@ -9,7 +9,7 @@ import { withDeployedForm } from '../../src/export/deploy.js';
 import { AvgPool2d } from '../../src/nn/layers.js';
 import { checkOnnxProfile, decodeModel, exportOnnx, ONNX_PROFILES, programToOnnx, registerOnnxEncoding, type OnnxExport } from '../../src/export/onnx/index.js';
 import { nhwcToNchw, runOnnx } from '../../src/export/onnx/runtime.js';
-import { lowerNetwork } from '../../src/export/program.js';
+import { lowerNetwork, programHash } from '../../src/export/program.js';
 import { parseSearchSpace } from '../../src/spec/space.js';
 import { buildSupernet } from '../../src/supernet/build.js';
 import { capture, cifarSubsetDir, tempDir } from '../helpers.js';
@@ -185,9 +185,11 @@ describe('ONNX export', () => {
     // A head that needs Softmax, which Athos does not have.
     registerOnnxEncoding('softmax' as never, (_n, _i, cx) => cx.g.node('Softmax', [cx.values[cx.values.length - 1]!], { axis: 1 }, 'head.softmax'));
     const withHead = { ...program, nodes: [...program.nodes, { op: 'softmax', path: 'head.softmax', in: program.nodes.length - 1, shape: [10] } as never] };
-    expect(() => programToOnnx(withHead, secrets, { profile: 'ezpc' })).toThrow(`ONNX export: 'head.softmax' (operator 'softmax') has no encoding in the ezpc profile: it needs Softmax, which that importer lacks (${ONNX_PROFILES.ezpc.source})`);
+    const paired = (p: typeof program) => ({ ...secrets, programHash: programHash(p) });
+    expect(() => programToOnnx(withHead, secrets, { profile: 'ezpc' })).toThrow('ONNX export: the parameters (secret part, for');
+    expect(() => programToOnnx(withHead, paired(withHead), { profile: 'ezpc' })).toThrow(`ONNX export: 'head.softmax' (operator 'softmax') has no encoding in the ezpc profile: it needs Softmax, which that importer lacks (${ONNX_PROFILES.ezpc.source})`);
     const unknown = { ...program, nodes: [...program.nodes, { op: 'topk', path: 'head.topk', in: 1, shape: [1] } as never] };
-    expect(() => programToOnnx(unknown, secrets, { profile: 'crypten' })).toThrow("ONNX export (crypten profile): no encoding for 'head.topk' (operator 'topk')");
+    expect(() => programToOnnx(unknown, paired(unknown), { profile: 'crypten' })).toThrow("ONNX export (crypten profile): no encoding for 'head.topk' (operator 'topk')");
   });
 
   it('polynas export --onnx writes the model and its facts, checked in ONNX Runtime on test images; a bad profile is a usage error', async () => {

@@ -1,7 +1,7 @@
 import type { Backbone } from '../../backbones/backbone.js';
 import { POLYNAS_VERSION } from '../../io/version.js';
 import { withDeployedForm } from '../deploy.js';
-import { lowerNetwork, PiUnsupportedError, unpackKeep, type PiProgram, type PiSecrets } from '../program.js';
+import { lowerNetwork, PiUnsupportedError, programHash, unpackKeep, type PiProgram, type PiSecrets } from '../program.js';
 import { onnxEncoding, pathOf, type EncodeContext } from './encodings.js';
 import { decodeModel, OnnxGraph } from './graph.js';
 import { checkOnnxProfile, onnxProfile, opHistogram, type OnnxProfile } from './profiles.js';
@@ -73,11 +73,18 @@ function encodeNodes(cx: EncodeContext): string {
  */
 export function programToOnnx(program: PiProgram, secrets: PiSecrets, opts: OnnxExportOptions): OnnxExport {
   const profile = onnxProfile(opts.profile);
+  if (secrets.programHash !== programHash(program)) throw new Error(`ONNX export: the parameters (secret part, for ${secrets.programHash.slice(0, 16)}…) do not belong to this program (${programHash(program).slice(0, 16)}…)`);
+  program.nodes.forEach((n, i) => {
+    const needs = n.op === 'conv' || n.op === 'linear' ? 'weight' : n.op === 'poly' || n.op === 'mask' ? 'coeffs' : undefined;
+    if (needs && !secrets.params[String(i)]?.[needs]) throw new Error(`ONNX export: '${pathOf(n, i)}' (${n.op}) has no ${needs} in the parameters`);
+  });
   const cx: EncodeContext = { g: new OnnxGraph(), profile, program, values: [], params: secrets.params, publicCoefficients: opts.publicCoefficients ?? false };
   cx.g.name('input');
+  cx.g.name('logits');
   const last = encodeNodes(cx);
-  // The last value becomes the graph's one output, `logits`.
-  const producer = cx.g.nodes.find((n) => n.output?.includes(last))!;
+  // The last value becomes the graph's one output, `logits` (a name no encoding can take).
+  const producer = cx.g.nodes.find((n) => n.output?.includes(last));
+  if (!producer || cx.g.nodes.some((n) => n !== producer && n.input?.includes(last))) throw new PiUnsupportedError(`ONNX export: the network's last value ('${last}') is not the output of a node of its own`);
   producer.output = producer.output!.map((o) => (o === last ? 'logits' : o));
   const [h, w, c] = program.inputShape as [number, number, number];
   const masks = maskSummary(program);

@@ -75,8 +75,13 @@ export function checkOnnxProfile(model: OnnxProto.onnx.IModelProto, profile: Onn
   if (g.output?.length !== 1) problems.push(`${g.output?.length ?? 0} graph outputs, expected 1`);
   const constants = new Set<string>();
   const defined = new Set<string>([...(g.input ?? []).map((i) => i.name!), ...(g.initializer ?? []).map((t) => t.name!)]);
+  if (defined.size !== (g.input?.length ?? 0) + (g.initializer?.length ?? 0)) problems.push('an initializer has the name of a graph input or of another initializer');
+  for (const t of g.initializer ?? []) if (profile.id === 'ezpc' && !t.dims?.length) problems.push(`initializer '${t.name}' is 0-d, which Athos drops`);
   for (const n of g.node ?? []) {
     const where = `node '${n.name}' (${n.opType})`;
+    // CrypTen runs input 0's method with input 1 as argument: a public Constant first cannot take a secret.
+    if (profile.id === 'crypten' && ['Add', 'Sub', 'Mul'].includes(n.opType!) && constants.has(n.input?.[0] ?? '')) problems.push(`${where}: a Constant as input 0 (CrypTen needs the secret value first)`);
+    if (profile.id === 'ezpc' && n.opType === 'Constant' && !n.attribute?.[0]?.t?.dims?.length) problems.push(`${where}: a 0-d Constant, which Athos drops when it folds constants`);
     if (!profile.ops.has(n.opType!)) problems.push(`${where}: ${n.opType} is not in the ${profile.id} importer's op list (${profile.source})`);
     for (const i of n.input ?? []) if (i && !defined.has(i)) problems.push(`${where}: input '${i}' is used before it is defined`);
     for (const idx of profile.constantInputs[n.opType!] ?? []) {
@@ -84,6 +89,7 @@ export function checkOnnxProfile(model: OnnxProto.onnx.IModelProto, profile: Onn
       if (i && !constants.has(i)) problems.push(`${where}: input ${idx} ('${i}') must be a Constant node (public), not an initializer or a computed value`);
     }
     for (const o of n.output ?? []) {
+      if (defined.has(o)) problems.push(`${where}: output '${o}' is defined twice`);
       defined.add(o);
       if (n.opType === 'Constant') constants.add(o);
     }
