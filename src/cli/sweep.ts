@@ -185,7 +185,6 @@ export function sweepCommand(ctx: CliContext) {
     handler: async (argv: ArgumentsCamelCase<SweepArgs>) => {
       if (argv.queue) return queueSweep(ctx, argv);
       if (!argv.recipe) throw new Error('--recipe is required');
-      if (argv.seeds || argv.backbones) throw new Error('--seeds and --backbones plan a study: use polynas sweep plan, then sweep cell, or sweep --queue');
       const overrides = overridesFromArgs(argv, argv.budgets ? parseBudgets(argv.budgets) : undefined);
       const recipe = await searchRecipeFromArgs(ctx, argv as { recipe: string; dryRun?: boolean }, overrides);
       if (!recipe) return;
@@ -195,7 +194,8 @@ export function sweepCommand(ctx: CliContext) {
       const r = await withSearchProgress(ctx, (hooks) =>
         runSweep(recipe, {
           outDir, overrides, fresh: argv.fresh ?? false, source: argv.recipe, ...(argv.reference ? { references: argv.reference } : {}), hooks, download: { log: ctx.print },
-          onBudget: (e) => ctx.print(`== budget ${e.budget} (${e.index + 1}/${e.count})${e.done ? ': finished earlier, kept' : ''}`),
+          ...(argv.seeds ? { seeds: parseSeeds(argv.seeds) } : {}), ...(argv.backbones ? { backbones: parseBackbones(argv.backbones) } : {}),
+          onBudget: (e) => ctx.print(`== budget ${e.budget} (${e.index + 1}/${e.count})${argv.seeds || argv.backbones ? ` in ${e.cell}` : ''}${e.done ? ': finished earlier, kept' : ''}`),
         }),
       );
       for (const row of r.rows) ctx.out(`budget ${row.budget_spec}: ${row.relus} ReLUs, top-1 ${(row.top1 * 100).toFixed(2)} %${row.latency_ms !== '' ? `, ${(row.latency_ms / 1000).toFixed(3)} s predicted` : ''}`);

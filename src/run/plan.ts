@@ -54,6 +54,8 @@ export interface PlanAxes {
   backbones?: { name: string; space: string }[];
   /** Other command-line overrides (data folder, backend) applied to every cell. */
   overrides?: Omit<Overrides, 'budget' | 'budgets' | 'seed'>;
+  /** Receives the preflight's notes (e.g. operators a latency table does not price). */
+  notice?: (text: string) => void;
 }
 
 /** A cell recipe without what does not decide its result (names, paths, sweep lists, records of overrides). */
@@ -95,6 +97,7 @@ export async function planSweep(recipe: SearchRecipe, axes: PlanAxes = {}, sourc
       const first = normalizeSearchRecipe(base, space, { ...axes.overrides, seed, budget: budgets[0]! });
       // Every budget of this backbone is checked against its exact ReLU count before the first hour is spent.
       const pre = await preflightSearch({ ...first, sweep: { budgets } }, space, source);
+      if (seed === seeds[0]) for (const n of pre.notes) axes.notice?.(n);
       const table = sha256Of(pre.table);
       let teacher: PlanCell | undefined;
       if (!('weights' in first.teacher)) {

@@ -10,22 +10,24 @@ import { normalizeSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 import { loadSearchSpace } from '../spec/space.js';
 import { lockRunDir, openRunDir } from './run-dir.js';
 import { runSearchRecipe, searchIdentity, type RunSearchOptions } from './search.js';
-import { claimRunDir, compareIdentity, RunSettingsChangedError } from './identity.js';
+import { claimRunDir, compareIdentity, runIdentity, RunSettingsChangedError } from './identity.js';
 import { selectBackend } from '../engine/backend.js';
 import type { LatencyTable } from '../latency/schema.js';
 import type { SearchSpace } from '../spec/space.js';
 import { cellRecipe, runCell } from './cell.js';
 import { collectSweep } from './collect.js';
-import { planSweep, writePlan } from './plan.js';
-import { preflightSearch } from './preflight.js';
+import { planSweep, writePlan, type SweepPlan } from './plan.js';
 
 /** Options of {@link runSweep}. */
 export interface SweepOptions extends Omit<RunSearchOptions, 'outDir' | 'resume'> {
   outDir: string;
   /** Reference curves (CSV files, see `readCurveCsv`) drawn beside the sweep in the plots. */
   references?: string[];
-  /** Called when a budget starts (`done` = restored from an earlier run). */
-  onBudget?(e: { index: number; count: number; budget: number; done: boolean }): void;
+  /** Called when a budget starts (`done` = restored from an earlier run); `cell` is its folder in the study. */
+  onBudget?(e: { index: number; count: number; budget: number; done: boolean; cell?: string }): void;
+  /** Seeds (one teacher each; default the recipe's) and backbones with their spaces (default the recipe's). */
+  seeds?: number[];
+  backbones?: { name: string; space: string }[];
 }
 
 /** What {@link runSweep} produced. */
@@ -68,17 +70,18 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   if (!budgets?.length) throw new Error(`recipe '${recipe.name}': no budgets to sweep (a "sweep": { "budgets": [...] } section, or overrides.budgets)`);
   const release = lockRunDir(opts.outDir);
   const notice = opts.hooks?.notice;
-  let table: LatencyTable;
+  let plan: SweepPlan;
   let backend: string;
   try {
-    // Every budget is checked against the exact ReLU count before the teacher trains, and the folder
-    // must hold results of these settings (the sweep's identity: the recipe without its budgets).
-    const pre = await preflightSearch(normalized, space, opts.source ?? recipe.name);
-    for (const n of pre.notes) notice?.(n);
-    table = pre.table;
+    // The study as a plan: every budget of every backbone checked against its exact ReLU count before
+    // a teacher trains. The folder must hold results of these settings: one sweep's identity is the
+    // recipe without its budgets; a study of several seeds or backbones is its cells' ids.
+    const { budgets: _y, seed: _z, ...rest } = overrides;
+    plan = await planSweep(normalized, { budgets, ...(opts.seeds ? { seeds: opts.seeds } : {}), ...(opts.backbones ? { backbones: opts.backbones } : {}), overrides: rest, ...(notice ? { notice } : {}) }, opts.source ?? recipe.name);
     backend = (await selectBackend(normalized.backend)).backend;
-    const sweepId = searchIdentity({ ...normalized, search: { ...normalized.search, budget: undefined } }, space, table, backend);
-    claimRunDir(opts.outDir, sweepId, { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: ['sweep.csv', 'plots', 'summary.md', 'recipe.json'], ...(notice ? { notice } : {}) });
+    const single = plan.seeds.length === 1 && plan.backbones.length === 1;
+    const id = single ? searchIdentity({ ...normalized, seed: plan.seeds[0]!, search: { ...normalized.search, budget: undefined } }, space, await tableOf(normalized), backend) : runIdentity({ cells: plan.cells.map((c) => c.id), backend });
+    claimRunDir(opts.outDir, id, { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: ['sweep.csv', 'cells.csv', 'plots', 'summary.md', 'recipe.json', 'plan.json'], ...(notice ? { notice } : {}) });
   } catch (e) {
     release();
     throw e;
@@ -86,30 +89,33 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   const run = openRunDir(opts.outDir);
   try {
     run.writeJson('recipe.json', normalized);
-    // The sweep is a plan run in this process, cell after cell: the same cells `polynas sweep cell`
-    // and the queue's workers run, in the same folders.
-    const { budgets: _y, seed: _z, ...rest } = overrides;
-    const plan = await planSweep(normalized, { budgets, overrides: rest }, opts.source ?? recipe.name);
+    // The same cells `polynas sweep cell` and the queue's workers run, in the same folders, in order.
     writePlan(opts.outDir, plan);
-    const cellOpts = { ...opts, ...(opts.source ? { source: opts.source } : {}) };
+    const collect = () => collectSweep(plan, opts.outDir, opts.references ? { references: opts.references } : {});
     for (const cell of plan.cells) {
       if (cell.kind === 'teacher') {
-        await runCell(plan, opts.outDir, { id: cell.id }, cellOpts);
+        await runCell(plan, opts.outDir, { id: cell.id }, opts);
         continue;
       }
-      const index = budgets.indexOf(cell.budget!);
-      const done = finishedWithSameSettings(join(opts.outDir, cell.dir), cellRecipe(plan, opts.outDir, cell), space, table, backend, opts.fresh ?? false, notice);
-      opts.onBudget?.({ index, count: budgets.length, budget: cell.budget!, done });
-      if (!done) await runSearchRecipe(cellRecipe(plan, opts.outDir, cell), { ...cellOpts, outDir: join(opts.outDir, cell.dir), resume: true });
-      const row = readSweepRow(cell.budget!, join(opts.outDir, cell.dir));
-      run.log({ type: 'sweep-budget', budget: cell.budget, done, row });
-      await collectSweep(plan, opts.outDir, opts.references ? { references: opts.references } : {});
+      const dir = join(opts.outDir, cell.dir);
+      const recipeOfCell = cellRecipe(plan, opts.outDir, cell);
+      const cellSpace = typeof cell.recipe.space === 'string' ? loadSearchSpace(cell.recipe.space) : cell.recipe.space;
+      const done = finishedWithSameSettings(dir, recipeOfCell, cellSpace, await tableOf(cell.recipe), backend, opts.fresh ?? false, notice);
+      opts.onBudget?.({ index: budgets.indexOf(cell.budget!), count: budgets.length, budget: cell.budget!, done, cell: cell.dir });
+      if (!done) await runSearchRecipe(recipeOfCell, { ...opts, outDir: dir, resume: true });
+      run.log({ type: 'sweep-budget', budget: cell.budget, cell: cell.id, dir: cell.dir, done, row: readSweepRow(cell.budget!, dir) });
+      await collect();
     }
-    const c = await collectSweep(plan, opts.outDir, opts.references ? { references: opts.references } : {});
+    const c = await collect();
     return { rows: c.rows.map((r) => { const { backbone: _b, ...row } = r as SweepRow & { backbone: string }; return row; }), csv: c.csv, plots: c.plots };
   } finally {
     release();
   }
+}
+
+async function tableOf(r: SearchRecipe): Promise<LatencyTable> {
+  const { loadLatencyTable } = await import('../latency/tables.js');
+  return loadLatencyTable(r.latency.table);
 }
 
 /**

@@ -1,0 +1,130 @@
+// A study across processes: plan, cells by array index, and a real Redis with two workers, one of
+// them killed mid-cell. Each worker and the local sweep run as their own processes at one thread.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { freePort } from '../../src/pi/launch.js';
+import { capture, quickstartRecipe, tempDir } from '../helpers.js';
+
+const repo = join(__dirname, '..', '..');
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawn(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), ...args], { cwd: repo, env: { ...process.env, POLYNAS_TORCH_THREADS: '1', POLYNAS_WASM_THREADS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const done = (c: ChildProcess) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+  let out = '', err = '';
+  c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  c.on('exit', (code) => resolve({ code, out, err }));
+});
+
+const redisInstalled = (() => {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const skipRedis = !redisInstalled && process.env.POLYNAS_REQUIRE_REDIS !== '1';
+
+/** sweep.csv / cells.csv rows without the fields that hold wall times or folders. */
+function comparable(file: string): Record<string, string>[] {
+  const rows = parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
+  return rows.map(({ search_s: _a, finetune_s: _b, run_dir: _c, ...r }) => r);
+}
+
+describe('sweep plan / cell / collect', () => {
+  const dir = tempDir();
+  beforeAll(() => {
+    const recipe = quickstartRecipe(256);
+    delete recipe.$schema;
+    writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
+  });
+
+  it('plans 2 teachers and 4 searches with stable ids; cells run by JOB_COMPLETION_INDEX and SLURM_ARRAY_TASK_ID; a search before its teacher names it; collect lists what is missing', async () => {
+    const p = capture();
+    const args = ['sweep', 'plan', '--recipe', join(dir, 'r.json'), '--budgets', '100,1k', '--seeds', '0,1', '--out', join(dir, 'study')];
+    expect(await runCli(args, p.io), p.err.join('\n')).toBe(0);
+    const plan = JSON.parse(readFileSync(join(dir, 'study', 'plan.json'), 'utf8'));
+    expect(plan.cells.map((c: { kind: string; dir: string }) => `${c.kind} ${c.dir}`)).toEqual(['teacher seed-0/teacher', 'search seed-0/budget-100', 'search seed-0/budget-1000', 'teacher seed-1/teacher', 'search seed-1/budget-100', 'search seed-1/budget-1000']);
+    // Planned again elsewhere: the same ids (they hash what decides a result, not where it goes).
+    expect(await runCli([...args.slice(0, -1), join(dir, 'again')], capture().io)).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'again', 'plan.json'), 'utf8')).cells.map((c: { id: string }) => c.id)).toEqual(plan.cells.map((c: { id: string }) => c.id));
+    const planFile = join(dir, 'study', 'plan.json');
+    const early = await done(cli(['sweep', 'cell', '--plan', planFile], { SLURM_ARRAY_TASK_ID: '1' }));
+    expect(early.code).toBe(1);
+    expect(early.err).toContain(`needs its teacher, cell ${plan.cells[0].id} (seed-0/teacher), which has not finished`);
+    expect((await done(cli(['sweep', 'cell', '--plan', planFile], { JOB_COMPLETION_INDEX: '0' }))).code).toBe(0);
+    const s = await done(cli(['sweep', 'cell', '--plan', planFile], { SLURM_ARRAY_TASK_ID: '1' }));
+    expect(s.code, s.err).toBe(0);
+    expect(s.out).toContain('(seed-0/budget-100): done');
+    const again = await done(cli(['sweep', 'cell', '--plan', planFile, '--index', '1']));
+    expect(again.out).toContain('finished earlier, skipped');
+    const bad = await done(cli(['sweep', 'cell', '--plan', planFile], { JOB_COMPLETION_INDEX: 'x' }));
+    expect(bad.err).toContain("JOB_COMPLETION_INDEX is 'x', not a cell index");
+    const c = capture();
+    expect(await runCli(['sweep', 'collect', join(dir, 'study')], c.io), c.err.join('\n')).toBe(0);
+    expect(c.out.join('\n')).toContain('1 of 4 searches finished');
+    expect(c.out.filter((l) => l.startsWith('missing: '))).toHaveLength(4);
+    expect(readFileSync(join(dir, 'study', 'sweep.csv'), 'utf8').split('\n')[0]).toContain('top1_sd');
+  }, 300_000);
+});
+
+describe.skipIf(skipRedis)('sweep --queue with a real Redis and two workers', () => {
+  const dir = tempDir();
+  let redis: ChildProcess;
+  let url = '';
+  beforeAll(async () => {
+    const recipe = quickstartRecipe(256);
+    delete recipe.$schema;
+    writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
+    const port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; i < 50; i++) {
+      try {
+        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error('redis-server did not start');
+  });
+  afterAll(() => redis?.kill('SIGKILL'));
+
+  it('3 budgets × 2 seeds on two workers, one killed (SIGKILL) mid-cell: the cell is retried by the other, and sweep.csv equals a local sweep\'s except times and folders', async () => {
+    const budgets = '100,0.05,1k';
+    const local = await done(cli(['sweep', '--recipe', join(dir, 'r.json'), '--budgets', budgets, '--seeds', '0,1', '--out', join(dir, 'local')]));
+    expect(local.code, local.err).toBe(0);
+    const workers = [0, 1].map(() => cli(['worker', '--queue', url, '--concurrency', '1', '--threads', '1', '--lock-ms', '4000']));
+    const logs = workers.map((w) => done(w));
+    let killed = '';
+    // The first worker to start a search cell is killed 1.5 s into it.
+    const watch = workers.map((w, i) => w.stderr!.on('data', (d: Buffer) => {
+      const m = /cell ([0-9a-f]{24}) \([^)]*budget-[^)]*\): attempt 1/.exec(d.toString());
+      if (m && !killed) {
+        killed = m[1]!;
+        setTimeout(() => workers[i]!.kill('SIGKILL'), 1500);
+      }
+    }));
+    void watch;
+    const sub = await done(cli(['sweep', '--recipe', join(dir, 'r.json'), '--budgets', budgets, '--seeds', '0,1', '--queue', url, '--out', join(dir, 'queued')]));
+    for (const w of workers) w.kill('SIGTERM');
+    const [a, b] = await Promise.all(logs);
+    expect(sub.code, `${sub.err}\n--- worker 0\n${a.err}\n--- worker 1\n${b.err}`).toBe(0);
+    expect(killed).not.toBe('');
+    // The other worker ran the killed cell again (after its lock expired).
+    const survivor = workers[0]!.signalCode === 'SIGKILL' ? b : a;
+    expect(survivor.err).toMatch(new RegExp(`cell ${killed} \\([^)]*\\): attempt \\d`));
+    expect(comparable(join(dir, 'queued', 'sweep.csv'))).toEqual(comparable(join(dir, 'local', 'sweep.csv')));
+    expect(comparable(join(dir, 'queued', 'cells.csv'))).toEqual(comparable(join(dir, 'local', 'cells.csv')));
+    expect(comparable(join(dir, 'queued', 'sweep.csv'))).toHaveLength(3);
+    for (const f of ['plots/relus-vs-accuracy.svg', 'summary.md']) expect(existsSync(join(dir, 'queued', f)), f).toBe(true);
+    // Re-submitting is idempotent: every cell is already done.
+    const st = capture();
+    expect(await runCli(['sweep', 'status', '--queue', url, '--plan', join(dir, 'queued', 'plan.json')], st.io)).toBe(0);
+    expect(st.out.filter((l) => l.endsWith(': finished'))).toHaveLength(8);
+  }, 600_000);
+});
