@@ -90,7 +90,8 @@ function cellCommand(ctx: CliContext) {
       const { readPlan } = await import('../run/plan.js');
       const { runCell, cellIndex } = await import('../run/cell.js');
       // Started by a worker: when the worker dies, its channel closes and this cell stops at a checkpoint.
-      if (process.send) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+      const orphaned = () => process.kill(process.pid, 'SIGTERM');
+      if (process.send) process.once('disconnect', orphaned);
       try {
         const { plan, dir } = readPlan(argv.plan);
         const which = argv.id !== undefined ? { id: argv.id } : { index: cellIndex(argv.index) };
@@ -99,6 +100,10 @@ function cellCommand(ctx: CliContext) {
       } catch (e) {
         reportCellError(e as Error);
         throw e;
+      } finally {
+        // The channel to the worker would keep this process alive: close it once the cell is over.
+        process.off('disconnect', orphaned);
+        if (process.connected) process.disconnect();
       }
     },
   };
