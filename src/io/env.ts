@@ -11,6 +11,7 @@ import { join } from 'node:path';
  * | `POLYNAS_DATA_DIR` | folder holding one sub-folder per dataset | unset |
  * | `POLYNAS_TORCH_THREADS` | LibTorch intra-op threads, integer in [1, 256] | every core |
  * | `POLYNAS_WASM_THREADS` | wasm backend threads, integer in [1, 64] | every core, at most 8 |
+ * | `POLYNAS_LOCK_LEASE_S` | how long a run folder's lock held by another host lasts unrenewed, seconds in [5, 86400] | 120 |
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 

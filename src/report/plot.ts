@@ -19,6 +19,8 @@ export interface CurvePoint {
   top1: number;
   /** Free label shown in tooltips of the SVG (e.g. the budget). */
   label?: string;
+  /** Sample standard deviation of top-1 over seeds (a fraction), drawn as an error bar. */
+  top1Sd?: number;
 }
 
 /**
@@ -111,8 +113,9 @@ export function readCurveCsv(path: string, defaultSeries = 'polynas'): CurvePoin
     }
     const relus = num(r.relus, 'relus', line);
     const latency = latCol ? num(r[latCol], latCol, line) : undefined;
-    const series = r.series || r.label || (r.strategy ? `polynas ${r.strategy}` : defaultSeries);
-    return { series, top1, ...(relus !== undefined ? { relus } : {}), ...(latency !== undefined ? { latency } : {}), ...(r.budget ? { label: `budget ${r.budget}` } : {}) };
+    const series = r.series || r.label || (r.strategy ? `polynas ${r.strategy}${r.backbone ? ` (${r.backbone})` : ''}` : defaultSeries);
+    const sd = r.top1_sd ? num(r.top1_sd, 'top1_sd', line) : undefined;
+    return { series, top1, ...(sd !== undefined ? { top1Sd: sd } : {}), ...(relus !== undefined ? { relus } : {}), ...(latency !== undefined ? { latency } : {}), ...(r.budget ? { label: `budget ${r.budget}` } : {}) };
   });
 }
 
@@ -150,7 +153,7 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
   const values: Record<string, unknown>[] = [];
   for (const list of bySeries.values()) {
     const front = paretoFront(list.map((r) => ({ x: r.x, y: r.acc })));
-    list.forEach((r, i) => values.push({ series: r.series, x: r.x, acc: r.acc, pareto: front[i] ? 'Pareto front' : 'dominated', label: r.label ?? '' }));
+    list.forEach((r, i) => values.push({ series: r.series, x: r.x, acc: r.acc, pareto: front[i] ? 'Pareto front' : 'dominated', label: r.label ?? '', ...(r.top1Sd !== undefined ? { lo: r.acc - r.top1Sd * 100, hi: r.acc + r.top1Sd * 100 } : {}) }));
   }
   const xTitle = axis === 'relus' ? 'ReLU count (log scale)' : (opts.latencyLabel ?? 'predicted 2PC latency (ms)');
   // The all-ReLU teachers as horizontal reference lines, labelled at the right end.
@@ -171,7 +174,7 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
     encoding: {
       x: { field: 'x', type: 'quantitative', title: xTitle, scale: axis === 'relus' ? { type: 'log' } : { zero: false } },
       y: { field: 'acc', type: 'quantitative', title: 'top-1 accuracy (%)', scale: { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null },
+      color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 320 } },
     },
     layer: [
       { transform: [{ filter: "datum.pareto === 'Pareto front'" }], mark: { type: 'line', strokeWidth: 2 }, encoding: { order: { field: 'x', type: 'quantitative' } } },
@@ -182,6 +185,8 @@ export function curveSpec(points: readonly CurvePoint[], axis: Axis, opts: { tit
           tooltip: [{ field: 'series' }, { field: 'x', title: xTitle }, { field: 'acc', title: 'top-1 %', format: '.2f' }, { field: 'label' }],
         },
       },
+      // Mean ± sd over seeds, where the CSV has a top1_sd column.
+      ...(values.some((v) => v.lo !== undefined) ? [{ transform: [{ filter: 'isValid(datum.lo)' }], mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } }] : []),
       ...teacherLayers,
     ],
   } as vl.TopLevelSpec;

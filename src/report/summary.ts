@@ -99,7 +99,7 @@ export function summarizeSweep(name: string, rows: readonly SweepRow[], missing 
   const p = (x: number) => (x * 100).toFixed(2);
   return [
     `# Sweep ${name}`, '',
-    `Teacher (all-ReLU) top-1: ${rows[0] ? p(rows[0].teacher_top1) : '–'} %. Strategy ${rows[0]?.strategy ?? '–'}, seed ${rows[0]?.seed ?? '–'}.`, '',
+    `Teacher (all-ReLU) top-1: ${rows[0] ? p(rows[0].teacher_top1) : '–'} %. Strategy ${rows[0]?.strategy ?? '–'}, ${rows[0] && String(rows[0].seed) === '' ? 'means over seeds (`cells.csv` has each seed)' : `seed ${rows[0]?.seed ?? '–'}`}.`, '',
     ...markdownTable(
       ['budget', 'ReLUs before projection', 'exported ReLUs', 'top-1 after projection (%)', 'top-1 finetuned (%)', 'predicted latency (ms)', 'communication (MiB)', 'search (s)', 'finetune (s)'],
       rows.map((r) => [r.budget === '' ? '–' : r.budget, r.relus_before_projection, r.relus, p(r.projected_top1), p(r.top1), r.latency_ms === '' ? '–' : r.latency_ms.toFixed(1), r.comm_mib === '' ? '–' : r.comm_mib.toFixed(1), r.search_s.toFixed(0), r.finetune_s.toFixed(0)]),

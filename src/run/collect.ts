@@ -9,7 +9,7 @@ import { SearchResultFileSchema, type SweepRow } from '../spec/result.js';
 import { cellFinished, type PlanCell, type SweepPlan } from './plan.js';
 
 /** One row per budget of several seeds: means of the numbers, their sample standard deviations, and how many seeds finished. */
-export type SeedRow = SweepRow & { backbone: string; seeds: number; top1_sd: number | ''; top5_sd: number | ''; relus_sd: number | ''; latency_ms_sd: number | '' };
+export type SeedRow = Omit<SweepRow, 'seed'> & { seed: ''; backbone: string; seeds: number; top1_sd: number | ''; top5_sd: number | ''; relus_sd: number | ''; latency_ms_sd: number | '' };
 
 /** What {@link collectSweep} merged and what it could not. */
 export interface Collected {
@@ -38,7 +38,7 @@ function aggregate(plan: SweepPlan, rows: (SweepRow & { backbone: string })[]): 
       out.push({
         ...g[0]!, budget: m('budget', 1), relus: m('relus', 1) as number, relus_before_projection: m('relus_before_projection', 1) as number, top1: m('top1', 5) as number, top5: m('top5', 5) as number,
         projected_top1: m('projected_top1', 5) as number, teacher_top1: m('teacher_top1', 5) as number, latency_ms: m('latency_ms', 3), latency: m('latency', 4), comm_mib: m('comm_mib', 3), rounds: m('rounds', 2),
-        search_s: m('search_s', 1) as number, finetune_s: m('finetune_s', 1) as number, seed: -1, run_dir: g.map((r) => r.run_dir).join(' '),
+        search_s: m('search_s', 1) as number, finetune_s: m('finetune_s', 1) as number, seed: '', run_dir: g.map((r) => r.run_dir).join(' '),
         backbone: b.name, seeds: g.length, top1_sd: s('top1', 5), top5_sd: s('top5', 5), relus_sd: s('relus', 1), latency_ms_sd: s('latency_ms', 3),
       });
     }
@@ -76,6 +76,6 @@ export async function collectSweep(plan: SweepPlan, dir: string, opts: { referen
   const points = [...readCurveCsv(csv), ...(opts.references ?? []).flatMap((f) => readCurveCsv(f, f))];
   const { files } = await renderCurvePlots(points, { outDir: join(dir, 'plots'), title: `${plan.name}: ${plan.backbones.map((b) => b.name).join(', ')}, ${first.search.strategy}${single ? '' : `, ${plan.seeds.length} seeds (mean ± sd)`}` });
   const missingSearches = missing.filter((c) => c.kind === 'search').length;
-  writeFileAtomic(join(dir, 'summary.md'), summarizeSweep(plan.name, single ? rows : (aggregated as SweepRow[]), missingSearches));
+  writeFileAtomic(join(dir, 'summary.md'), summarizeSweep(plan.name, single ? rows : (aggregated as unknown as SweepRow[]), missingSearches));
   return { rows, ...(aggregated ? { aggregated } : {}), csv, plots: files, missing };
 }

@@ -24,12 +24,19 @@ async function connect(url: string): Promise<RedisT> {
   if (!/^rediss?:\/\//.test(url)) throw new Error(`--queue: expected redis://host:port or rediss://host:port (TLS), got '${url}'`);
   const { Redis } = await import('ioredis');
   const r = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, ...(url.startsWith('rediss://') ? { tls: {} } : {}) });
+  // The first error says why (refused, WRONGPASS, TLS); later ones are reconnection noise.
+  let first: Error | undefined;
+  const onError = (e: Error) => (first ??= e);
+  r.on('error', onError);
   try {
     await r.connect();
+    await r.ping();
   } catch (e) {
     r.disconnect();
-    throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//…@')}: ${(e as Error).message}`);
+    throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//…@')}: ${(first ?? (e as Error)).message}`);
   }
+  r.off('error', onError);
+  r.on('error', () => {}); // BullMQ reports connection trouble through its own events
   return r;
 }
 

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
@@ -6,6 +6,7 @@ import type { BackendInfo } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { ensureWritableDir } from '../io/dirs.js';
 import { POLYNAS_VERSION } from '../io/version.js';
+import { envInt } from '../io/env.js';
 
 
 /** Files of a run folder. */
@@ -101,19 +102,37 @@ export function lockRunDir(dir: string): () => void {
       const fd = openSync(file, 'wx');
       writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() }));
       closeSync(fd);
-      return () => rmSync(file, { force: true });
+      // The holder touches its lock; a lock of another host untouched for the lease is a dead run's.
+      const beat = setInterval(() => {
+        try {
+          const now = new Date();
+          utimesSync(file, now, now);
+        } catch {}
+      }, Math.max(1000, (lockLeaseSeconds() * 1000) / 4));
+      beat.unref();
+      return () => {
+        clearInterval(beat);
+        rmSync(file, { force: true });
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = lockHolder(readFileSync(file, 'utf8'));
-      // A lock of another machine (a shared folder) cannot be checked for life: it holds.
-      if (holder.host !== undefined && holder.host !== hostname()) throw new RunFolderInUseError(dir, holder.pid, holder.host);
-      if (Number.isInteger(holder.pid) && holder.pid > 0 && holder.pid !== process.pid && processAlive(holder.pid)) {
+      if (holder.host !== undefined && holder.host !== hostname()) {
+        // A lock of another machine (a shared folder) cannot be checked for life: it holds while it is renewed.
+        const age = (Date.now() - statSync(file).mtimeMs) / 1000;
+        if (age < lockLeaseSeconds()) throw new RunFolderInUseError(dir, holder.pid, holder.host);
+      } else if (Number.isInteger(holder.pid) && holder.pid > 0 && holder.pid !== process.pid && processAlive(holder.pid)) {
         throw new RunFolderInUseError(dir, holder.pid);
       }
       rmSync(file, { force: true });
     }
   }
   throw new Error(`${dir}: cannot take the run lock ${file}`);
+}
+
+/** How long a run lock of another host holds without being renewed (`POLYNAS_LOCK_LEASE_S`, default 120 s). */
+export function lockLeaseSeconds(): number {
+  return envInt('POLYNAS_LOCK_LEASE_S', 5, 86_400) ?? 120;
 }
 
 /** Raised when a run's phase was stopped through its signal; the folder keeps what it saved. */

@@ -1,7 +1,8 @@
 // A study across processes: plan, cells by array index, and a real Redis with two workers, one of
 // them killed mid-cell. Each worker and the local sweep run as their own processes at one thread.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { lockLeaseSeconds, lockRunDir } from '../../src/run/run-dir.js';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,21 @@ describe('sweep plan / cell / collect', () => {
   }, 300_000);
 });
 
+describe('a run folder lock on shared storage', () => {
+  it("holds while another host renews it, and is taken over once it is older than the lease", () => {
+    const dir = tempDir();
+    const lock = join(dir, 'run.lock');
+    writeFileSync(lock, JSON.stringify({ pid: 4242, host: 'node-17' }));
+    expect(() => lockRunDir(dir)).toThrow(`${dir} is in use by another polynas run (process 4242 on node-17)`);
+    const old = new Date(Date.now() - (lockLeaseSeconds() + 5) * 1000);
+    utimesSync(lock, old, old);
+    const release = lockRunDir(dir);
+    expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(process.pid);
+    release();
+    expect(existsSync(lock)).toBe(false);
+  });
+});
+
 describe.skipIf(skipRedis)('sweep --queue with a real Redis and two workers', () => {
   const dir = tempDir();
   let redis: ChildProcess;
@@ -80,12 +96,19 @@ describe.skipIf(skipRedis)('sweep --queue with a real Redis and two workers', ()
     delete recipe.$schema;
     writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
     const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    // With a password, as a shared Redis would have one (the URL carries it).
+    url = `redis://:s3cret@127.0.0.1:${port}`;
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 's3cret'], { stdio: 'ignore' });
     for (let i = 0; i < 50; i++) {
       try {
-        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
-        return;
+        if (execFileSync('redis-cli', ['-p', String(port), '-a', 's3cret', '--no-auth-warning', 'ping'], { stdio: 'pipe' }).toString().includes('PONG')) {
+          // A wrong password is refused with a message that does not print it.
+          const c = capture();
+          expect(await runCli(['sweep', 'status', '--queue', `redis://:hunter7@127.0.0.1:${port}`], c.io)).toBe(1);
+          expect(c.err.join('\n')).toMatch(/cannot reach Redis at redis:\/\/…@127\.0\.0\.1:\d+/);
+          expect(c.err.join('\n')).not.toContain('hunter7');
+          return;
+        }
       } catch {
         await new Promise((r) => setTimeout(r, 100));
       }
