@@ -85,8 +85,9 @@ function cellCommand(ctx: CliContext) {
         .option('plan', { type: 'string', demandOption: true, describe: 'plan.json of the study' })
         .option('index', { type: 'number', describe: 'Cell index (0-based); default from the job array' })
         .option('id', { type: 'string', describe: 'Cell id (instead of an index)' })
-        .example('JOB_COMPLETION_INDEX=3 $0 sweep cell --plan runs/study/plan.json', 'As a Kubernetes Indexed Job runs it'),
-    handler: async (argv: ArgumentsCamelCase<{ plan: string; index?: number; id?: string }>) => {
+        .option('kind', { choices: ['teacher', 'search'] as const, describe: 'Count the index among this kind\'s cells only (an array per stage)' })
+        .example('JOB_COMPLETION_INDEX=3 $0 sweep cell --plan runs/study/plan.json --kind search', 'The fourth search cell, as a Kubernetes Indexed Job runs it'),
+    handler: async (argv: ArgumentsCamelCase<{ plan: string; index?: number; id?: string; kind?: 'teacher' | 'search' }>) => {
       const { readPlan } = await import('../run/plan.js');
       const { runCell, cellIndex } = await import('../run/cell.js');
       // Started by a worker: when the worker dies, its channel closes and this cell stops at a checkpoint.
@@ -94,7 +95,7 @@ function cellCommand(ctx: CliContext) {
       if (process.send) process.once('disconnect', orphaned);
       try {
         const { plan, dir } = readPlan(argv.plan);
-        const which = argv.id !== undefined ? { id: argv.id } : { index: cellIndex(argv.index) };
+        const which = argv.id !== undefined ? { id: argv.id } : { index: cellIndex(argv.index), ...(argv.kind ? { kind: argv.kind } : {}) };
         const r = await withSearchProgress(ctx, (hooks) => runCell(plan, dir, which, { hooks, download: { log: ctx.print } }));
         ctx.out(`cell ${r.cell.id} (${r.cell.dir}): ${r.status === 'skipped' ? 'finished earlier, skipped' : `done in ${r.seconds.toFixed(1)} s`}`);
       } catch (e) {

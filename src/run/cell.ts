@@ -53,7 +53,7 @@ export function cellRecipe(plan: SweepPlan, planDir: string, cell: PlanCell): Se
  * await runCell(plan, dir, { index: 0 });
  * ```
  */
-export async function runCell(plan: SweepPlan, planDir: string, which: { index?: number; id?: string }, opts: Omit<RunSearchOptions, 'outDir' | 'resume' | 'overrides'> = {}): Promise<CellRun> {
+export async function runCell(plan: SweepPlan, planDir: string, which: { index?: number; id?: string; kind?: PlanCell['kind'] }, opts: Omit<RunSearchOptions, 'outDir' | 'resume' | 'overrides'> = {}): Promise<CellRun> {
   const cell = planCell(plan, which);
   const t0 = performance.now();
   if (cellFinished(planDir, cell)) return { cell, status: 'skipped', seconds: 0 };

@@ -127,16 +127,18 @@ export function readPlan(file: string): { plan: SweepPlan; dir: string } {
   return { plan, dir: dirname(resolve(file)) };
 }
 
-/** A cell by index (0-based, as array jobs count) or id; an unknown one is an error naming the plan's size. */
-export function planCell(plan: SweepPlan, which: { index?: number; id?: string }): PlanCell {
+/** A cell by index (0-based, as array jobs count; among one kind's cells with `kind`) or id; an unknown one is an error naming the plan's size. */
+export function planCell(plan: SweepPlan, which: { index?: number; id?: string; kind?: PlanCell['kind'] }): PlanCell {
   if (which.id !== undefined) {
     const c = plan.cells.find((x) => x.id === which.id);
     if (!c) throw new Error(`plan '${plan.name}' has no cell ${which.id}`);
     return c;
   }
+  // With a kind, the index counts that kind's cells only (one array job per stage: teachers, then searches).
+  const cells = which.kind ? plan.cells.filter((c) => c.kind === which.kind) : plan.cells;
   const i = which.index!;
-  if (!Number.isInteger(i) || i < 0 || i >= plan.cells.length) throw new Error(`cell index ${i}: plan '${plan.name}' has cells 0–${plan.cells.length - 1}`);
-  return plan.cells[i]!;
+  if (!Number.isInteger(i) || i < 0 || i >= cells.length) throw new Error(`cell index ${i}: plan '${plan.name}' has ${which.kind ? `${which.kind} ` : ''}cells 0–${cells.length - 1}`);
+  return cells[i]!;
 }
 
 /** Whether a cell's folder holds its finished result (a teacher's weights and result, a search's result). */

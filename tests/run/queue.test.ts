@@ -43,7 +43,7 @@ describe('sweep plan / cell / collect', () => {
     writeFileSync(join(dir, 'r.json'), JSON.stringify(recipe));
   });
 
-  it('plans 2 teachers and 4 searches with stable ids; cells run by JOB_COMPLETION_INDEX and SLURM_ARRAY_TASK_ID; a search before its teacher names it; collect lists what is missing', async () => {
+  it('plans 2 teachers and 4 searches with stable ids; cells run by JOB_COMPLETION_INDEX and SLURM_ARRAY_TASK_ID (also counted within one kind); a search before its teacher names it; collect lists what is missing', async () => {
     const p = capture();
     const args = ['sweep', 'plan', '--recipe', join(dir, 'r.json'), '--budgets', '100,1k', '--seeds', '0,1', '--out', join(dir, 'study')];
     expect(await runCli(args, p.io), p.err.join('\n')).toBe(0);
@@ -53,10 +53,10 @@ describe('sweep plan / cell / collect', () => {
     expect(await runCli([...args.slice(0, -1), join(dir, 'again')], capture().io)).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'again', 'plan.json'), 'utf8')).cells.map((c: { id: string }) => c.id)).toEqual(plan.cells.map((c: { id: string }) => c.id));
     const planFile = join(dir, 'study', 'plan.json');
-    const early = await done(cli(['sweep', 'cell', '--plan', planFile], { SLURM_ARRAY_TASK_ID: '1' }));
+    const early = await done(cli(['sweep', 'cell', '--plan', planFile, '--kind', 'search'], { SLURM_ARRAY_TASK_ID: '0' }));
     expect(early.code).toBe(1);
     expect(early.err).toContain(`needs its teacher, cell ${plan.cells[0].id} (seed-0/teacher), which has not finished`);
-    expect((await done(cli(['sweep', 'cell', '--plan', planFile], { JOB_COMPLETION_INDEX: '0' }))).code).toBe(0);
+    expect((await done(cli(['sweep', 'cell', '--plan', planFile, '--kind', 'teacher'], { JOB_COMPLETION_INDEX: '0' }))).code).toBe(0);
     const s = await done(cli(['sweep', 'cell', '--plan', planFile], { SLURM_ARRAY_TASK_ID: '1' }));
     expect(s.code, s.err).toBe(0);
     expect(s.out).toContain('(seed-0/budget-100): done');
@@ -64,6 +64,8 @@ describe('sweep plan / cell / collect', () => {
     expect(again.out).toContain('finished earlier, skipped');
     const bad = await done(cli(['sweep', 'cell', '--plan', planFile], { JOB_COMPLETION_INDEX: 'x' }));
     expect(bad.err).toContain("JOB_COMPLETION_INDEX is 'x', not a cell index");
+    const past = await done(cli(['sweep', 'cell', '--plan', planFile, '--kind', 'teacher', '--index', '2']));
+    expect(past.err).toContain("cell index 2: plan 'quickstart' has teacher cells 0–1");
     const c = capture();
     expect(await runCli(['sweep', 'collect', join(dir, 'study')], c.io), c.err.join('\n')).toBe(0);
     expect(c.out.join('\n')).toContain('1 of 4 searches finished');
