@@ -27,11 +27,14 @@ function parseSeeds(text: string): number[] {
 
 /** `lenet5=lenet5-pixel,resnet20=resnet20-pixel` → backbones with their spaces. */
 function parseBackbones(text: string): { name: string; space: string }[] {
-  return text.split(',').map((t) => {
+  const out = text.split(',').map((t) => {
     const m = /^([\w-]+)=([^,]+)$/.exec(t.trim());
     if (!m) throw new Error(`--backbones: '${t.trim()}' is not backbone=space (e.g. resnet20=resnet20-pixel)`);
     return { name: m[1]!, space: m[2]! };
   });
+  const twice = out.find((b, i) => out.findIndex((x) => x.name === b.name) !== i);
+  if (twice) throw new Error(`--backbones: '${twice.name}' is given twice (one search space per backbone)`);
+  return out;
 }
 
 function studyOptions<T>(y: Argv<T>) {

@@ -72,6 +72,20 @@ describe('sweep plan / cell / collect', () => {
     expect(c.out.filter((l) => l.startsWith('missing: '))).toHaveLength(4);
     expect(readFileSync(join(dir, 'study', 'sweep.csv'), 'utf8').split('\n')[0]).toContain('top1_sd');
   }, 300_000);
+
+  it('a plan over two backbones names a space per backbone and gives each its own folder level; a repeated backbone is refused', async () => {
+    const spaces = join(repo, 'search-spaces');
+    const two = `lenet5=${join(spaces, 'lenet5-pixel.json')},resnet20=${join(spaces, 'resnet20-pixel.json')}`;
+    const c = capture();
+    expect(await runCli(['sweep', 'plan', '--recipe', join(dir, 'r.json'), '--budgets', '100', '--backbones', two, '--out', join(dir, 'two')], c.io), c.err.join('\n')).toBe(0);
+    const plan = JSON.parse(readFileSync(join(dir, 'two', 'plan.json'), 'utf8'));
+    expect(plan.cells.map((x: { dir: string; recipe: { backbone: { name: string }; space: string } }) => `${x.dir} ${x.recipe.backbone.name} ${x.recipe.space.split('/').pop()}`)).toEqual([
+      'lenet5/teacher lenet5 lenet5-pixel.json', 'lenet5/budget-100 lenet5 lenet5-pixel.json', 'resnet20/teacher resnet20 resnet20-pixel.json', 'resnet20/budget-100 resnet20 resnet20-pixel.json',
+    ]);
+    const twice = capture();
+    expect(await runCli(['sweep', 'plan', '--recipe', join(dir, 'r.json'), '--budgets', '100', '--backbones', `lenet5=${join(spaces, 'lenet5-pixel.json')},lenet5=x`, '--out', join(dir, 'dup')], twice.io)).toBe(1);
+    expect(twice.err.join('\n')).toContain("--backbones: 'lenet5' is given twice");
+  });
 });
 
 describe('a run folder lock on shared storage', () => {
@@ -151,5 +165,13 @@ describe.skipIf(skipRedis)('sweep --queue with a real Redis and two workers', ()
     const st = capture();
     expect(await runCli(['sweep', 'status', '--queue', url, '--plan', join(dir, 'queued', 'plan.json')], st.io)).toBe(0);
     expect(st.out.filter((l) => l.endsWith(': finished'))).toHaveLength(8);
+    // Cancelling removes the study's jobs from the queue; the folders keep their results.
+    const cancel = capture();
+    expect(await runCli(['sweep', 'cancel', '--queue', url, '--plan', join(dir, 'queued', 'plan.json')], cancel.io)).toBe(0);
+    expect(cancel.out.join('\n')).toBe('removed 8 queued cells; 0 running');
+    const after = capture();
+    expect(await runCli(['sweep', 'status', '--queue', url, '--plan', join(dir, 'queued', 'plan.json')], after.io)).toBe(0);
+    expect(after.out[0]).toContain('completed 0');
+    expect(after.out.filter((l) => l.endsWith(': finished'))).toHaveLength(8);
   }, 600_000);
 });
