@@ -14,7 +14,7 @@
  *                            [--backends torch,wasm,wasm-1t,wasm-stock] [--rounds 2] [--steps 10]
  *                            [--warmup 3] [--stock-steps 3] [--threads 2]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     nets: { type: 'string', default: 'resnet20,lenet5' }, batches: { type: 'string', default: '64,128' }, kinds: { type: 'string', default: 'train,autorep' },
     backends: { type: 'string' }, 'stock-steps': { type: 'string', default: '3' }, rounds: { type: 'string', default: '2' }, steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(cpus().length) }, python: { type: 'string', default: '/usr/bin/python3' }, json: { type: 'string' },
+    load: { type: 'string', default: '0' },
   },
 });
 
@@ -44,10 +45,10 @@ if (!hasTorchPython(python)) {
 const withPytorch = hasTorchPython(python);
 const threads = values.threads!;
 const backends = values.backends?.split(',') ?? [...(existsSync(join(root, 'native/torch/build/Release/polynas_torch.node')) ? ['torch'] : []), 'wasm', 'wasm-1t', 'wasm-stock'];
-const KNOWN = ['torch', 'wasm', 'wasm-1t', 'wasm-stock', 'cpu', 'tensorflow'];
+const KNOWN = ['torch', 'torch-auto', 'wasm', 'wasm-1t', 'wasm-stock', 'cpu', 'tensorflow'];
 for (const b of backends) if (!KNOWN.includes(b)) throw new Error(`--backends: unknown engine '${b}'; known: ${KNOWN.join(', ')}`);
 const engineName = (b: string): string =>
-  b === 'wasm' ? `polynas wasm ${threads}t` : b === 'wasm-1t' ? 'polynas wasm 1t' : b === 'wasm-stock' ? 'tfjs-wasm stock 1t' : `polynas ${b}`;
+  b === 'wasm' ? `polynas wasm ${threads}t` : b === 'wasm-1t' ? 'polynas wasm 1t' : b === 'wasm-stock' ? 'tfjs-wasm stock 1t' : b === 'torch-auto' ? 'polynas torch auto' : `polynas ${b}`;
 
 interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[]; error?: string }
 const results: Measurement[] = [];
@@ -67,11 +68,11 @@ function attempt(engine: string, net: string, batch: number, kind: string, f: ()
 
 function runPolynas(engine: string, net: string, batch: number, kind: string): Measurement {
   const stock = engine === 'wasm-stock';
-  const backend = engine === 'wasm-1t' ? 'wasm' : engine;
+  const backend = engine === 'wasm-1t' ? 'wasm' : engine === 'torch-auto' ? 'torch' : engine;
   const args = ['--backend', backend, '--net', net, '--batch', String(batch), '--kind', kind, '--steps', stock ? values['stock-steps']! : values.steps!, '--warmup', stock ? '1' : values.warmup!];
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/step-json.ts'), ...args], {
     cwd: root,
-    env: { ...process.env, POLYNAS_TORCH_THREADS: threads, POLYNAS_WASM_THREADS: engine === 'wasm' ? threads : '1' },
+    env: { ...process.env, POLYNAS_TORCH_THREADS: engine === 'torch-auto' ? 'auto' : threads, POLYNAS_WASM_THREADS: engine === 'wasm' ? threads : '1' },
     encoding: 'utf8',
     // stderr is captured so that a crash can be told from other failures (see `attempt`).
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -85,9 +86,14 @@ function runPytorch(net: string, batch: number, kind: string): Measurement {
   return JSON.parse(out.trim().split('\n').pop()!) as Measurement;
 }
 
+// --load N: N competing single-threaded processes (busy loops) run through every measurement, as on a shared machine.
+const load = Array.from({ length: Number(values.load) }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+const stopLoad = () => load.forEach((p) => p.kill('SIGKILL'));
+process.on('exit', stopLoad);
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const configs = values.nets!.split(',').flatMap((net) => values.batches!.split(',').map(Number).flatMap((batch) => values.kinds!.split(',').map((kind) => ({ net, batch, kind }))));
-console.log(`polynas backends: ${backends.join(', ')}; PyTorch: ${withPytorch ? python : 'not available'}; ${threads} threads; ${values.rounds} rounds of ${values.steps} steps after ${values.warmup} warm-up`);
+console.log(`polynas backends: ${backends.join(', ')}; PyTorch: ${withPytorch ? python : 'not available'}; ${threads} threads; ${values.rounds} rounds of ${values.steps} steps after ${values.warmup} warm-up${load.length ? `; ${load.length} competing busy process${load.length > 1 ? 'es' : ''}` : ''}`);
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const { net, batch, kind } of configs) {
     for (const b of backends) {
@@ -101,7 +107,8 @@ for (let round = 0; round < Number(values.rounds); round++) {
   }
 }
 
-const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'img/s', '× PyTorch', 'stock/this']];
+stopLoad();
+const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'min–max', 'img/s', '× PyTorch', 'stock/this']];
 for (const { net, batch, kind } of configs) {
   const pick = (engine: string) => results.filter((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind).flatMap((r) => r.ms);
   const ref = withPytorch ? median(pick('pytorch')) : undefined;
@@ -111,13 +118,13 @@ for (const { net, batch, kind } of configs) {
     const ms = pick(engine);
     if (!ms.length) {
       const err = results.find((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind && r.error)?.error;
-      if (err) rows.push([net, kind, String(batch), engine, err, '', '', '']);
+      if (err) rows.push([net, kind, String(batch), engine, err, '', '', '', '']);
       continue;
     }
     const m = median(ms);
-    rows.push([net, kind, String(batch), engine, m.toFixed(1), ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–', stockRef ? (stockRef / m).toFixed(1) : '–']);
+    rows.push([net, kind, String(batch), engine, m.toFixed(1), `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`, ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–', stockRef ? (stockRef / m).toFixed(1) : '–']);
   }
 }
-const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[5] !== '').map((r) => r[i]!.length)));
-for (const r of rows) console.log(r.map((c, i) => (i < 4 || !r[5] ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[6] !== '').map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((c, i) => (i < 4 || !r[6] ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
 if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
 import { kernels } from './torch-kernels.js';
 import { DTYPES, dtypeCode, type TorchDtype } from './torch-dtypes.js';
+import { ThreadGovernor } from './torch-threads.js';
 
 export type Handle = number;
 /** What every native op returns: `[handle, dtypeCode, ...shape]`. */
@@ -77,9 +78,16 @@ export function loadTorchAddon(): TorchAddon {
     throw new Error(`the LibTorch engine is not built (${TORCH_ADDON_PATH} is missing); run \`npm run build:torch\` after \`apt-get install -y libtorch-dev\` (or with LIBTORCH=/path/to/libtorch)`);
   }
   addon = createRequire(import.meta.url)(TORCH_ADDON_PATH) as TorchAddon;
-  addon.setThreads(torchThreadsFromEnv() ?? cpus().length);
+  const asked = torchThreadsFromEnv();
+  addon.setThreads(typeof asked === 'number' ? asked : cpus().length);
+  // `auto`: the threads follow the cores other processes leave free (see ThreadGovernor). Not the
+  // default: thread counts change floating-point reductions, so a run's numbers would depend on the load.
+  const native = addon;
+  if (asked === 'auto' && cpus().length > 1) governor = new ThreadGovernor((n) => native.setThreads(n), cpus().length);
   return addon;
 }
+
+let governor: ThreadGovernor | undefined;
 
 interface Entry {
   handle: Handle;
@@ -105,6 +113,7 @@ export class TorchBackend extends tf.KernelBackend {
 
   /** Wraps a native result as a TensorInfo owned by this backend. */
   wrap(r: NativeResult): tf.TensorInfo {
+    governor?.tick();
     const [handle, code, ...shape] = r as [number, number, ...number[]];
     const dataId = { id: this.nextId++ };
     this.data.set(dataId, { handle, refCount: 1 });
@@ -220,7 +229,14 @@ export function torchInfo(): { threads: number; version: string } {
   return { threads: i.threads, version: i.version };
 }
 
-/** Sets LibTorch's intra-op threads (default: all cores, or `POLYNAS_TORCH_THREADS`). */
+/** Sets LibTorch's intra-op threads (default: all cores, or `POLYNAS_TORCH_THREADS`); a fixed count ends the adaptation. */
 export function setTorchThreads(n: number): void {
   loadTorchAddon().setThreads(n);
+  governor = undefined;
+}
+
+/** How the threads are chosen: a fixed count, or adapted to the free cores (with the count now). */
+export function torchThreadPolicy(): { policy: 'fixed' | 'adaptive'; threads: number } {
+  const a = loadTorchAddon();
+  return { policy: governor ? 'adaptive' : 'fixed', threads: a.info().threads };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
  * |---|---|---|
  * | `POLYNAS_CACHE_DIR` | downloads and generated engine files | `~/.cache/polynas` |
  * | `POLYNAS_DATA_DIR` | folder holding one sub-folder per dataset | unset |
- * | `POLYNAS_TORCH_THREADS` | LibTorch intra-op threads, integer in [1, 256] | every core |
+ * | `POLYNAS_TORCH_THREADS` | LibTorch intra-op threads, integer in [1, 256], or `auto`: follow the cores other processes leave free (faster on a busy machine, but a result then depends on the load: floating-point reductions differ between thread counts) | every core |
  * | `POLYNAS_WASM_THREADS` | wasm backend threads, integer in [1, 64] | every core, at most 8 |
  * | `POLYNAS_LOCK_LEASE_S` | how long a run folder's lock held by another host lasts unrenewed, seconds in [5, 86400] | 120 |
  */
@@ -61,8 +61,9 @@ export function dataDirFromEnv(dataset: string, env: Env = process.env): string 
   return d ? join(d, dataset) : undefined;
 }
 
-/** LibTorch intra-op threads (`$POLYNAS_TORCH_THREADS`), undefined: every core. */
-export function torchThreadsFromEnv(env: Env = process.env): number | undefined {
+/** LibTorch intra-op threads (`$POLYNAS_TORCH_THREADS`), undefined: every core; `auto`: adapted to the free cores. */
+export function torchThreadsFromEnv(env: Env = process.env): number | 'auto' | undefined {
+  if (env.POLYNAS_TORCH_THREADS?.trim() === 'auto') return 'auto';
   return envInt('POLYNAS_TORCH_THREADS', 1, 256, env);
 }
 
