@@ -5,14 +5,18 @@
  * interleaved round by round, each measurement in its own process. Prints the median ms/step,
  * images/s and the ratio polynas/PyTorch; `--json FILE` also writes every raw measurement.
  *
- * Engines (`--backends`): `torch` (when built), `wasm` (`--threads` threads), `wasm-1t` (one
+ * Engines (`--backends`): `torch` (when built; `--threads` threads), `torch-auto` (threads that follow
+ * the free cores, `POLYNAS_TORCH_THREADS=auto`), `wasm` (`--threads` threads), `wasm-1t` (one
  * thread) and `wasm-stock` (tfjs-wasm 4.22 as shipped: one thread, its own convolution gradients
  * plus the filter-gradient kernel it lacks, see `stock-wasm.ts`; training steps only, with
  * `--stock-steps` steps after one warm-up because each takes seconds).
  *
  *   npm run bench:compare -- [--nets resnet20,lenet5] [--batches 64,128] [--kinds train,autorep]
  *                            [--backends torch,wasm,wasm-1t,wasm-stock] [--rounds 2] [--steps 10]
- *                            [--warmup 3] [--stock-steps 3] [--threads 2]
+ *                            [--warmup 3] [--stock-steps 3] [--threads 2] [--load 1]
+ *
+ * `--load N` keeps N single-threaded busy processes running through every measurement (polynas and
+ * PyTorch alike), as on a shared machine or a laptop.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
