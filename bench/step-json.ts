@@ -24,8 +24,17 @@ const { values } = parseArgs({
   options: {
     backend: { type: 'string', default: 'auto' }, net: { type: 'string', default: 'resnet20' }, batch: { type: 'string', default: '64' },
     steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' }, kind: { type: 'string', default: 'train' },
+    profile: { type: 'boolean' },
   },
 });
+// --profile (torch): every native call timed; each step reports its native time and call count.
+if (values.profile) process.env.POLYNAS_TORCH_PROFILE = '1';
+const { takeTorchProfile } = await import('../src/engine/torch.js');
+const native: { ms: number; calls: number; byOp: Record<string, { calls: number; ms: number }> }[] = [];
+const record = (measured: boolean) => {
+  const p = takeTorchProfile();
+  if (measured && values.profile) native.push({ ms: p.nativeMs, calls: p.calls, byOp: p.byOp });
+};
 const stock = values.backend === 'wasm-stock';
 if (stock) process.env.POLYNAS_WASM_THREADS = '1';
 const info = await selectBackend(stock ? 'wasm' : (values.backend as BackendChoice));
@@ -53,6 +62,7 @@ if (values.kind === 'train') {
     loss.dataSync();
     loss.dispose();
     if (i >= warmup) ms.push(performance.now() - t0);
+    record(i >= warmup);
   }
 } else if (values.kind === 'autorep') {
   const net = createBackbone(values.net!, { numClasses: 10, seed: 0 });
@@ -70,9 +80,10 @@ if (values.kind === 'train') {
     onStep: ({ step }) => {
       const t = performance.now();
       if (step > warmup) ms.push(t - t0);
+      record(step > warmup);
       t0 = t;
     },
   });
 } else throw new Error(`--kind: 'train' or 'autorep', got '${values.kind}'`);
 
-console.log(JSON.stringify({ engine: `polynas ${info.backend}`, threads: info.threads, net: values.net, batch, kind: values.kind, ms }));
+console.log(JSON.stringify({ engine: `polynas ${info.backend}`, threads: info.threads, net: values.net, batch, kind: values.kind, ms, ...(values.profile ? { native } : {}) }));

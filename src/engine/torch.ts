@@ -78,6 +78,7 @@ export function loadTorchAddon(): TorchAddon {
     throw new Error(`the LibTorch engine is not built (${TORCH_ADDON_PATH} is missing); run \`npm run build:torch\` after \`apt-get install -y libtorch-dev\` (or with LIBTORCH=/path/to/libtorch)`);
   }
   addon = createRequire(import.meta.url)(TORCH_ADDON_PATH) as TorchAddon;
+  if (process.env.POLYNAS_TORCH_PROFILE === '1') addon = profiled(addon);
   const asked = torchThreadsFromEnv();
   addon.setThreads(typeof asked === 'number' ? asked : cpus().length);
   // `auto`: the threads follow the cores other processes leave free (see ThreadGovernor). Not the
@@ -88,6 +89,49 @@ export function loadTorchAddon(): TorchAddon {
 }
 
 let governor: ThreadGovernor | undefined;
+
+/** Native calls and their wall time per addon function, since the last {@link resetTorchProfile}. */
+export interface TorchProfile {
+  calls: number;
+  nativeMs: number;
+  byOp: Record<string, { calls: number; ms: number }>;
+}
+
+let profile: TorchProfile = { calls: 0, nativeMs: 0, byOp: {} };
+
+/**
+ * The addon with every function timed (`POLYNAS_TORCH_PROFILE=1` at load): the time inside native
+ * code (LibTorch kernels, result allocation, the Node-API crossing) against the step's wall time
+ * gives the JavaScript side (tfjs engine bookkeeping, kernel wrappers, shape handling).
+ */
+function profiled(raw: TorchAddon): TorchAddon {
+  return new Proxy(raw, {
+    get(target, key: string) {
+      const f = (target as unknown as Record<string, unknown>)[key];
+      if (typeof f !== 'function') return f;
+      return (...args: unknown[]) => {
+        const t0 = performance.now();
+        try {
+          return (f as (...a: unknown[]) => unknown).apply(target, args);
+        } finally {
+          const dt = performance.now() - t0;
+          profile.calls++;
+          profile.nativeMs += dt;
+          const e = (profile.byOp[key] ??= { calls: 0, ms: 0 });
+          e.calls++;
+          e.ms += dt;
+        }
+      };
+    },
+  });
+}
+
+/** What the profiled addon recorded since the last reset (zeros unless `POLYNAS_TORCH_PROFILE=1`). */
+export function takeTorchProfile(): TorchProfile {
+  const p = profile;
+  profile = { calls: 0, nativeMs: 0, byOp: {} };
+  return p;
+}
 
 interface Entry {
   handle: Handle;

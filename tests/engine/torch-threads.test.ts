@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TORCH_ADDON_PATH } from '../../src/engine/torch.js';
 import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { othersBusyCores, threadsFor, ThreadGovernor } from '../../src/engine/torch-threads.js';
@@ -27,4 +30,22 @@ describe('LibTorch threads that follow the free cores', () => {
       busy.kill('SIGKILL');
     }
   });
+});
+
+describe.skipIf(!existsSync(TORCH_ADDON_PATH))('the per-step profile of the torch engine', () => {
+  it('times every native call of a step: fewer native milliseconds than wall milliseconds, and the same calls every step', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bench', 'step-json.ts'), '--backend', 'torch', '--net', 'lenet5', '--batch', '16', '--kind', 'train', '--steps', '3', '--warmup', '1', '--profile'], {
+      env: { ...process.env, POLYNAS_TORCH_THREADS: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { ms: number[]; native: { ms: number; calls: number; byOp: Record<string, { calls: number }> }[] };
+    expect(r.native).toHaveLength(3);
+    r.native.forEach((n, i) => {
+      expect(n.ms).toBeGreaterThan(0);
+      expect(n.ms).toBeLessThan(r.ms[i]!);
+      expect(Object.values(n.byOp).reduce((a, o) => a + o.calls, 0)).toBe(n.calls);
+    });
+    // A training step of LeNet-5 makes the same native calls each time (two convolutions forward among them).
+    expect(new Set(r.native.map((n) => n.calls)).size).toBe(1);
+    expect(r.native[0]!.byOp.conv2d!.calls).toBe(2);
+  }, 60_000);
 });
