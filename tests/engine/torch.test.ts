@@ -69,6 +69,11 @@ const CASES: [string, () => tf.Tensor | tf.Tensor[]][] = [
   ['avg pool 2×2 and gradient', () => tf.grads((x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid').square().sum())([rand([2, 8, 8, 3], 6)])],
   ['avg pool 3×3 s2 same and gradient', () => [tf.avgPool(rand([2, 8, 8, 3], 6) as tf.Tensor4D, 3, 2, 'same'), ...tf.grads((x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'same').square().sum())([rand([2, 8, 8, 3], 6)])]],
   ['matMul with transposes, batched', () => [tf.matMul(rand([5, 7], 1), rand([6, 7], 2), false, true), tf.matMul(rand([3, 4, 5], 1), rand([3, 4, 6], 2), true, false)]],
+  // Products of ≥ 100k multiply-adds go through a oneDNN 1×1 convolution (native/torch matmul); every transpose.
+  ['matMul of a linear layer\'s size (the convolution route), each transpose', () => [
+    tf.matMul(rand([64, 400], 3), rand([400, 120], 4)), tf.matMul(rand([64, 400], 3), rand([120, 400], 5), false, true),
+    tf.matMul(rand([400, 64], 6), rand([400, 120], 4), true, false), tf.matMul(rand([400, 64], 6), rand([120, 400], 5), true, true),
+  ]],
   ['softmax cross-entropy and its gradient', () => tf.grads((l: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([1, 2, 0], 'int32'), 4), l))([rand([3, 4], 9)])],
   ['log-softmax, softmax', () => [tf.logSoftmax(rand([3, 5], 2)), tf.softmax(rand([3, 5], 3))]],
   ['moments, batchNorm', () => { const m = tf.moments(rand([4, 5, 5, 3], 1), [0, 1, 2]); return [m.mean, m.variance, tf.batchNorm(rand([4, 5, 5, 3], 1), m.mean, m.variance, rand([3], 2), rand([3], 3), 1e-5)]; }],
