@@ -58,7 +58,7 @@ function aggregate(plan: SweepPlan, rows: (SweepRow & { backbone: string })[]): 
  * const { missing } = await collectSweep(plan, dir);
  * ```
  */
-export async function collectSweep(plan: SweepPlan, dir: string, opts: { references?: string[] } = {}): Promise<Collected> {
+export async function collectSweep(plan: SweepPlan, dir: string, opts: { references?: string[]; plots?: boolean } = {}): Promise<Collected> {
   const searches = plan.cells.filter((c) => c.kind === 'search');
   const missing = plan.cells.filter((c) => !cellFinished(dir, c));
   const rows = searches.filter((c) => existsSync(join(dir, c.dir, 'result.json'))).map((c) => ({ ...sweepRow(c.budget!, readJsonAs(join(dir, c.dir, 'result.json'), SearchResultFileSchema, 'search result'), c.dir), backbone: c.backbone }));
@@ -73,8 +73,12 @@ export async function collectSweep(plan: SweepPlan, dir: string, opts: { referen
     writeFileAtomic(csv, stringify(aggregated, { header: true, columns: Object.keys(aggregated[0]!) }));
   }
   const first = searches[0]!.recipe;
-  const points = [...readCurveCsv(csv), ...(opts.references ?? []).flatMap((f) => readCurveCsv(f, f))];
-  const { files } = await renderCurvePlots(points, { outDir: join(dir, 'plots'), title: `${plan.name}: ${plan.backbones.map((b) => b.name).join(', ')}, ${first.search.strategy}${single ? '' : `, ${plan.seeds.length} seeds (mean ± sd)`}` });
+  // A sweep in progress rewrites its CSVs after every budget and renders the plots once, at the end.
+  let files: string[] = [];
+  if (opts.plots ?? true) {
+    const points = [...readCurveCsv(csv), ...(opts.references ?? []).flatMap((f) => readCurveCsv(f, f))];
+    files = (await renderCurvePlots(points, { outDir: join(dir, 'plots'), title: `${plan.name}: ${plan.backbones.map((b) => b.name).join(', ')}, ${first.search.strategy}${single ? '' : `, ${plan.seeds.length} seeds (mean ± sd)`}` })).files;
+  }
   const missingSearches = missing.filter((c) => c.kind === 'search').length;
   writeFileAtomic(join(dir, 'summary.md'), summarizeSweep(plan.name, single ? rows : (aggregated as unknown as SweepRow[]), missingSearches));
   return { rows, ...(aggregated ? { aggregated } : {}), csv, plots: files, missing };

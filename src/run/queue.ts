@@ -59,10 +59,9 @@ function ready(plan: SweepPlan, dir: string): PlanCell[] {
 }
 
 /** Adds cells to the queue (idempotent: a job id that exists is left alone). */
-async function enqueue(queue: QueueT, planFile: string, plan: SweepPlan, cells: PlanCell[], attempts: number): Promise<void> {
+async function enqueue(queue: QueueT, planFile: string, cells: PlanCell[], attempts: number): Promise<void> {
   const study = basename(dirname(planFile));
   await queue.addBulk(cells.map((c) => ({ name: c.kind, data: { plan: planFile, cell: c.id, dir: c.dir, study } satisfies CellJob, opts: jobOptions(c, attempts) })));
-  void plan;
 }
 
 /** A cell's state in the queue (`absent`: never queued, or removed). */
@@ -86,7 +85,7 @@ export async function submitPlan(url: string, planFile: string, opts: { attempts
   const { plan, dir } = readPlan(planFile);
   const { queue, close } = await openQueue(url);
   try {
-    await enqueue(queue, resolve(planFile), plan, ready(plan, dir), opts.attempts ?? 3);
+    await enqueue(queue, resolve(planFile), ready(plan, dir), opts.attempts ?? 3);
     if (!opts.wait) return await cellStates(queue, plan, dir);
     const last = new Map<string, string>();
     for (;;) {
@@ -190,7 +189,7 @@ function runCellProcess(data: CellJob, opts: WorkerOptions, stop: AbortSignal): 
 async function queueDependents(queue: QueueT, data: CellJob, attempts: number): Promise<number> {
   const { plan, dir } = readPlan(data.plan);
   const next = ready(plan, dir).filter((c) => c.dependsOn === data.cell);
-  await enqueue(queue, data.plan, plan, next, attempts);
+  await enqueue(queue, data.plan, next, attempts);
   return next.length;
 }
 

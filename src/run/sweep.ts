@@ -91,7 +91,7 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
     run.writeJson('recipe.json', normalized);
     // The same cells `polynas sweep cell` and the queue's workers run, in the same folders, in order.
     writePlan(opts.outDir, plan);
-    const collect = () => collectSweep(plan, opts.outDir, opts.references ? { references: opts.references } : {});
+    const collect = (plots: boolean) => collectSweep(plan, opts.outDir, { plots, ...(opts.references ? { references: opts.references } : {}) });
     for (const cell of plan.cells) {
       if (cell.kind === 'teacher') {
         await runCell(plan, opts.outDir, { id: cell.id }, opts);
@@ -104,9 +104,9 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
       opts.onBudget?.({ index: budgets.indexOf(cell.budget!), count: budgets.length, budget: cell.budget!, done, cell: cell.dir });
       if (!done) await runSearchRecipe(recipeOfCell, { ...opts, outDir: dir, resume: true });
       run.log({ type: 'sweep-budget', budget: cell.budget, cell: cell.id, dir: cell.dir, done, row: readSweepRow(cell.budget!, dir) });
-      await collect();
+      await collect(false);
     }
-    const c = await collect();
+    const c = await collect(true);
     return { rows: c.rows.map((r) => { const { backbone: _b, ...row } = r as SweepRow & { backbone: string }; return row; }), csv: c.csv, plots: c.plots };
   } finally {
     release();

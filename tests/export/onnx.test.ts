@@ -44,29 +44,28 @@ async function maskedLenet(granularity: 'channel' | 'pixel', candidate = 'poly2'
   return net;
 }
 
-/** ONNX Runtime's logits next to polynas' deployed forward pass on the same digits: the largest difference relative to the logits' scale. */
-async function compare(net: ReturnType<typeof createBackbone>, o: OnnxExport): Promise<number> {
-  const images = digits();
-  const x = tf.tensor(Float32Array.from(images, (v) => (v - norm.mean[0]!) / norm.std[0]!), [N, 28, 28, 1]);
+/**
+ * ONNX Runtime's logits next to polynas' deployed forward pass on the same [0, 1] NHWC images (the
+ * network sees them normalized by `nrm`, the ONNX model normalizes in its graph): the largest
+ * difference relative to the logits' scale.
+ */
+async function relDiff(net: ReturnType<typeof createBackbone>, o: OnnxExport, images: Float32Array, [n, h, w, c]: [number, number, number, number], nrm?: typeof norm): Promise<number> {
+  const x = tf.tensor(nrm ? Float32Array.from(images, (v, i) => (v - nrm.mean[i % c]!) / nrm.std[i % c]!) : images, [n, h, w, c]);
   const ours = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
   x.dispose();
-  const theirs = await runOnnx(o.bytes, nhwcToNchw(images, N, 28, 28, 1), [N, 1, 28, 28]);
+  const theirs = await runOnnx(o.bytes, nhwcToNchw(images, n, h, w, c), [n, c, h, w]);
   let diff = 0, scale = 0;
   ours.forEach((r, i) => r.forEach((v, j) => ((diff = Math.max(diff, Math.abs(v - theirs[i]![j]!))), (scale = Math.max(scale, Math.abs(v))))));
   return diff / scale;
 }
 
-/** ONNX Runtime vs polynas on the first n real CIFAR-10 test images (the shared subset). */
-async function compareCifar(net: ReturnType<typeof createBackbone>, o: OnnxExport, n = 4): Promise<number> {
+/** On N real MNIST digits (the LeNet-5 networks, exported with `norm`). */
+const compare = (net: ReturnType<typeof createBackbone>, o: OnnxExport) => relDiff(net, o, digits(), [N, 28, 28, 1], norm);
+
+/** On the first 4 real CIFAR-10 test images of the shared subset (ResNet-20, no normalization). */
+function compareCifar(net: ReturnType<typeof createBackbone>, o: OnnxExport): Promise<number> {
   const ds = readCifarBinary([join(cifarSubsetDir(), 'test_batch.bin')], 'cifar10', 'cifar10-test');
-  const images = Float32Array.from(ds.images.subarray(0, n * 3072), (v) => v / 255);
-  const x = tf.tensor(images, [n, 32, 32, 3]);
-  const ours = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
-  x.dispose();
-  const theirs = await runOnnx(o.bytes, nhwcToNchw(images, n, 32, 32, 3), [n, 3, 32, 32]);
-  let diff = 0, scale = 0;
-  ours.forEach((r, i) => r.forEach((v, j) => ((diff = Math.max(diff, Math.abs(v - theirs[i]![j]!))), (scale = Math.max(scale, Math.abs(v))))));
-  return diff / scale;
+  return relDiff(net, o, Float32Array.from(ds.images.subarray(0, 4 * 3072), (v) => v / 255), [4, 32, 32, 3]);
 }
 
 describe('ONNX export', () => {

@@ -69,7 +69,7 @@ export function polynomial(cx: EncodeContext, x: string, rows: number[][], shape
 }
 
 /** Channels of a mask whose every element is kept (1), none is (0), or some are (null: a pixel mask). */
-function channelKeep(node: Extract<PiNode, { op: 'mask' }>): (0 | 1)[] | null {
+export function channelKeep(node: Extract<PiNode, { op: 'mask' }>): (0 | 1)[] | null {
   const keep = unpackKeep(node);
   const c = node.shape[node.shape.length - 1]!;
   const per = keep.length / c;

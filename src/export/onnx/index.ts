@@ -1,8 +1,8 @@
 import type { Backbone } from '../../backbones/backbone.js';
 import { POLYNAS_VERSION } from '../../io/version.js';
 import { withDeployedForm } from '../deploy.js';
-import { lowerNetwork, PiUnsupportedError, programHash, unpackKeep, type PiProgram, type PiSecrets } from '../program.js';
-import { onnxEncoding, pathOf, type EncodeContext } from './encodings.js';
+import { lowerNetwork, PiUnsupportedError, programHash, type PiProgram, type PiSecrets } from '../program.js';
+import { channelKeep, onnxEncoding, pathOf, type EncodeContext } from './encodings.js';
 import { decodeModel, OnnxGraph } from './graph.js';
 import { checkOnnxProfile, onnxProfile, opHistogram, type OnnxProfile } from './profiles.js';
 
@@ -33,19 +33,7 @@ export interface OnnxExport {
 }
 
 function maskSummary(program: PiProgram): OnnxExport['masks'] {
-  return program.nodes.flatMap((n) => {
-    if (n.op !== 'mask') return [];
-    const keep = unpackKeep(n);
-    const c = n.shape[n.shape.length - 1]!;
-    const per = keep.length / c;
-    let channel = true;
-    for (let ch = 0; ch < c && channel; ch++) {
-      let s = 0;
-      for (let i = 0; i < per; i++) s += keep[i * c + ch]!;
-      channel = s === 0 || s === per;
-    }
-    return [{ site: n.path, kept: n.kept, total: keep.length, granularity: channel ? ('channel' as const) : ('pixel' as const) }];
-  });
+  return program.nodes.flatMap((n) => (n.op === 'mask' ? [{ site: n.path, kept: n.kept, total: n.shape.reduce((a, b) => a * b, 1), granularity: channelKeep(n) ? ('channel' as const) : ('pixel' as const) }] : []));
 }
 
 function reluCount(program: PiProgram): number {
