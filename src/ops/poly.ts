@@ -1,4 +1,5 @@
 import { tf } from '../engine/tf.js';
+import { FUSED, hasFusedKernel, maskedPoly } from '../engine/fused.js';
 import { Module } from '../nn/module.js';
 import { dapaCoefficients } from './dapa.js';
 
@@ -69,7 +70,23 @@ export class ChannelPoly extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const rows = tf.unstack(this.coeffs);
+    return this.fused(x) ?? this.composed(x);
+  }
+
+  /**
+   * `p(x) + m·(ReLU(x) − p(x))` (a mask gate's output, `mask` broadcast over the leading axes; `p(x)`
+   * without a mask) as one native kernel, forward and backward, where the backend has it; undefined
+   * elsewhere.
+   */
+  fused(x: tf.Tensor, mask?: tf.Tensor): tf.Tensor | undefined {
+    if (!hasFusedKernel(FUSED.maskedPoly)) return undefined;
+    return maskedPoly(x, this.coeffs, this.clip === undefined ? { scale: this.squareScale } : { scale: this.squareScale, clip: this.clip }, mask);
+  }
+
+  private composed(x: tf.Tensor): tf.Tensor {
+    // A copy: tfjs records unstack's own array as the node's outputs, so writing the clipped rows
+    // into it would make the tape skip the clip (and pass gradient to clipped coefficients).
+    const rows = [...tf.unstack(this.coeffs)];
     if (this.clip !== undefined) for (let k = 2; k <= this.degree; k++) rows[k] = tf.clipByValue(rows[k]!, -this.clip, this.clip);
     // c0 + c1·x + s·(c2·x² + … + cd·x^d), the bracket by Horner's rule.
     const linear = tf.add(rows[0]!, tf.mul(rows[1]!, x));

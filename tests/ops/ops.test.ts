@@ -115,6 +115,21 @@ describe('polynomial operators', () => {
     expect(y[1]).toBeCloseTo(2 + 0.5 * (2 * 8), 5);
   });
 
+  it('ChannelPoly: a clipped coefficient gets no gradient (the clip sits on the path to the loss)', () => {
+    const p = new ChannelPoly(2, { degree: 3, squareScale: 0.5, clip: 0.5 });
+    tf.tidy(() => p.coeffs.assign(tf.tensor2d([[0.1, 0.2], [0.9, 1], [0.4, 0.7], [-0.3, 0.2]])));
+    const x = tf.tensor2d([[0.5, -1], [2, 0.3]]);
+    const g = tf.tidy(() => Object.values(tf.variableGrads(() => tf.sum(p.forward(x)) as tf.Scalar, [p.coeffs]).grads)[0]!.arraySync() as number[][]);
+    // d/dc_k = Σ s·x^k over the channel's inputs (k ≥ 2): channel 0 (x = 0.5, 2) keeps every gradient,
+    // channel 1's c2 = 0.7 lies beyond the clip 0.5, so its gradient is 0; its c3 = 0.2 is inside.
+    expect(g[2]![0]).toBeCloseTo(0.5 * (0.25 + 4), 5);
+    expect(g[2]![1]).toBe(0);
+    expect(g[3]![1]).toBeCloseTo(0.5 * (-1 + 0.027), 5);
+    expect(g[1]![1]).toBeCloseTo(-1 + 0.3, 5);
+    x.dispose();
+    p.dispose();
+  });
+
   for (const [name, make] of [
     ['X2act (channel)', () => new X2act(3, [4, 4, 3], { granularity: 'channel', scale: { rule: 'constant', value: 0.5 } })],
     ['ChannelPoly degree 4', () => new ChannelPoly(3, { degree: 4, squareScale: 0.3 })],
