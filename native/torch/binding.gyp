@@ -3,7 +3,8 @@
     {
       "target_name": "polynas_torch",
       "sources": [
-        "src/addon.cc"
+        "src/addon.cc",
+        "src/gate.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -12,6 +12,8 @@ export const FUSED = {
   reluGrad: 'PolynasReluGrad',
   sgdStep: 'PolynasSgdStep',
   adamStep: 'PolynasAdamStep',
+  maskedPoly: 'PolynasMaskedPoly',
+  maskedPolyGrad: 'PolynasMaskedPolyGrad',
 } as const;
 
 /** Settings of one fused SGD update (PyTorch semantics: L2 decay added to the gradient). */
@@ -34,33 +36,46 @@ export interface AdamStepAttrs {
   c2: number;
 }
 
-const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
+/** Whether the active backend runs `kernel` (one of {@link FUSED}) natively. */
+export const hasFusedKernel = (kernel: string) => tf.getKernel(kernel, tf.getBackend()) !== undefined;
+
+/** Running statistics a training-mode batch norm updates (PyTorch: momentum-weighted, unbiased variance). */
+export interface RunningStats {
+  mean: tf.Variable;
+  variance: tf.Variable;
+  momentum: number;
+}
 
 /**
  * Training-mode batch norm over every axis but the last: `y = γ·(x − mean)/√(var + eps) + β` with
- * the batch mean and biased variance, which `onStats` receives (for the running statistics) while
- * they are alive.
+ * the batch mean and biased variance; `running` (when given) is updated from them as PyTorch does:
+ * `r ← (1 − momentum)·r + momentum·s`, the variance unbiased by n/(n − 1). One native kernel where
+ * the backend has it (statistics update included), composed tfjs ops elsewhere.
  *
  * @example
  * ```ts
- * const y = batchNormTrain(x, gamma, beta, 1e-5, (mean, variance) => updateRunning(mean, variance));
+ * const y = batchNormTrain(x, gamma, beta, 1e-5, { mean: runningMean, variance: runningVar, momentum: 0.1 });
  * ```
  */
-export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, onStats?: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
-  if (!hasKernel(FUSED.bnTrain) || x.rank !== 4) {
+export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, running?: RunningStats): tf.Tensor {
+  if (!hasFusedKernel(FUSED.bnTrain) || x.rank !== 4) {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const mean = tf.mean(x, axes);
     const centered = tf.sub(x, mean);
     const variance = tf.mean(tf.square(centered), axes);
-    onStats?.(mean, variance);
+    if (running) updateRunning(running, mean, variance, x.size / x.shape[x.rank - 1]!);
     return tf.add(tf.mul(centered, tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)))), beta);
   }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const [y, mean, invstd] = tf.engine().runKernel(FUSED.bnTrain, { x: xi, gamma: g, beta: b }, { eps }) as tf.Tensor[];
+    const inputs: tf.NamedTensorMap = running ? { x: xi, gamma: g, beta: b, runningMean: running.mean, runningVar: running.variance } : { x: xi, gamma: g, beta: b };
+    const [y, mean, invstd, rm, rv] = tf.engine().runKernel(FUSED.bnTrain, inputs, { eps, momentum: running?.momentum ?? 0 }) as tf.Tensor[];
     save([xi, g, mean!, invstd!]);
-    // Biased variance back from 1/√(var + eps).
-    if (onStats) onStats(mean!, tf.tidy(() => tf.sub(tf.reciprocal(tf.square(invstd!)), eps)));
+    if (running) {
+      running.mean.assign(rm!);
+      running.variance.assign(rv!);
+      tf.dispose([rm!, rv!]);
+    }
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -72,6 +87,57 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
   return f(x, gamma, beta);
 }
 
+function updateRunning(running: RunningStats, mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+  const m = running.momentum;
+  const unbiased = n > 1 ? n / (n - 1) : 1;
+  // These ops do not lie on the path to the loss, so a gradient tape never differentiates them.
+  tf.tidy(() => {
+    running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+    running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, m * unbiased)));
+  });
+}
+
+/** Settings of a channel-wise polynomial: the scale of its x² and higher terms, and their clip (none when absent). */
+export interface PolyAttrs {
+  scale: number;
+  clip?: number;
+}
+
+/**
+ * A mask gate over a channel-wise polynomial in one native kernel, forward and backward:
+ * `p(x) + m·(ReLU(x) − p(x))` with `p(x) = c0 + c1·x + scale·x²·(c2 + c3·x + c4·x²)` per channel
+ * (the last axis), coefficients `[degree + 1, C]` (rows k ≥ 2 clipped to ±clip when given); without
+ * `mask`, `p(x)` alone. `mask` broadcasts over the leading axes (`[1]`, `[C]` or a per-sample shape).
+ * Differentiable in x, the mask and the coefficients. Only for backends with the kernel
+ * ({@link hasFusedKernel}`(FUSED.maskedPoly)`); callers compose tfjs ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * if (hasFusedKernel(FUSED.maskedPoly)) y = maskedPoly(x, coeffs, { scale: 0.1 }, mask);
+ * ```
+ */
+export function maskedPoly(x: tf.Tensor, coeffs: tf.Tensor, attrs: PolyAttrs, mask?: tf.Tensor): tf.Tensor {
+  const a = { scale: attrs.scale, clip: attrs.clip ?? -1 };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xi, c, m] = args as tf.Tensor[];
+    save(m ? [xi!, c!, m] : [xi!, c!]);
+    const inputs: tf.NamedTensorMap = m ? { x: xi!, coeffs: c!, mask: m } : { x: xi!, coeffs: c! };
+    return {
+      value: tf.engine().runKernel(FUSED.maskedPoly, inputs, a) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, cs, ms] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const gradInputs: tf.NamedTensorMap = ms ? { dy, x: xs, coeffs: cs, mask: ms } : { dy, x: xs, coeffs: cs };
+        const [dx, dm, dc] = tf.engine().runKernel(FUSED.maskedPolyGrad, gradInputs, a) as tf.Tensor[];
+        if (ms) return [dx!, dc!, dm!];
+        dm!.dispose();
+        return [dx!, dc!];
+      },
+    };
+  });
+  return mask ? f(x, coeffs, mask) : f(x, coeffs);
+}
+
 /**
  * ReLU whose gradient is one fused kernel where the backend has it.
  *
@@ -81,7 +147,7 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
  * ```
  */
 export function relu(x: tf.Tensor): tf.Tensor {
-  if (!hasKernel(FUSED.reluGrad)) return tf.relu(x);
+  if (!hasFusedKernel(FUSED.reluGrad)) return tf.relu(x);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([xi]);
@@ -101,7 +167,7 @@ export function relu(x: tf.Tensor): tf.Tensor {
  * ```
  */
 export function sgdStep(param: tf.Tensor, grad: tf.Tensor, buf: tf.Tensor, a: SgdStepAttrs): [tf.Tensor, tf.Tensor] {
-  if (hasKernel(FUSED.sgdStep)) {
+  if (hasFusedKernel(FUSED.sgdStep)) {
     return tf.engine().runKernel(FUSED.sgdStep, { param, grad, buf }, a as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor];
   }
   let g = a.weightDecay ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;
@@ -120,7 +186,7 @@ export function sgdStep(param: tf.Tensor, grad: tf.Tensor, buf: tf.Tensor, a: Sg
  * ```
  */
 export function adamStep(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, a: AdamStepAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (hasKernel(FUSED.adamStep)) {
+  if (hasFusedKernel(FUSED.adamStep)) {
     return tf.engine().runKernel(FUSED.adamStep, { param, grad, m, v }, a as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
   }
   const g = a.weightDecay && !a.decoupled ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;

@@ -16,7 +16,7 @@ const list = (a: KernelArgs) => Object.values(a.inputs) as tf.TensorInfo[];
 const UNARY: Record<string, number> = {
   Abs: 0, Neg: 1, Exp: 2, Log: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Relu: 7, Relu6: 8, Sigmoid: 9, Tanh: 10, Softplus: 11, Sign: 12,
   Floor: 13, Ceil: 14, Round: 15, Reciprocal: 16, Log1p: 17, Expm1: 18, Sin: 19, Cos: 20, Erf: 21, IsNan: 22, LogicalNot: 23,
-  Step: 24, Elu: 25, LeakyRelu: 26, Identity: 27,
+  Step: 24, Elu: 25, LeakyRelu: 26,
 };
 const BINARY: Record<string, number> = {
   Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Pow: 4, Maximum: 5, Minimum: 6, SquaredDifference: 7, FloorDiv: 8, Mod: 9, Equal: 10,
@@ -73,7 +73,14 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
     const { shape, value, dtype } = a.attrs as { shape: number[]; value: number; dtype: tf.DataType };
     return be(a).wrap(be(a).native.fill(shape, Number(value), dtypeCode(dtype ?? 'float32')));
   };
-  k.Cast = (a) => be(a).wrap(be(a).native.cast(h(a, 'x'), dtypeCode((a.attrs as { dtype: tf.DataType }).dtype)));
+  // Tensors are immutable: an identity (tfjs clones every tensor a gradient saves) or a cast to the
+  // same dtype shares the input's native tensor instead of a native call.
+  k.Identity = (a) => be(a).share(a.inputs.x as tf.TensorInfo);
+  k.Cast = (a) => {
+    const x = a.inputs.x as tf.TensorInfo;
+    const dtype = (a.attrs as { dtype: tf.DataType }).dtype;
+    return dtype === x.dtype ? be(a).share(x) : be(a).wrap(be(a).native.cast(be(a).handle(x), dtypeCode(dtype)));
+  };
   k.ClipByValue = (a) => {
     const { clipValueMin, clipValueMax } = a.attrs as { clipValueMin: number; clipValueMax: number };
     return be(a).wrap(be(a).native.clip(h(a, 'x'), clipValueMin, clipValueMax));
@@ -201,7 +208,19 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
   k.MaxPoolGrad = poolGrad(true);
   k.AvgPoolGrad = poolGrad(false);
   // Fused kernels polynas' layers call on this backend (see src/engine/fused.ts).
-  k[FUSED.bnTrain] = (a) => be(a).native.batchNormTrain(h(a, 'x'), h(a, 'gamma'), h(a, 'beta'), (a.attrs as { eps: number }).eps).map((r) => be(a).wrap(r));
+  k[FUSED.bnTrain] = (a) => {
+    const { eps, momentum } = a.attrs as { eps: number; momentum: number };
+    const running = a.inputs.runningMean ? [h(a, 'runningMean'), h(a, 'runningVar'), momentum] as const : [];
+    return be(a).native.batchNormTrain(h(a, 'x'), h(a, 'gamma'), h(a, 'beta'), eps, ...running).map((r) => be(a).wrap(r));
+  };
+  k[FUSED.maskedPoly] = (a) => {
+    const { scale, clip } = a.attrs as { scale: number; clip: number };
+    return be(a).wrap(be(a).native.maskedPoly(h(a, 'x'), a.inputs.mask ? h(a, 'mask') : 0, h(a, 'coeffs'), scale, clip));
+  };
+  k[FUSED.maskedPolyGrad] = (a) => {
+    const { scale, clip } = a.attrs as { scale: number; clip: number };
+    return be(a).native.maskedPolyGrad(h(a, 'dy'), h(a, 'x'), a.inputs.mask ? h(a, 'mask') : 0, h(a, 'coeffs'), scale, clip).map((r) => be(a).wrap(r));
+  };
   k[FUSED.bnTrainGrad] = (a) =>
     be(a).native.batchNormTrainGrad(h(a, 'dy'), h(a, 'x'), h(a, 'gamma'), h(a, 'mean'), h(a, 'invstd'), (a.attrs as { eps: number }).eps).map((r) => be(a).wrap(r));
   k[FUSED.reluGrad] = (a) => be(a).wrap(be(a).native.reluGrad(h(a, 'dy'), h(a, 'x')));

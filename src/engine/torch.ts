@@ -58,9 +58,11 @@ interface TorchAddon {
   pool(isMax: boolean, x: Handle, k: number[], g: Geometry): NativeResult;
   poolGrad(isMax: boolean, dy: Handle, x: Handle, k: number[], g: Geometry): NativeResult;
   batchNorm(x: Handle, mean: Handle, variance: Handle, offset: Handle, scale: Handle, eps: number): NativeResult;
-  batchNormTrain(x: Handle, gamma: Handle, beta: Handle, eps: number): NativeResult[];
+  batchNormTrain(x: Handle, gamma: Handle, beta: Handle, eps: number, runningMean?: Handle, runningVar?: Handle, momentum?: number): NativeResult[];
   batchNormTrainGrad(dy: Handle, x: Handle, gamma: Handle, mean: Handle, invstd: Handle, eps: number): NativeResult[];
   reluGrad(dy: Handle, x: Handle): NativeResult;
+  maskedPoly(x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult;
+  maskedPolyGrad(dy: Handle, x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult[];
   sgdStep(param: Handle, grad: Handle, buf: Handle, lr: number, momentum: number, weightDecay: number, nesterov: boolean): NativeResult[];
   adamStep(param: Handle, grad: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, c1: number, c2: number): NativeResult[];
 }
@@ -162,6 +164,12 @@ export class TorchBackend extends tf.KernelBackend {
     const dataId = { id: this.nextId++ };
     this.data.set(dataId, { handle, refCount: 1 });
     return { dataId, shape, dtype: DTYPES[code] as TorchDtype };
+  }
+
+  /** The same native tensor under the input's data id (one more reference): for identities. */
+  share(x: tf.TensorInfo): tf.TensorInfo {
+    this.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   }
 
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {

@@ -107,18 +107,8 @@ export class BatchNorm2d extends Module {
       const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, this.eps)));
       return this.recorded(x, tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.beta));
     }
-    const n = x.size / this.channels;
-    return this.recorded(x, batchNormTrain(x, this.gamma, this.beta, this.eps, (mean, variance) => this.updateRunningStats(mean, variance, n)));
-  }
-
-  private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
-    const m = this.momentum;
-    const unbiased = n > 1 ? n / (n - 1) : 1;
-    // These ops do not lie on the path to the loss, so a gradient tape never differentiates them.
-    tf.tidy(() => {
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m * unbiased)));
-    });
+    const running = { mean: this.runningMean, variance: this.runningVar, momentum: this.momentum };
+    return this.recorded(x, batchNormTrain(x, this.gamma, this.beta, this.eps, running));
   }
 }
 

@@ -5,6 +5,7 @@ import { ReLU } from '../nn/layers.js';
 import type { Granularity } from '../spec/space.js';
 import { packMask, unpackMask, type ArchitectureSite, type MaskSite } from '../spec/architecture.js';
 import { getOp } from '../ops/index.js';
+import { ChannelPoly } from '../ops/poly.js';
 import type { SiteChoice } from '../latency/network.js';
 import type { Gate } from './gate.js';
 import { hysteresisSte, type MaskRule } from './mask-rules.js';
@@ -150,6 +151,9 @@ export class MaskGate extends Module implements Gate {
     // The rule may update the binary mask first (hysteresis), then the statistics of the input.
     const m = this.frozen ? this.mask : this.rule.forwardMask(this, this.training);
     if (searching && this.collecting && this.fitsStats) this.updateStats(x);
+    // Over a polynomial, the whole gate is one fused kernel where the backend has it.
+    const fused = this.alt instanceof ChannelPoly ? this.alt.fused(x, m) : undefined;
+    if (fused) return fused;
     const mb = this.granularity === 'pixel' ? tf.expandDims(m, 0) : m;
     const a = this.alt.forward(x);
     return tf.add(a, tf.mul(mb, tf.sub(this.relu.forward(x), a)));

@@ -148,6 +148,53 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
     }
   });
 
+  it('the fused mask gate over a polynomial gives the composed gate of the cpu backend (value, dx, dα, dcoefficients)', async () => {
+    const { ChannelPoly } = await import('../../src/ops/poly.js');
+    const { MaskGate } = await import('../../src/supernet/mask-gate.js');
+    const { continuousL1 } = await import('../../src/supernet/mask-rules.js');
+    const { FUSED, hasFusedKernel } = await import('../../src/engine/fused.js');
+    await tf.setBackend('torch');
+    expect(hasFusedKernel(FUSED.maskedPoly)).toBe(true); // the torch side below runs the native kernel
+    // Coefficients away from the ReLU line, some beyond the clip, so every term and the clip's gradient count.
+    const coeffs = (degree: number, c: number) => tf.add(tf.mul(rand([degree + 1, c], 30 + degree), 0.6), tf.tensor2d([[0.1], [0.9], [0.4], [-0.3], [0.2]].slice(0, degree + 1)));
+    const polyOf = (degree: number, c: number, clip?: number) => {
+      const p = new ChannelPoly(c, { degree, squareScale: degree === 2 ? 0.1 : 0.5, ...(clip === undefined ? {} : { clip }) });
+      p.coeffs.assign(coeffs(degree, c));
+      p.opId = `poly${degree}`;
+      return p;
+    };
+    // A polynomial alone, each degree (degree 3 clipped); x of rank 4 and 2.
+    for (const [degree, shape, clip] of [[1, [2, 3, 3, 4]], [2, [2, 3, 3, 4]], [3, [2, 3, 3, 4], 0.5], [4, [5, 6]]] as [number, number[], number?][]) {
+      const c = shape[shape.length - 1]!;
+      const f = () => {
+        const p = polyOf(degree, c, clip);
+        const w = rand(shape, 41);
+        const loss = (x: tf.Tensor) => tf.sum(tf.mul(p.forward(x), w)) as tf.Scalar;
+        const out = [p.forward(rand(shape, 40)), ...tf.grads(loss)([rand(shape, 40)]), ...Object.values(tf.variableGrads(() => loss(rand(shape, 40)), [p.coeffs]).grads)];
+        p.dispose();
+        return out;
+      };
+      expect((await compare(f)).err, `poly degree ${degree}`).toBeLessThanOrEqual(1e-5);
+    }
+    // The gate at each granularity, mixing with α in [0, 1] (SNL's rule, so α is differentiable); x 4-d and 2-d.
+    for (const [granularity, shape] of [['pixel', [3, 4, 4, 5]], ['channel', [3, 4, 4, 5]], ['layer', [3, 4, 4, 5]], ['pixel', [4, 7]]] as const) {
+      const site = shape.slice(1);
+      const f = () => {
+        const gate = new MaskGate(polyOf(2, site[site.length - 1]!), site, { granularity, seed: 3, rule: continuousL1 });
+        gate.collectStatistics(false);
+        gate.alpha.assign(tf.clipByValue(tf.add(tf.mul(rand(gate.decisionShape(), 50), 0.5), 0.5), 0, 1));
+        const w = rand(shape, 52);
+        const loss = () => tf.sum(tf.mul(gate.forward(rand(shape, 51)), w)) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(loss, [gate.alpha, (gate.alt as InstanceType<typeof ChannelPoly>).coeffs]);
+        const dx = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(gate.forward(x), w)))([rand(shape, 51)]);
+        const out = [value, gate.forward(rand(shape, 51)), ...Object.values(grads), ...dx];
+        gate.dispose();
+        return out;
+      };
+      expect((await compare(f)).err, `gate ${granularity} ${shape.join('x')}`).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
   it('fused SGD and Adam updates give the composed updates of the cpu backend', async () => {
     const { sgdStep, adamStep } = await import('../../src/engine/fused.js');
     const sgd = (nesterov: boolean) => () => sgdStep(rand([3, 4], 20), rand([3, 4], 21), rand([3, 4], 22), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov });

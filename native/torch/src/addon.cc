@@ -18,6 +18,8 @@
 #include <malloc.h>
 #include <unordered_map>
 
+#include "gate.h"
+
 namespace {
 
 std::unordered_map<int64_t, at::Tensor> store;
@@ -165,7 +167,7 @@ END
 // ---- element-wise ----
 
 enum Unary { ABS, NEG, EXP, LOG, SQRT, RSQRT, SQUARE, RELU, RELU6, SIGMOID, TANH, SOFTPLUS, SIGN, FLOOR, CEIL, ROUND,
-             RECIPROCAL, LOG1P, EXPM1, SIN, COS, ERF, ISNAN, LOGICAL_NOT, STEP, ELU, LEAKY_RELU, IDENTITY };
+             RECIPROCAL, LOG1P, EXPM1, SIN, COS, ERF, ISNAN, LOGICAL_NOT, STEP, ELU, LEAKY_RELU };
 
 FN(unary)
   const at::Tensor& x = get(info[1]);
@@ -203,7 +205,6 @@ FN(unary)
     }
     case ELU: return result(env, at::elu(x));
     case LEAKY_RELU: return result(env, at::leaky_relu(x, alpha));
-    case IDENTITY: return result(env, x);
   }
   throw std::runtime_error("polynas torch: unknown unary op");
 END
@@ -630,11 +631,27 @@ FN(batchNorm)
   return result(env, y);
 END
 
-// Training-mode batch norm over N, H, W of an NHWC tensor: (x, gamma, beta, eps) -> [y, mean, invstd].
+// Training-mode batch norm over N, H, W of an NHWC tensor: (x, gamma, beta, eps[, runningMean,
+// runningVar, momentum]) -> [y, mean, invstd(, runningMean', runningVar')]. The running statistics
+// follow PyTorch (momentum-weighted, unbiased variance) and come back as new tensors: the inputs,
+// which tfjs treats as immutable, are not written.
 FN(batchNormTrain)
   at::Tensor x = nchw(get(info[0])).contiguous(at::MemoryFormat::ChannelsLast);
-  auto r = at::native_batch_norm(x, get(info[1]), get(info[2]), c10::nullopt, c10::nullopt, true, 0.0, num(info, 3));
-  return results(env, {nhwc(std::get<0>(r)), std::get<1>(r), std::get<2>(r)});
+  const double eps = num(info, 3);
+  if (info.Length() < 7) {
+    auto r = at::native_batch_norm(x, get(info[1]), get(info[2]), c10::nullopt, c10::nullopt, true, 0.0, eps);
+    return results(env, {nhwc(std::get<0>(r)), std::get<1>(r), std::get<2>(r)});
+  }
+  at::Tensor rm = get(info[4]).clone(), rv = get(info[5]).clone();
+  const double momentum = num(info, 6);
+  const int64_t n = x.numel() / std::max<int64_t>(x.size(1), 1);
+  // One value per channel has no unbiased variance (PyTorch would divide by zero): its variance counts as 0.
+  auto r = at::native_batch_norm(x, get(info[1]), get(info[2]), n > 1 ? c10::optional<at::Tensor>(rm) : c10::nullopt, n > 1 ? c10::optional<at::Tensor>(rv) : c10::nullopt, true, momentum, eps);
+  if (n <= 1) {
+    rm.mul_(1 - momentum).add_(std::get<1>(r), momentum);
+    rv.mul_(1 - momentum);
+  }
+  return results(env, {nhwc(std::get<0>(r)), std::get<1>(r), std::get<2>(r), rm, rv});
 END
 
 // Its gradient: (dy, x, gamma, mean, invstd, eps) -> [dx, dgamma, dbeta].
@@ -648,6 +665,21 @@ END
 // dy where x > 0, else 0: (dy, x).
 FN(reluGrad)
   return result(env, at::threshold_backward(get(info[0]), get(info[1]), 0));
+END
+
+// ---- mask gate over a channel-wise polynomial (gate.cc) ----
+
+polynas::PolyAttrs polyAttrs(const Napi::CallbackInfo& info, size_t i) { return {num(info, i), num(info, i + 1)}; }
+at::Tensor optional(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value() ? get(v) : at::Tensor(); }
+
+// (x, mask handle or 0, coeffs, scale, clip) -> y
+FN(maskedPoly)
+  return result(env, polynas::maskedPoly(get(info[0]), optional(info[1]), get(info[2]), polyAttrs(info, 3)));
+END
+
+// (dy, x, mask handle or 0, coeffs, scale, clip) -> [dx, dmask, dcoeffs]
+FN(maskedPolyGrad)
+  return results(env, polynas::maskedPolyGrad(get(info[0]), get(info[1]), optional(info[2]), get(info[3]), polyAttrs(info, 4)));
 END
 
 // ---- optimizer updates: one call per parameter instead of five or six element-wise kernels ----
@@ -702,6 +734,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(reshape); EXPORT(transpose); EXPORT(slice); EXPORT(pad); EXPORT(concat); EXPORT(stack);
   EXPORT(unstack); EXPORT(tile); EXPORT(reverse); EXPORT(fill); EXPORT(gather); EXPORT(oneHot);
   EXPORT(matmul); EXPORT(conv2d); EXPORT(conv2dInputGrad); EXPORT(conv2dFilterGrad); EXPORT(pool); EXPORT(poolGrad);
+  EXPORT(maskedPoly); EXPORT(maskedPolyGrad);
   EXPORT(batchNorm); EXPORT(batchNormTrain); EXPORT(batchNormTrainGrad); EXPORT(reluGrad);
 #undef EXPORT
   return exports;
