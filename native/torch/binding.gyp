@@ -30,7 +30,7 @@
         "-std=c++17",
         "-fexceptions",
         "-frtti",
-        "-O2",
+        "-O3",
         "-Wno-unused-parameter",
         "-Wno-deprecated-declarations"
       ]

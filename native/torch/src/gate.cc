@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace polynas {
 namespace {
@@ -69,25 +70,102 @@ std::vector<float> effective(const at::Tensor& coeffs, PolyAttrs a, std::vector<
   return out;
 }
 
-// p(x) and the Horner bracket c2 + c3·x + …, evaluated in tfjs' order (lin + s·(inner·x²)).
-struct PolyValue {
-  float value, inner, dinner;
+// Where row r's mask values start (a per-sample mask repeats every M elements).
+inline int64_t maskOffset(const Layout& l, int64_t r) { return l.M > 1 ? (r * l.C) % l.M : 0; }
+
+// The row loops, specialised on the degree D and the mask's stride MS over a row (-1: no mask,
+// 0: one decision, 1: one per channel or element), so the channel loop has no branches and
+// vectorises. The polynomial is evaluated in tfjs' order: lin + s·(inner·x²), inner by Horner.
+template <int D, int MS>
+struct Rows {
+  const float* __restrict c;  // [D + 1][C] effective coefficients
+  int64_t C;
+  float s;
+
+  void forward(const float* __restrict xr, const float* __restrict mr, float* __restrict yr) const {
+    const float* __restrict c = this->c;  // locals: stores through yr cannot alias them
+    const int64_t C = this->C;
+    const float s = this->s;
+    for (int64_t ch = 0; ch < C; ch++) {
+      const float xv = xr[ch];
+      float pv = c[ch] + c[C + ch] * xv;
+      if constexpr (D >= 2) {
+        float inner = c[D * C + ch];
+#pragma GCC unroll 4
+        for (int k = D - 1; k >= 2; k--) inner = inner * xv + c[k * C + ch];
+        pv = pv + (inner * (xv * xv)) * s;
+      }
+      if constexpr (MS < 0) {
+        yr[ch] = pv;
+      } else {
+        const float mv = MS == 1 ? mr[ch] : mr[0];
+        const float rv = std::max(xv, 0.f);
+        yr[ch] = pv + mv * (rv - pv);
+      }
+    }
+  }
+
+  // dx for the row; adds the mask's gradient to dmr (per channel even for one decision) and
+  // Σ ga·x^k to acc[k][ch].
+  void backward(const float* __restrict xr, const float* __restrict gr, const float* __restrict mr, float* __restrict dxr, float* __restrict dmr, float* __restrict acc) const {
+    const float* __restrict c = this->c;
+    const int64_t C = this->C;
+    const float s = this->s;
+    for (int64_t ch = 0; ch < C; ch++) {
+      const float xv = xr[ch], g = gr[ch];
+      const float lin = c[ch] + c[C + ch] * xv;
+      float pv = lin, dp = c[C + ch];
+      if constexpr (D >= 2) {
+        // p'(x) = c1 + s·(inner'·x² + inner·2x), as tfjs differentiates the composition.
+        float inner = c[D * C + ch], dinner = 0.f;
+#pragma GCC unroll 4
+        for (int k = D - 1; k >= 2; k--) {
+          dinner = dinner * xv + inner;
+          inner = inner * xv + c[k * C + ch];
+        }
+        pv = lin + (inner * (xv * xv)) * s;
+        dp = c[C + ch] + s * (dinner * (xv * xv) + inner * (xv * 2.f));
+      }
+      float ga = g;
+      if constexpr (MS >= 0) {
+        const float mv = MS == 1 ? mr[ch] : mr[0];
+        const float gm = g * mv;
+        ga = g - gm;
+        dxr[ch] = ga * dp + (xv > 0.f ? gm : 0.f);
+        dmr[ch] += g * (std::max(xv, 0.f) - pv);  // std::max(x, 0): x < 0 ? 0 : x, NaN stays, as tfjs' ReLU
+      } else {
+        dxr[ch] = g * dp;
+      }
+      float pw = ga;
+      acc[ch] += pw;
+#pragma GCC unroll 4
+      for (int k = 1; k <= D; k++) {
+        pw *= xv;
+        acc[k * C + ch] += pw;
+      }
+    }
+  }
 };
 
-inline PolyValue evaluate(const float* c, int64_t C, int d, float s, float x) {
-  const float lin = c[0] + c[C] * x;
-  if (d == 1) return {lin, 0.f, 0.f};
-  float inner = c[d * C], dinner = 0.f;
-  for (int k = d - 1; k >= 2; k--) {
-    dinner = dinner * x + inner;
-    inner = inner * x + c[k * C];
+// Calls f(Rows<D, MS>{...}) for the layout's degree and mask stride.
+template <typename F>
+void dispatch(const Layout& l, const float* c, float s, F&& f) {
+  auto withMask = [&](auto degree) {
+    constexpr int D = decltype(degree)::value;
+    if (l.M == 0) f(Rows<D, -1>{c, l.C, s});
+    else if (l.M == 1) f(Rows<D, 0>{c, l.C, s});
+    else f(Rows<D, 1>{c, l.C, s});
+  };
+  switch (l.degree) {
+    case 1: withMask(std::integral_constant<int, 1>{}); break;
+    case 2: withMask(std::integral_constant<int, 2>{}); break;
+    case 3: withMask(std::integral_constant<int, 3>{}); break;
+    default: withMask(std::integral_constant<int, 4>{}); break;
   }
-  const float high = inner * (x * x);
-  return {lin + (s == 1.f ? high : high * s), inner, dinner};
 }
 
-// Where row r's mask values start, and their stride (0 for a single decision).
-inline int64_t maskOffset(const Layout& l, int64_t r) { return l.M > 1 ? (r * l.C) % l.M : 0; }
+// Rows summed in float before they are added to the double totals.
+constexpr int64_t kFlushRows = 64;
 
 }  // namespace
 
@@ -100,24 +178,10 @@ at::Tensor maskedPoly(const at::Tensor& xin, const at::Tensor& maskIn, const at:
   const float* xp = x.data_ptr<float>();
   const float* mp = l.M ? mask.data_ptr<float>() : nullptr;
   float* yp = y.data_ptr<float>();
-  const float s = static_cast<float>(a.scale);
-  const int64_t C = l.C, ms = l.M > 1 ? 1 : 0;
-  at::parallel_for(0, l.rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; r++) {
-      const float* xr = xp + r * C;
-      float* yr = yp + r * C;
-      const float* mr = mp ? mp + maskOffset(l, r) : nullptr;
-      for (int64_t ch = 0; ch < C; ch++) {
-        const float xv = xr[ch];
-        const float pv = evaluate(c.data() + ch, C, l.degree, s, xv).value;
-        if (!mr) {
-          yr[ch] = pv;
-          continue;
-        }
-        const float rv = xv < 0.f ? 0.f : xv;
-        yr[ch] = pv + mr[ch * ms] * (rv - pv);
-      }
-    }
+  dispatch(l, c.data(), static_cast<float>(a.scale), [&](auto rows) {
+    at::parallel_for(0, l.rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(l.C, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; r++) rows.forward(xp + r * l.C, mp ? mp + maskOffset(l, r) : nullptr, yp + r * l.C);
+    });
   });
   return y;
 }
@@ -129,48 +193,50 @@ std::vector<at::Tensor> maskedPolyGrad(const at::Tensor& dyIn, const at::Tensor&
   if (!dy.sizes().equals(x.sizes()) || dy.scalar_type() != at::kFloat) throw std::runtime_error("polynas torch: maskedPolyGrad: dy " + shapeText(dy) + " for x " + shapeText(x));
   std::vector<float> pass;
   const std::vector<float> c = effective(coeffs, a, &pass);
-  const int d = l.degree;
-  const int64_t C = l.C, K = d + 1, ms = l.M > 1 ? 1 : 0;
+  const int64_t C = l.C, K = l.degree + 1;
+  // Per chunk: the mask's gradient (a per-element mask: M values; otherwise one per channel, summed
+  // at the end) and the coefficient sums.
+  const int64_t dmSize = l.M > 1 ? std::max(l.M, C) : C;
   const int64_t chunks = std::max<int64_t>(1, std::min(kChunks, l.rows));
-  std::vector<float> dmPart(static_cast<size_t>(chunks * l.M), 0.f);
+  std::vector<float> dmPart(static_cast<size_t>(chunks * dmSize), 0.f);
   std::vector<double> dcPart(static_cast<size_t>(chunks * K * C), 0.0);
   at::Tensor dx = at::empty_like(x);
   const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>();
   const float* mp = l.M ? mask.data_ptr<float>() : nullptr;
   float* dxp = dx.data_ptr<float>();
-  const float s = static_cast<float>(a.scale);
-  at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; k++) {
-      float* dm = l.M ? dmPart.data() + k * l.M : nullptr;
-      double* dc = dcPart.data() + k * K * C;
-      for (int64_t r = l.rows * k / chunks; r < l.rows * (k + 1) / chunks; r++) {
-        const int64_t mo = maskOffset(l, r);
-        for (int64_t ch = 0; ch < C; ch++) {
-          const int64_t i = r * C + ch;
-          const float xv = xp[i], g = gp[i];
-          const PolyValue p = evaluate(c.data() + ch, C, d, s, xv);
-          // p'(x) = c1 + s·(inner'·x² + inner·2x), as tfjs differentiates the composition.
-          const float dp = d == 1 ? c[C + ch] : c[C + ch] + s * (p.dinner * (xv * xv) + p.inner * (xv * 2.f));
-          const float m = mp ? mp[mo + ch * ms] : 0.f;
-          const float gm = g * m, ga = g - gm;
-          dxp[i] = ga * dp + gm * (xv > 0.f ? 1.f : 0.f);
-          if (dm) dm[mo + ch * ms] += g * ((xv < 0.f ? 0.f : xv) - p.value);
-          double pw = 1.0;
-          for (int64_t q = 0; q < K; q++, pw *= xv) dc[q * C + ch] += ga * pw;
+  dispatch(l, c.data(), static_cast<float>(a.scale), [&](auto rows) {
+    at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      std::vector<float> acc(static_cast<size_t>(K * C));
+      for (int64_t k = b; k < e; k++) {
+        float* dm = dmPart.data() + k * dmSize;
+        double* dc = dcPart.data() + k * K * C;
+        const int64_t r0 = l.rows * k / chunks, r1 = l.rows * (k + 1) / chunks;
+        for (int64_t f = r0; f < r1; f += kFlushRows) {
+          std::fill(acc.begin(), acc.end(), 0.f);
+          for (int64_t r = f; r < std::min(r1, f + kFlushRows); r++) {
+            const int64_t mo = maskOffset(l, r);
+            rows.backward(xp + r * C, gp + r * C, mp ? mp + mo : nullptr, dxp + r * C, l.M > 1 ? dm + mo : dm, acc.data());
+          }
+          for (int64_t j = 0; j < K * C; j++) dc[j] += acc[j];
         }
       }
-    }
+    });
   });
   at::Tensor dmask = l.M ? at::zeros_like(mask) : at::empty({0}, x.options());
-  float* dmp = l.M ? dmask.data_ptr<float>() : nullptr;
-  for (int64_t k = 0; k < chunks && dmp; k++)
-    for (int64_t j = 0; j < l.M; j++) dmp[j] += dmPart[k * l.M + j];
+  if (l.M) {
+    float* dmp = dmask.data_ptr<float>();
+    for (int64_t k = 0; k < chunks; k++) {
+      const float* part = dmPart.data() + k * dmSize;
+      if (l.M > 1) for (int64_t j = 0; j < l.M; j++) dmp[j] += part[j];
+      else for (int64_t j = 0; j < C; j++) dmp[0] += part[j];
+    }
+  }
   at::Tensor dcoeffs = at::empty({K, C}, x.options());
   float* dcp = dcoeffs.data_ptr<float>();
   for (int64_t j = 0; j < K * C; j++) {
     double sum = 0;
     for (int64_t k = 0; k < chunks; k++) sum += dcPart[k * K * C + j];
-    dcp[j] = static_cast<float>(j >= 2 * C ? sum * s * pass[j] : sum);
+    dcp[j] = static_cast<float>(j >= 2 * C ? sum * a.scale * pass[j] : sum);
   }
   return {dx, dmask, dcoeffs};
 }
