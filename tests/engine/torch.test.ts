@@ -177,7 +177,7 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
       expect((await compare(f)).err, `poly degree ${degree}`).toBeLessThanOrEqual(1e-5);
     }
     // The gate at each granularity, mixing with α in [0, 1] (SNL's rule, so α is differentiable); x 4-d and 2-d.
-    for (const [granularity, shape] of [['pixel', [3, 4, 4, 5]], ['channel', [3, 4, 4, 5]], ['layer', [3, 4, 4, 5]], ['pixel', [4, 7]]] as const) {
+    for (const [granularity, shape] of [['pixel', [3, 4, 4, 5]], ['channel', [3, 4, 4, 5]], ['layer', [3, 4, 4, 5]], ['pixel', [4, 7]]] as ['pixel' | 'channel' | 'layer', number[]][]) {
       const site = shape.slice(1);
       const f = () => {
         const gate = new MaskGate(polyOf(2, site[site.length - 1]!), site, { granularity, seed: 3, rule: continuousL1 });
