@@ -2,8 +2,10 @@
  * `npm run bench:compare`: the same training step (ResNet-20 at 32×32×3, LeNet-5 at 28×28×1;
  * batch 64 and 128) and an AutoReP search step, in polynas on every available backend and in
  * PyTorch (Debian's python3-torch, installed by this script when missing and apt is usable),
- * interleaved round by round, each measurement in its own process. Prints the median ms/step,
- * images/s and the ratio polynas/PyTorch; `--json FILE` also writes every raw measurement.
+ * interleaved round by round (the order alternating), each measurement in its own process. Prints the
+ * median ms/step, images/s and the ratio polynas/PyTorch of the pooled medians, and the paired ratio:
+ * per round, polynas' median over PyTorch's of the same round, their median and range (robust to a
+ * machine whose speed drifts between rounds); `--json FILE` also writes every raw measurement.
  *
  * Engines (`--backends`): `torch` (when built; `--threads` threads), `torch-auto` (threads that follow
  * the free cores, `POLYNAS_TORCH_THREADS=auto`), `wasm` (`--threads` threads), `wasm-1t` (one
@@ -54,7 +56,7 @@ for (const b of backends) if (!KNOWN.includes(b)) throw new Error(`--backends: u
 const engineName = (b: string): string =>
   b === 'wasm' ? `polynas wasm ${threads}t` : b === 'wasm-1t' ? 'polynas wasm 1t' : b === 'wasm-stock' ? 'tfjs-wasm stock 1t' : b === 'torch-auto' ? 'polynas torch auto' : `polynas ${b}`;
 
-interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[]; error?: string }
+interface Measurement { engine: string; net: string; batch: number; kind: string; ms: number[]; error?: string; round?: number }
 const results: Measurement[] = [];
 
 /** Runs one measurement; a crash (e.g. the wasm heap running out) is recorded, not fatal. */
@@ -100,19 +102,40 @@ const configs = values.nets!.split(',').flatMap((net) => values.batches!.split('
 console.log(`polynas backends: ${backends.join(', ')}; PyTorch: ${withPytorch ? python : 'not available'}; ${threads} threads; ${values.rounds} rounds of ${values.steps} steps after ${values.warmup} warm-up${load.length ? `; ${load.length} competing busy process${load.length > 1 ? 'es' : ''}` : ''}`);
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const { net, batch, kind } of configs) {
-    for (const b of backends) {
-      if (b === 'wasm-stock' && kind !== 'train') continue;
-      // A configuration that crashed once is not retried.
-      if (results.some((r) => r.engine === engineName(b) && r.net === net && r.batch === batch && r.kind === kind && r.error)) continue;
-      results.push(attempt(engineName(b), net, batch, kind, () => runPolynas(b, net, batch, kind)));
+    const polynas = () => {
+      for (const b of backends) {
+        if (b === 'wasm-stock' && kind !== 'train') continue;
+        // A configuration that crashed once is not retried.
+        if (results.some((r) => r.engine === engineName(b) && r.net === net && r.batch === batch && r.kind === kind && r.error)) continue;
+        results.push({ ...attempt(engineName(b), net, batch, kind, () => runPolynas(b, net, batch, kind)), round });
+      }
+    };
+    const pytorch = () => {
+      if (withPytorch) results.push({ ...attempt('pytorch', net, batch, kind, () => runPytorch(net, batch, kind)), round });
+    };
+    // The order alternates by round, so a machine whose speed drifts favours neither side.
+    if (round % 2 === 0) {
+      polynas();
+      pytorch();
+    } else {
+      pytorch();
+      polynas();
     }
-    if (withPytorch) results.push(attempt('pytorch', net, batch, kind, () => runPytorch(net, batch, kind)));
     console.error(`round ${round + 1}: ${net} ${kind} batch ${batch} done`);
   }
 }
 
 stopLoad();
-const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'min–max', 'img/s', '× PyTorch', 'stock/this']];
+const rows: string[][] = [['network', 'step', 'batch', 'engine', 'ms/step', 'min–max', 'img/s', '× PyTorch', 'paired × (range)', 'stock/this']];
+/** Per round, this engine's median over PyTorch's median of the same round (measured minutes apart at most): their median and range. */
+function paired(engine: string, net: string, batch: number, kind: string): string {
+  const of = (e: string, round: number) => results.find((r) => r.engine === e && r.net === net && r.batch === batch && r.kind === kind && r.round === round && r.ms.length);
+  const ratios = Array.from({ length: Number(values.rounds) }, (_, round) => [of(engine, round), of('pytorch', round)] as const)
+    .filter(([a, b]) => a && b)
+    .map(([a, b]) => median(a!.ms) / median(b!.ms));
+  if (!ratios.length) return '–';
+  return `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+}
 for (const { net, batch, kind } of configs) {
   const pick = (engine: string) => results.filter((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind).flatMap((r) => r.ms);
   const ref = withPytorch ? median(pick('pytorch')) : undefined;
@@ -122,11 +145,11 @@ for (const { net, batch, kind } of configs) {
     const ms = pick(engine);
     if (!ms.length) {
       const err = results.find((r) => r.engine === engine && r.net === net && r.batch === batch && r.kind === kind && r.error)?.error;
-      if (err) rows.push([net, kind, String(batch), engine, err, '', '', '', '']);
+      if (err) rows.push([net, kind, String(batch), engine, err, '', '', '', '', '']);
       continue;
     }
     const m = median(ms);
-    rows.push([net, kind, String(batch), engine, m.toFixed(1), `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`, ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–', stockRef ? (stockRef / m).toFixed(1) : '–']);
+    rows.push([net, kind, String(batch), engine, m.toFixed(1), `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`, ((batch * 1000) / m).toFixed(0), ref ? (m / ref).toFixed(2) : '–', ref && engine !== 'pytorch' ? paired(engine, net, batch, kind) : '–', stockRef ? (stockRef / m).toFixed(1) : '–']);
   }
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[6] !== '').map((r) => r[i]!.length)));
