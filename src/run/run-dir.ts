@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { BackendInfo } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -97,6 +97,14 @@ function processAlive(pid: number): boolean {
 export function lockRunDir(dir: string): () => void {
   ensureWritableDir(dir);
   const file = join(dir, 'run.lock');
+  const key = resolve(file);
+  // Re-entrant within a process (a study cell locks a folder whose phase locks it again): while this
+  // process's lock is still in place, another taker shares it and only the last release removes it.
+  const mine = held.get(key);
+  if (mine && ownsLock(file)) {
+    mine.count++;
+    return releaseOnce(mine);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
@@ -110,10 +118,18 @@ export function lockRunDir(dir: string): () => void {
         } catch {}
       }, Math.max(1000, (lockLeaseSeconds() * 1000) / 4));
       beat.unref();
-      return () => {
-        clearInterval(beat);
-        rmSync(file, { force: true });
+      held.get(key)?.stop();
+      const entry: HeldLock = {
+        count: 1,
+        stop: () => {
+          clearInterval(beat);
+          if (held.get(key) !== entry) return; // a later take-over owns the file now
+          held.delete(key);
+          rmSync(file, { force: true });
+        },
       };
+      held.set(key, entry);
+      return releaseOnce(entry);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = lockHolder(readFileSync(file, 'utf8'));
@@ -128,6 +144,33 @@ export function lockRunDir(dir: string): () => void {
     }
   }
   throw new Error(`${dir}: cannot take the run lock ${file}`);
+}
+
+interface HeldLock {
+  count: number;
+  stop: () => void;
+}
+
+/** This process's run locks, by lock file. */
+const held = new Map<string, HeldLock>();
+
+function ownsLock(file: string): boolean {
+  try {
+    const holder = lockHolder(readFileSync(file, 'utf8'));
+    return holder.pid === process.pid && (holder.host === undefined || holder.host === hostname());
+  } catch {
+    return false;
+  }
+}
+
+/** A release function that counts once however often it is called. */
+function releaseOnce(entry: HeldLock): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--entry.count === 0) entry.stop();
+  };
 }
 
 /** How long a run lock of another host holds without being renewed (`POLYNAS_LOCK_LEASE_S`, default 120 s). */

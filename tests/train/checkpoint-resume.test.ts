@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackbone } from '../../src/backbones/registry.js';
@@ -97,6 +97,18 @@ describe('run folder lock', () => {
     const again = lockRunDir(dir);
     again();
     release();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('is re-entrant within a process: an inner release (a phase inside a study cell) leaves the outer lock held', async () => {
+    const { lockRunDir } = await import('../../src/run/run-dir.js');
+    const dir = tempDir();
+    const outer = lockRunDir(dir);
+    const inner = lockRunDir(dir);
+    inner();
+    inner(); // releasing twice is harmless
+    expect(JSON.parse(readFileSync(join(dir, 'run.lock'), 'utf8')).pid).toBe(process.pid);
+    outer();
     expect(readdirSync(dir)).toEqual([]);
   });
 });
