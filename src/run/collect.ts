@@ -20,6 +20,13 @@ export interface Collected {
   plots: string[];
   /** Cells without a result: `missing` (never finished) with their folders. */
   missing: PlanCell[];
+  /** The `summary.md` written. */
+  summary: string;
+}
+
+/** Writes `sweep.csv` (or a study's `cells.csv`) atomically, the columns those of the first row. */
+export function writeSweepCsv(path: string, rows: readonly object[]): void {
+  writeFileAtomic(path, stringify(rows as Record<string, unknown>[], { header: true, columns: Object.keys(rows[0]!) }));
 }
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -66,11 +73,11 @@ export async function collectSweep(plan: SweepPlan, dir: string, opts: { referen
   const csv = join(dir, 'sweep.csv');
   const single = plan.seeds.length === 1 && plan.backbones.length === 1;
   let aggregated: SeedRow[] | undefined;
-  if (single) writeFileAtomic(csv, stringify(rows.map(({ backbone: _b, ...r }) => r), { header: true, columns: Object.keys(rows[0]!).filter((k) => k !== 'backbone') }));
+  if (single) writeSweepCsv(csv, rows.map(({ backbone: _b, ...r }) => r));
   else {
-    writeFileAtomic(join(dir, 'cells.csv'), stringify(rows, { header: true, columns: Object.keys(rows[0]!) }));
+    writeSweepCsv(join(dir, 'cells.csv'), rows);
     aggregated = aggregate(plan, rows);
-    writeFileAtomic(csv, stringify(aggregated, { header: true, columns: Object.keys(aggregated[0]!) }));
+    writeSweepCsv(csv, aggregated);
   }
   const first = searches[0]!.recipe;
   // A sweep in progress rewrites its CSVs after every budget and renders the plots once, at the end.
@@ -80,6 +87,7 @@ export async function collectSweep(plan: SweepPlan, dir: string, opts: { referen
     files = (await renderCurvePlots(points, { outDir: join(dir, 'plots'), title: `${plan.name}: ${plan.backbones.map((b) => b.name).join(', ')}, ${first.search.strategy}${single ? '' : `, ${plan.seeds.length} seeds (mean ± sd)`}` })).files;
   }
   const missingSearches = missing.filter((c) => c.kind === 'search').length;
-  writeFileAtomic(join(dir, 'summary.md'), summarizeSweep(plan.name, single ? rows : (aggregated as unknown as SweepRow[]), missingSearches));
-  return { rows, ...(aggregated ? { aggregated } : {}), csv, plots: files, missing };
+  const summary = summarizeSweep(plan.name, single ? rows : (aggregated as unknown as SweepRow[]), missingSearches);
+  writeFileAtomic(join(dir, 'summary.md'), summary);
+  return { rows, ...(aggregated ? { aggregated } : {}), csv, plots: files, missing, summary };
 }

@@ -91,14 +91,15 @@ export async function planSweep(recipe: SearchRecipe, axes: PlanAxes = {}, sourc
   for (const b of backbones) {
     const space = typeof b.space === 'string' ? loadSearchSpace(b.space) : (b.space as SearchSpace);
     const base: SearchRecipe = { ...structuredClone(recipe), backbone: { ...recipe.backbone, name: b.name }, space: b.space };
+    // Every budget of this backbone is checked against its exact ReLU count before the first hour is
+    // spent; the counts and the latency table do not depend on the seed, so once per backbone.
+    const pre = await preflightSearch({ ...normalizeSearchRecipe(base, space, { ...axes.overrides, seed: seeds[0]!, budget: budgets[0]! }), sweep: { budgets } }, space, source);
+    for (const n of pre.notes) axes.notice?.(n);
+    const table = sha256Of(pre.table);
     for (const seed of seeds) {
       const prefix = [...(backbones.length > 1 ? [b.name] : []), ...(seeds.length > 1 ? [`seed-${seed}`] : [])].join('/');
       const at = (d: string) => (prefix ? `${prefix}/${d}` : d);
       const first = normalizeSearchRecipe(base, space, { ...axes.overrides, seed, budget: budgets[0]! });
-      // Every budget of this backbone is checked against its exact ReLU count before the first hour is spent.
-      const pre = await preflightSearch({ ...first, sweep: { budgets } }, space, source);
-      if (seed === seeds[0]) for (const n of pre.notes) axes.notice?.(n);
-      const table = sha256Of(pre.table);
       let teacher: PlanCell | undefined;
       if (!('weights' in first.teacher)) {
         teacher = { id: cellId('teacher', first, space, table), kind: 'teacher', dir: at('teacher'), backbone: b.name, seed, recipe: first };

@@ -10,6 +10,8 @@ import { FinetuneResultFileSchema, SearchResultFileSchema, TrainResultFileSchema
 import { parseTrainRecipe } from '../spec/recipe.js';
 import { parseSearchRecipe } from '../search/recipe.js';
 import { budgetDirName, readSweepRow, renderSweepPlots, writeSweepCsv } from './sweep.js';
+import { collectSweep } from './collect.js';
+import { readPlan } from './plan.js';
 
 /**
  * Writes (and returns) the `summary.md` of a run folder from what the run left there, with the same
@@ -38,6 +40,9 @@ export async function reportRun(dir: string): Promise<string> {
 }
 
 async function sweepReport(dir: string): Promise<string> {
+  // A study written from a plan (polynas sweep, sweep collect): merged as its cells were written,
+  // seeds and backbones included.
+  if (existsSync(join(dir, 'plan.json'))) return (await collectSweep(readPlan(join(dir, 'plan.json')).plan, dir)).summary;
   const recipe = parseSearchRecipe(readJsonFile(join(dir, 'recipe.json'), 'recipe'), join(dir, 'recipe.json'));
   const budgets = recipe.sweep?.budgets ?? [];
   const rows = budgets.filter((b) => existsSync(join(dir, budgetDirName(b), 'result.json'))).map((b) => readSweepRow(b, join(dir, budgetDirName(b))));

@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
-import { writeFileAtomic } from '../io/atomic.js';
 import { readJsonAs } from '../io/json.js';
 import { renderCurvePlots, readCurveCsv } from '../report/plot.js';
 import { sweepRow } from '../report/summary.js';
@@ -15,7 +13,9 @@ import { selectBackend } from '../engine/backend.js';
 import type { LatencyTable } from '../latency/schema.js';
 import type { SearchSpace } from '../spec/space.js';
 import { cellRecipe, runCell } from './cell.js';
-import { collectSweep } from './collect.js';
+import { collectSweep, writeSweepCsv } from './collect.js';
+
+export { writeSweepCsv };
 import { planSweep, writePlan, type SweepPlan } from './plan.js';
 
 /** Options of {@link runSweep}. */
@@ -138,10 +138,7 @@ export function readSweepRow(spec: number, dir: string): SweepRow {
   return sweepRow(spec, readJsonAs(join(dir, 'result.json'), SearchResultFileSchema, 'search result'), basename(dir));
 }
 
-/** Writes `sweep.csv` atomically. */
-export function writeSweepCsv(path: string, rows: readonly SweepRow[]): void {
-  writeFileAtomic(path, stringify(rows as SweepRow[], { header: true, columns: Object.keys(rows[0]!) }));
-}
+
 
 /** Renders a sweep folder's `sweep.csv` (and reference CSVs) into `plots/`; returns the files. */
 export async function renderSweepPlots(dir: string, recipe: Pick<SearchRecipe, 'name' | 'backbone' | 'search'>, references: readonly string[] = []): Promise<string[]> {

@@ -72,6 +72,11 @@ describe('sweep plan / cell / collect', () => {
     expect(c.out.join('\n')).toContain('1 of 4 searches finished');
     expect(c.out.filter((l) => l.startsWith('missing: '))).toHaveLength(4);
     expect(readFileSync(join(dir, 'study', 'sweep.csv'), 'utf8').split('\n')[0]).toContain('top1_sd');
+    // polynas report on the study merges it as collect does (seeds aggregated), not as a one-seed sweep folder.
+    const r = capture();
+    expect(await runCli(['report', join(dir, 'study')], r.io), r.err.join('\n')).toBe(0);
+    expect(r.out.join('\n')).toContain('means over seeds');
+    expect(readFileSync(join(dir, 'study', 'sweep.csv'), 'utf8').split('\n')[0]).toContain('top1_sd');
   }, 300_000);
 
   it('a plan over two backbones names a space per backbone and gives each its own folder level; a repeated backbone is refused', async () => {
