@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as vl from 'vega-lite';
+import { compileQuiet } from './plot.js';
 
 /** One chart of a page: its vega-lite spec and how many data marks (points, bars) it must draw. */
 export interface PageChart {
@@ -59,17 +60,17 @@ out[id]={rows:Number(el.dataset.rows),marks:count(view.scenegraph().root)};}catc
  * `window.polynasCharts[id]` its expected data rows and the marks it drew.
  */
 export async function renderHtmlPage(opts: { title: string; subtitle?: string; sections: readonly PageSection[] }): Promise<string> {
-  const { compile } = await import('vega-lite');
-  const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof compile>[1]>['logger'];
   // The browser build sits beside the package's entry (`build/`); the package does not export its path.
   const runtime = readFileSync(join(dirname(createRequire(import.meta.url).resolve('vega')), 'vega.min.js'), 'utf8');
   const specs: string[] = [];
   const ids = opts.sections.flatMap((s) => (s.charts ?? []).map((c) => c.id));
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);
   if (twice) throw new Error(`report page: two charts have the id '${twice}'`);
+  const compiled = new Map<string, unknown>();
+  for (const s of opts.sections) for (const c of s.charts ?? []) compiled.set(c.id, await compileQuiet(c.spec));
   const body = opts.sections.map((s) => {
     const charts = (s.charts ?? []).map((c) => {
-      specs.push(`<script type="application/json" id="spec-${escapeHtml(c.id)}">${scriptJson(compile(c.spec, { logger: quiet }).spec)}</script>`);
+      specs.push(`<script type="application/json" id="spec-${escapeHtml(c.id)}">${scriptJson(compiled.get(c.id))}</script>`);
       return `<div class="chart" data-chart="${escapeHtml(c.id)}" data-rows="${c.rows}"><div class="view"></div>${c.caption ? `<p class="caption">${escapeHtml(c.caption)}</p>` : ''}</div>`;
     });
     const inner = `${(s.text ?? []).map((t) => `<p>${escapeHtml(t)}</p>`).join('')}${charts.join('')}${s.html ?? ''}`;

@@ -204,14 +204,27 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   // vega is loaded here, not at import: it has a top-level await (vega-canvas), which would keep
   // CommonJS users from require()-ing polynas.
   const vega = await import('vega');
-  const { compile } = await import('vega-lite');
-  const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof compile>[1]>['logger'];
-  const view = new vega.View(vega.parse(compile(spec, { logger: quiet }).spec), { renderer: 'none', logLevel: vega.Error });
+  const view = new vega.View(vega.parse(await compileQuiet(spec)), { renderer: 'none', logLevel: vega.Error });
   try {
     return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/** A vega-lite spec compiled to vega, without vega-lite's console warnings. */
+export async function compileQuiet(spec: vl.TopLevelSpec): Promise<import('vega').Spec> {
+  const { compile } = await import('vega-lite');
+  const quiet = { level: () => quiet, error: () => quiet, warn: () => quiet, info: () => quiet, debug: () => quiet } as unknown as NonNullable<Parameters<typeof compile>[1]>['logger'];
+  return compile(spec, { logger: quiet }).spec;
+}
+
+/** Renders a spec to `<base>.svg` and `<base>.png` (atomically); returns both paths. */
+export async function writeFigure(base: string, spec: vl.TopLevelSpec, scale = 2): Promise<[string, string]> {
+  const svg = await renderSvg(spec);
+  writeFileAtomic(`${base}.svg`, svg);
+  writeFileAtomic(`${base}.png`, svgToPng(svg, scale));
+  return [`${base}.svg`, `${base}.png`];
 }
 
 /**
@@ -243,11 +256,7 @@ export async function renderCurvePlots(points: readonly CurvePoint[], opts: Plot
   const files: string[] = [];
   for (const axis of ['relus', 'latency'] as const) {
     if (!points.some((p) => p[axis] !== undefined && p[axis]! > 0)) continue;
-    const svg = await renderSvg(curveSpec(points, axis, opts));
-    const base = join(opts.outDir, axis === 'relus' ? 'relus-vs-accuracy' : 'latency-vs-accuracy');
-    writeFileAtomic(`${base}.svg`, svg);
-    writeFileAtomic(`${base}.png`, svgToPng(svg, opts.scale ?? 2));
-    files.push(`${base}.svg`, `${base}.png`);
+    files.push(...(await writeFigure(join(opts.outDir, axis === 'relus' ? 'relus-vs-accuracy' : 'latency-vs-accuracy'), curveSpec(points, axis, opts), opts.scale ?? 2)));
   }
   if (!files.length) throw new Error('nothing to plot: no point has a ReLU count or a latency');
   return { files };

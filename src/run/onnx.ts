@@ -1,12 +1,10 @@
 import { basename } from 'node:path';
-import { makeBatch } from '../data/loader.js';
 import { tf } from '../engine/tf.js';
 import { withDeployedForm } from '../export/deploy.js';
 import { exportOnnx, type OnnxExport, type OnnxExportOptions } from '../export/onnx/index.js';
 import { nhwcToNchw, runOnnx } from '../export/onnx/runtime.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { loadModel, testImages } from './pi.js';
-import { loadRecipeData } from './train.js';
+import { argmax, firstTestImages, loadModel, testImages } from './pi.js';
 
 /** What ONNX Runtime computed next to polynas, on the first test images. */
 export interface OnnxCheck {
@@ -28,17 +26,12 @@ export interface OnnxFileReport extends Omit<OnnxExport, 'bytes'> {
 }
 
 async function check(model: Awaited<ReturnType<typeof loadModel>>, bytes: Uint8Array, images: number, dataDir?: string): Promise<OnnxCheck> {
-  const { net, normalization, dataset } = model;
-  if (dataDir) dataset.dir = dataDir;
-  const { test } = await loadRecipeData({ seed: 0, dataset });
-  const n = Math.min(images, test.labels.length);
+  const { net } = model;
+  const { test, n, batch } = await firstTestImages(model, images, dataDir);
   const [h, w, c] = test.shape as [number, number, number];
-  const norm = normalization ?? { mean: new Array<number>(c).fill(0), std: new Array<number>(c).fill(1) };
-  const batch = makeBatch(test, Int32Array.from({ length: n }, (_, i) => i), norm);
   const ours = tf.tidy(() => withDeployedForm(net, () => net.forward(tf.tensor(batch.x, [n, h, w, c])).arraySync() as number[][]));
   const theirs = await runOnnx(bytes, nhwcToNchw(testImages(test, n), n, h, w, c), [n, c, h, w]);
   let maxAbsDiff = 0, scale = 0, agree = 0;
-  const argmax = (v: number[]) => v.indexOf(Math.max(...v));
   ours.forEach((row, i) => {
     agree += argmax(row) === argmax(theirs[i]!) ? 1 : 0;
     row.forEach((v, j) => {

@@ -10,7 +10,7 @@ import { tf } from '../engine/tf.js';
 import { loadArchitecture } from '../export/architecture.js';
 import { withDeployedForm } from '../export/deploy.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { renderSvg, svgToPng } from '../report/plot.js';
+import { writeFigure } from '../report/plot.js';
 import type * as vl from 'vega-lite';
 import { networkCost, resolveNetwork, type NetworkCost } from '../latency/cost.js';
 import { costLayers } from '../latency/network.js';
@@ -84,7 +84,20 @@ function precisionCheck(program: PiProgram, net: Backbone, x: tf.Tensor, logits:
   return { maxAbs, bitsUsed, failuresPerImage };
 }
 
-const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
+/** The index of a row's largest value (a predicted class). */
+export const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
+
+/**
+ * The first `samples` test images of an exported model's dataset (from `dataDir` when given), with
+ * the normalized batch the float network takes (the model's normalization, or none).
+ */
+export async function firstTestImages(model: Pick<Awaited<ReturnType<typeof loadModel>>, 'normalization' | 'dataset'>, samples: number, dataDir?: string) {
+  if (dataDir) model.dataset.dir = dataDir;
+  const { test } = await loadRecipeData({ seed: 0, dataset: model.dataset });
+  const n = Math.min(samples, test.labels.length);
+  const norm: Normalization = model.normalization ?? { mean: new Array<number>(test.shape[2]).fill(0), std: new Array<number>(test.shape[2]).fill(1) };
+  return { test, n, norm, batch: makeBatch(test, Int32Array.from({ length: n }, (_, i) => i), norm) };
+}
 
 /** A bucket's traffic (zero when the role never used it). */
 function traffic(buckets: Record<string, Traffic>, name: string): Traffic {
@@ -217,15 +230,12 @@ async function runPlaced(opts: PrivateInferenceOptions, table: LatencyTable, bas
  * network.
  */
 export async function privateInference(opts: PrivateInferenceOptions): Promise<PiRunReport> {
-  const { net, choices, normalization, dataset, table: exportedTable } = await loadModel(opts.architecture);
-  if (opts.dataDir) dataset.dir = opts.dataDir;
-  const { test } = await loadRecipeData({ seed: 0, dataset });
-  const samples = Math.min(opts.samples, test.labels.length);
-  const norm: Normalization = normalization ?? { mean: new Array<number>(test.shape[2]).fill(0), std: new Array<number>(test.shape[2]).fill(1) };
+  const model = await loadModel(opts.architecture);
+  const { net, choices, table: exportedTable } = model;
+  const { test, n: samples, norm, batch } = await firstTestImages(model, opts.samples, opts.dataDir);
   net.eval();
   const fixedPoint = { ...DEFAULT_FIXED_POINT, ...(opts.frac !== undefined ? { frac: opts.frac } : {}), ...(opts.weightFrac !== undefined ? { weightFrac: opts.weightFrac } : {}) };
   const { program, secrets } = withDeployedForm(net, () => lowerNetwork(net, { normalization: norm, fixedPoint }));
-  const batch = makeBatch(test, Int32Array.from({ length: samples }, (_, i) => i), norm);
   const x = tf.tensor(batch.x, [samples, ...test.shape]);
   const floatLogits = tf.tidy(() => withDeployedForm(net, () => net.forward(x).arraySync() as number[][]));
   const precision = precisionCheck(program, net, x, floatLogits);
@@ -245,9 +255,7 @@ export async function privateInference(opts: PrivateInferenceOptions): Promise<P
   if (predictions.length) report.predictions = predictions;
   writeJsonAtomic(join(opts.out, 'pi-run.json'), report);
   writeFileAtomic(join(opts.out, 'pi-layers.csv'), layersCsv(report.layers));
-  const svg = await renderSvg(piLayersSpec(report));
-  writeFileAtomic(join(opts.out, 'pi-layers.svg'), svg);
-  writeFileAtomic(join(opts.out, 'pi-layers.png'), svgToPng(svg));
+  await writeFigure(join(opts.out, 'pi-layers'), piLayersSpec(report));
   return report;
 }
 

@@ -166,9 +166,10 @@ type CellOutcome = { kind: 'done' } | { kind: 'stopped' } | { kind: 'error'; mes
  * takes its cells' processes with it.
  */
 function runCellProcess(data: CellJob, opts: WorkerOptions, stop: AbortSignal): Promise<CellOutcome> {
-  const plan = opts.root ? join(opts.root, data.study, 'plan.json') : data.plan;
   const env = { ...process.env, ...(opts.threads ? { POLYNAS_TORCH_THREADS: String(opts.threads), POLYNAS_WASM_THREADS: String(opts.threads) } : {}) };
-  const child = fork(cliEntry()[cliEntry().length - 1]!, ['sweep', 'cell', '--plan', plan, '--id', data.cell], { execArgv: cliEntry().slice(0, -1), env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // data.plan is already this worker's path of the plan (runWorker applies --root).
+  const entry = cliEntry();
+  const child = fork(entry[entry.length - 1]!, ['sweep', 'cell', '--plan', data.plan, '--id', data.cell], { execArgv: entry.slice(0, -1), env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let error: { message: string; deterministic: boolean } | undefined;
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

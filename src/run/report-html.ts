@@ -8,7 +8,7 @@ import { readJsonFile } from '../io/json.js';
 import { POLYNAS_VERSION } from '../io/version.js';
 import { escapeHtml, htmlTable, renderHtmlPage, type PageChart, type PageSection } from '../report/html.js';
 import { latencyLayersSpec, reluLayersSpec, type LayerCost } from '../report/layers.js';
-import { curveSpec, readCurveCsv, renderSvg, svgToPng, type CurvePoint } from '../report/plot.js';
+import { curveSpec, readCurveCsv, writeFigure, type CurvePoint } from '../report/plot.js';
 import type { Architecture } from '../spec/architecture.js';
 import { piLayersSpec, type PiRunReport } from './pi.js';
 
@@ -167,14 +167,8 @@ async function writeFigures(run: PageRun, charts: PageChart[]): Promise<string[]
   const dir = join(run.dir, 'plots');
   makeDir(dir);
   const files: string[] = [];
-  for (const c of charts) {
-    const svg = await renderSvg(c.spec);
-    // File names without the page's run position: `relus-sweep-budget-1000.svg`.
-    const base = join(dir, c.id.replace(/^([a-z]+)-r\d+-/, '$1-'));
-    writeFileAtomic(`${base}.svg`, svg);
-    writeFileAtomic(`${base}.png`, svgToPng(svg));
-    files.push(`${base}.svg`, `${base}.png`);
-  }
+  // File names without the page's run position: `relus-sweep-budget-1000.svg`.
+  for (const c of charts) files.push(...(await writeFigure(join(dir, c.id.replace(/^([a-z]+)-r\d+-/, '$1-')), c.spec)));
   return files;
 }
 

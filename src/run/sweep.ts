@@ -69,6 +69,7 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   const budgets = normalized.sweep?.budgets;
   if (!budgets?.length) throw new Error(`recipe '${recipe.name}': no budgets to sweep (a "sweep": { "budgets": [...] } section, or overrides.budgets)`);
   const release = lockRunDir(opts.outDir);
+  const { tableOf, spaceOf } = studyFiles();
   const notice = opts.hooks?.notice;
   let plan: SweepPlan;
   let backend: string;
@@ -99,8 +100,7 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
       }
       const dir = join(opts.outDir, cell.dir);
       const recipeOfCell = cellRecipe(plan, opts.outDir, cell);
-      const cellSpace = typeof cell.recipe.space === 'string' ? loadSearchSpace(cell.recipe.space) : cell.recipe.space;
-      const done = finishedWithSameSettings(dir, recipeOfCell, cellSpace, await tableOf(cell.recipe), backend, opts.fresh ?? false, notice);
+      const done = finishedWithSameSettings(dir, recipeOfCell, spaceOf(cell.recipe), await tableOf(cell.recipe), backend, opts.fresh ?? false, notice);
       opts.onBudget?.({ index: budgets.indexOf(cell.budget!), count: budgets.length, budget: cell.budget!, done, cell: cell.dir });
       if (!done) await runSearchRecipe(recipeOfCell, { ...opts, outDir: dir, resume: true });
       run.log({ type: 'sweep-budget', budget: cell.budget, cell: cell.id, dir: cell.dir, done, row: readSweepRow(cell.budget!, dir) });
@@ -113,9 +113,22 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   }
 }
 
-async function tableOf(r: SearchRecipe): Promise<LatencyTable> {
-  const { loadLatencyTable } = await import('../latency/tables.js');
-  return loadLatencyTable(r.latency.table);
+/** A study's cells share a few spaces and latency tables: within one sweep each file is read and validated once. */
+function studyFiles() {
+  const tables = new Map<string, LatencyTable>();
+  const spaces = new Map<string, SearchSpace>();
+  return {
+    async tableOf(r: SearchRecipe): Promise<LatencyTable> {
+      const key = JSON.stringify(r.latency.table);
+      if (!tables.has(key)) tables.set(key, (await import('../latency/tables.js')).loadLatencyTable(r.latency.table));
+      return tables.get(key)!;
+    },
+    spaceOf(r: SearchRecipe): SearchSpace {
+      if (typeof r.space !== 'string') return r.space;
+      if (!spaces.has(r.space)) spaces.set(r.space, loadSearchSpace(r.space));
+      return spaces.get(r.space)!;
+    },
+  };
 }
 
 /**
