@@ -4,7 +4,8 @@
       "target_name": "polynas_torch",
       "sources": [
         "src/addon.cc",
-        "src/gate.cc"
+        "src/gate.cc",
+        "src/norm.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -29,8 +29,8 @@ class InvertedResidual extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     let h = x;
-    if (this.expand && this.act1) h = this.act1.forward(this.expand.forward(h));
-    h = this.project.forward(this.act2.forward(this.dw.forward(h)));
+    if (this.expand && this.act1) h = this.expand.forwardThen(this.act1, h);
+    h = this.project.forward(this.dw.forwardThen(this.act2, h));
     return this.residual ? tf.add(h, x) : h;
   }
 }
@@ -85,7 +85,7 @@ export class MobileNetV2 extends Backbone {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const h = this.blocks.forward(this.stemAct.forward(this.stem.forward(x)));
-    return this.fc.forward(this.pool.forward(this.headAct.forward(this.head.forward(h))));
+    const h = this.blocks.forward(this.stem.forwardThen(this.stemAct, x));
+    return this.fc.forward(this.pool.forward(this.head.forwardThen(this.headAct, h)));
   }
 }

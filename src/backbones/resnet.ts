@@ -42,9 +42,9 @@ export class BasicBlock extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const h = this.bn2.forward(this.conv2.forward(this.act1.forward(this.bn1.forward(this.conv1.forward(x)))));
+    const h = this.conv2.forward(this.act1.forwardAfterNorm(this.bn1, this.conv1.forward(x)));
     const s = this.shortcut ? this.shortcut.forward(x) : x;
-    return this.act2.forward(tf.add(h, s));
+    return this.act2.forwardAfterNorm(this.bn2, h, s);
   }
 }
 
@@ -78,11 +78,11 @@ export class Bottleneck extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    let h = this.act1.forward(this.bn1.forward(this.conv1.forward(x)));
-    h = this.act2.forward(this.bn2.forward(this.conv2.forward(h)));
-    h = this.bn3.forward(this.conv3.forward(h));
+    let h = this.act1.forwardAfterNorm(this.bn1, this.conv1.forward(x));
+    h = this.act2.forwardAfterNorm(this.bn2, this.conv2.forward(h));
+    h = this.conv3.forward(h);
     const s = this.shortcut ? this.shortcut.forward(x) : x;
-    return this.act3.forward(tf.add(h, s));
+    return this.act3.forwardAfterNorm(this.bn3, h, s);
   }
 }
 
@@ -150,8 +150,7 @@ export class ResNet extends Backbone {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    let h = this.stem.forward(x);
-    if (this.stemAct) h = this.stemAct.forward(h);
+    let h = this.stemAct ? this.stem.forwardThen(this.stemAct, x) : this.stem.forward(x);
     if (this.stemPool) h = this.stemPool.forward(h);
     return this.fc.forward(this.pool.forward(this.stages.forward(h)));
   }

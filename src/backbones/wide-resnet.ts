@@ -27,8 +27,8 @@ class WideBlock extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const o = this.act1.forward(this.bn1.forward(x));
-    const h = this.conv2.forward(this.act2.forward(this.bn2.forward(this.conv1.forward(o))));
+    const o = this.act1.forwardAfterNorm(this.bn1, x);
+    const h = this.conv2.forward(this.act2.forwardAfterNorm(this.bn2, this.conv1.forward(o)));
     // As in the reference WRN code, the projection shortcut reads the pre-activated input.
     return tf.add(h, this.shortcut ? this.shortcut.forward(o) : x);
   }
@@ -75,7 +75,7 @@ export class WideResNet extends Backbone {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const h = this.act.forward(this.bn.forward(this.stages.forward(this.stem.forward(x))));
+    const h = this.act.forwardAfterNorm(this.bn, this.stages.forward(this.stem.forward(x)));
     return this.fc.forward(this.pool.forward(h));
   }
 }

@@ -9,6 +9,8 @@ import { tf } from './tf.js';
 export const FUSED = {
   bnTrain: 'PolynasBatchNormTrain',
   bnTrainGrad: 'PolynasBatchNormTrainGrad',
+  bnReluTrain: 'PolynasBatchNormReluTrain',
+  bnReluTrainGrad: 'PolynasBatchNormReluTrainGrad',
   reluGrad: 'PolynasReluGrad',
   sgdStep: 'PolynasSgdStep',
   adamStep: 'PolynasAdamStep',
@@ -85,6 +87,46 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
     };
   });
   return f(x, gamma, beta);
+}
+
+/**
+ * `relu(batchNormTrain(x, γ, β, eps, running) + residual)` (residual optional): training-mode batch
+ * norm, a residual add and a ReLU, as a backbone block ends. Where the backend has the kernel, one
+ * native call forward (statistics update included) and one backward, reading the ReLU's gradient off
+ * the output; composed from {@link batchNormTrain}, `tf.add` and {@link relu} elsewhere.
+ *
+ * @example
+ * ```ts
+ * const y = batchNormReluTrain(x, gamma, beta, 1e-5, { mean: runningMean, variance: runningVar, momentum: 0.1 }, shortcut);
+ * ```
+ */
+export function batchNormReluTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, running?: RunningStats, residual?: tf.Tensor): tf.Tensor {
+  if (!hasFusedKernel(FUSED.bnReluTrain) || x.rank !== 4) {
+    const y = batchNormTrain(x, gamma, beta, eps, running);
+    return relu(residual ? tf.add(y, residual) : y);
+  }
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xi, g, b, r] = args as tf.Tensor[];
+    const inputs: tf.NamedTensorMap = { x: xi!, gamma: g!, beta: b! };
+    if (r) inputs.residual = r;
+    if (running) Object.assign(inputs, { runningMean: running.mean, runningVar: running.variance });
+    const [y, mean, invstd, rm, rv] = tf.engine().runKernel(FUSED.bnReluTrain, inputs, { eps, momentum: running?.momentum ?? 0 }) as tf.Tensor[];
+    save([xi!, y!, g!, mean!, invstd!]);
+    if (running) {
+      running.mean.assign(rm!);
+      running.variance.assign(rv!);
+      tf.dispose([rm!, rv!]);
+    }
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys, gs, ms, is] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(FUSED.bnReluTrainGrad, { dy, x: xs, y: ys, gamma: gs, mean: ms, invstd: is }, { residual: r !== undefined }) as tf.Tensor[];
+      },
+    };
+  });
+  return residual ? f(x, gamma, beta, residual) : f(x, gamma, beta);
 }
 
 function updateRunning(running: RunningStats, mean: tf.Tensor, variance: tf.Tensor, n: number): void {

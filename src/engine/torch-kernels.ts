@@ -213,6 +213,15 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
     const running = a.inputs.runningMean ? [h(a, 'runningMean'), h(a, 'runningVar'), momentum] as const : [];
     return be(a).native.batchNormTrain(h(a, 'x'), h(a, 'gamma'), h(a, 'beta'), eps, ...running).map((r) => be(a).wrap(r));
   };
+  k[FUSED.bnReluTrain] = (a) => {
+    const { eps, momentum } = a.attrs as { eps: number; momentum: number };
+    const running = a.inputs.runningMean ? [h(a, 'runningMean'), h(a, 'runningVar'), momentum] as const : [];
+    return be(a).native.batchNormRelu(h(a, 'x'), h(a, 'gamma'), h(a, 'beta'), eps, a.inputs.residual ? h(a, 'residual') : 0, ...running).map((r) => be(a).wrap(r));
+  };
+  k[FUSED.bnReluTrainGrad] = (a) =>
+    be(a).native
+      .batchNormReluGrad(h(a, 'dy'), h(a, 'x'), h(a, 'y'), h(a, 'gamma'), h(a, 'mean'), h(a, 'invstd'), (a.attrs as { residual: boolean }).residual)
+      .map((r) => be(a).wrap(r));
   k[FUSED.maskedPoly] = (a) => {
     const { scale, clip } = a.attrs as { scale: number; clip: number };
     return be(a).wrap(be(a).native.maskedPoly(h(a, 'x'), a.inputs.mask ? h(a, 'mask') : 0, h(a, 'coeffs'), scale, clip));

@@ -1,7 +1,7 @@
 import { tf } from '../engine/tf.js';
 import { conv2d, depthwiseConv2d } from '../engine/conv.js';
 import { maxPool2d } from '../engine/pool.js';
-import { batchNormTrain, relu } from '../engine/fused.js';
+import { batchNormReluTrain, batchNormTrain, FUSED, hasFusedKernel, relu } from '../engine/fused.js';
 import { InitRng, kaimingNormal, uniform } from './init.js';
 import { Module } from './module.js';
 
@@ -107,10 +107,37 @@ export class BatchNorm2d extends Module {
       const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, this.eps)));
       return this.recorded(x, tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.beta));
     }
-    const running = { mean: this.runningMean, variance: this.runningVar, momentum: this.momentum };
-    return this.recorded(x, batchNormTrain(x, this.gamma, this.beta, this.eps, running));
+    return this.recorded(x, batchNormTrain(x, this.gamma, this.beta, this.eps, this.running()));
+  }
+
+  /** Whether {@link forwardRelu} runs as one fused kernel for `x` (training, NHWC, a backend with the kernel). */
+  fusesRelu(x: tf.Tensor): boolean {
+    return this.training && x.rank === 4 && hasFusedKernel(FUSED.bnReluTrain);
+  }
+
+  /** `relu(forward(x) + residual)` (residual optional): one fused kernel where {@link fusesRelu}, composed elsewhere. */
+  forwardRelu(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    if (!this.fusesRelu(x)) {
+      const y = this.forward(x);
+      return relu(residual ? tf.add(y, residual) : y);
+    }
+    return this.recorded(x, batchNormReluTrain(x, this.gamma, this.beta, this.eps, this.running(), residual));
+  }
+
+  private running() {
+    return { mean: this.runningMean, variance: this.runningVar, momentum: this.momentum };
   }
 }
+
+/**
+ * A module that applies itself to a batch norm's output (plus a residual) and may fuse the two:
+ * an activation site that holds a plain ReLU. {@link Sequential} hands it the norm that precedes it.
+ */
+export interface AfterNorm {
+  forwardAfterNorm(bn: BatchNorm2d, x: tf.Tensor, residual?: tf.Tensor): tf.Tensor;
+}
+
+const takesNorm = (m: Module | undefined): m is Module & AfterNorm => typeof (m as Partial<AfterNorm> | undefined)?.forwardAfterNorm === 'function';
 
 /**
  * Fully connected layer `y = x·W + b`, weight `[in, out]`, PyTorch's default init U(±1/√in).
@@ -249,8 +276,37 @@ export class Sequential extends Module {
     return this.layers.length;
   }
   forward(x: tf.Tensor): tf.Tensor {
-    let y = x;
-    for (const [, l] of this.namedChildren()) y = l.forward(y);
-    return y;
+    return runLayers(this.layerList(), x);
   }
+
+  /**
+   * `after.forward(this.forward(x))`, handing `after` the batch norm this sequence ends with (when it
+   * does) so that the two may run as one fused kernel.
+   */
+  forwardThen(after: Module & AfterNorm, x: tf.Tensor): tf.Tensor {
+    const layers = this.layerList();
+    const last = layers[layers.length - 1];
+    if (!(last instanceof BatchNorm2d)) return after.forward(runLayers(layers, x));
+    return after.forwardAfterNorm(last, runLayers(layers.slice(0, -1), x));
+  }
+
+  private layerList(): Module[] {
+    return [...this.namedChildren()].map(([, l]) => l);
+  }
+}
+
+/** Applies `layers` in order; a batch norm followed by an {@link AfterNorm} module goes to that module. */
+function runLayers(layers: Module[], x: tf.Tensor): tf.Tensor {
+  let y = x;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    const next = layers[i + 1];
+    if (l instanceof BatchNorm2d && takesNorm(next)) {
+      y = next.forwardAfterNorm(l, y);
+      i++;
+    } else {
+      y = l.forward(y);
+    }
+  }
+  return y;
 }

@@ -1,6 +1,6 @@
 import { tf } from '../engine/tf.js';
 import { Module } from './module.js';
-import { AvgPool2d, MaxPool2d, ReLU } from './layers.js';
+import { AvgPool2d, type AfterNorm, type BatchNorm2d, MaxPool2d, ReLU } from './layers.js';
 
 /** Kinds of searchable sites a backbone exposes. */
 export const SITE_KINDS = ['activation', 'pool'] as const;
@@ -91,10 +91,24 @@ export abstract class Site extends Module {
  * act.setOp(new X2act(16, [32, 32, 16])).dispose();
  * ```
  */
-export class ActivationSite extends Site {
+export class ActivationSite extends Site implements AfterNorm {
   readonly kind = 'activation' as const;
   constructor(opts: { stem?: boolean; op?: Module } = {}) {
     super(opts.op ?? new ReLU(), opts.stem ?? false);
+  }
+
+  /**
+   * This site applied to `bn(x) + residual` (residual optional). While the site holds a plain ReLU
+   * and is not probed, the norm, the add and the ReLU run as one fused kernel where the backend has
+   * it ({@link BatchNorm2d.forwardRelu}); the result is the same either way.
+   */
+  forwardAfterNorm(bn: BatchNorm2d, x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    if (this.op.constructor === ReLU && this.probedMax === undefined && bn.fusesRelu(x)) {
+      this.inputShape = x.shape.slice(1);
+      return bn.forwardRelu(x, residual);
+    }
+    const y = bn.forward(x);
+    return this.forward(residual ? tf.add(y, residual) : y);
   }
 }
 

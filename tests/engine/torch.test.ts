@@ -195,6 +195,32 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
     }
   });
 
+  it('the fused batch norm + residual + ReLU gives the composed ops of the cpu backend (value, dx, dγ, dβ, dresidual, running statistics)', async () => {
+    const { FUSED, hasFusedKernel, batchNormReluTrain } = await import('../../src/engine/fused.js');
+    await tf.setBackend('torch');
+    expect(hasFusedKernel(FUSED.bnReluTrain)).toBe(true); // the torch side below runs the native kernel
+    // A mean far from 0 against the spread (the variance must keep its precision), channel counts
+    // that are and are not a multiple of the vector width, with and without the residual.
+    for (const [shape, offset, withResidual] of [[[4, 6, 6, 16], 0, true], [[3, 5, 5, 7], 40, false], [[2, 3, 3, 33], 3, true], [[64, 4, 4, 8], 0, false]] as [number[], number, boolean][]) {
+      const c = shape[3]!;
+      const f = () => {
+        const mean = tf.variable(rand([c], 60)), variance = tf.variable(tf.abs(rand([c], 61)));
+        const running = { mean, variance, momentum: 0.1 };
+        const x0 = tf.add(tf.mul(rand(shape, 62), 0.5), offset);
+        const w = rand(shape, 63);
+        const gamma = tf.add(rand([c], 64), 1), beta = rand([c], 65), res = rand(shape, 66);
+        const loss = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, r?: tf.Tensor) => tf.sum(tf.mul(batchNormReluTrain(x, g, b, 1e-5, running, r), w)) as tf.Scalar;
+        const grads = tf.grads(loss)(withResidual ? [x0, gamma, beta, res] : [x0, gamma, beta]);
+        const y = batchNormReluTrain(x0, gamma, beta, 1e-5, undefined, withResidual ? res : undefined);
+        const out = [y, ...grads, mean.clone(), variance.clone()];
+        mean.dispose();
+        variance.dispose();
+        return out;
+      };
+      expect((await compare(f)).err, `${shape.join('x')} offset ${offset}${withResidual ? ' with residual' : ''}`).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
   it('fused SGD and Adam updates give the composed updates of the cpu backend', async () => {
     const { sgdStep, adamStep } = await import('../../src/engine/fused.js');
     const sgd = (nesterov: boolean) => () => sgdStep(rand([3, 4], 20), rand([3, 4], 21), rand([3, 4], 22), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov });

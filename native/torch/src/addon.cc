@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "gate.h"
+#include "norm.h"
 
 namespace {
 
@@ -622,6 +623,9 @@ END
 
 // ---- normalization ----
 
+// A tensor argument that may be absent (handle 0).
+at::Tensor optional(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value() ? get(v) : at::Tensor(); }
+
 FN(batchNorm)
   // (x, mean, variance, offset|0, scale|0, eps) — broadcasting over the last axis.
   const at::Tensor& x = get(info[0]);
@@ -662,6 +666,20 @@ FN(batchNormTrainGrad)
   return results(env, {nhwc(std::get<0>(r)), std::get<1>(r), std::get<2>(r)});
 END
 
+// relu(batch norm (+ residual)) in training (norm.cc): (x, gamma, beta, eps, residual|0[, runningMean,
+// runningVar, momentum]) -> [y, mean, invstd(, runningMean', runningVar')].
+FN(batchNormRelu)
+  at::Tensor none;
+  const bool running = info.Length() >= 8;
+  return results(env, polynas::batchNormRelu(get(info[0]), get(info[1]), get(info[2]), optional(info[4]), running ? get(info[5]) : none,
+                                             running ? get(info[6]) : none, num(info, 3), running ? num(info, 7) : 0.0));
+END
+
+// Its gradient: (dy, x, y, gamma, mean, invstd, hasResidual) -> [dx, dgamma, dbeta(, dresidual)].
+FN(batchNormReluGrad)
+  return results(env, polynas::batchNormReluGrad(get(info[0]), get(info[1]), get(info[2]), get(info[3]), get(info[4]), get(info[5]), info[6].As<Napi::Boolean>().Value()));
+END
+
 // dy where x > 0, else 0: (dy, x).
 FN(reluGrad)
   return result(env, at::threshold_backward(get(info[0]), get(info[1]), 0));
@@ -670,7 +688,6 @@ END
 // ---- mask gate over a channel-wise polynomial (gate.cc) ----
 
 polynas::PolyAttrs polyAttrs(const Napi::CallbackInfo& info, size_t i) { return {num(info, i), num(info, i + 1)}; }
-at::Tensor optional(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value() ? get(v) : at::Tensor(); }
 
 // (x, mask handle or 0, coeffs, scale, clip) -> y
 FN(maskedPoly)
@@ -735,7 +752,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(unstack); EXPORT(tile); EXPORT(reverse); EXPORT(fill); EXPORT(gather); EXPORT(oneHot);
   EXPORT(matmul); EXPORT(conv2d); EXPORT(conv2dInputGrad); EXPORT(conv2dFilterGrad); EXPORT(pool); EXPORT(poolGrad);
   EXPORT(maskedPoly); EXPORT(maskedPolyGrad);
-  EXPORT(batchNorm); EXPORT(batchNormTrain); EXPORT(batchNormTrainGrad); EXPORT(reluGrad);
+  EXPORT(batchNorm); EXPORT(batchNormTrain); EXPORT(batchNormTrainGrad); EXPORT(batchNormRelu); EXPORT(batchNormReluGrad); EXPORT(reluGrad);
 #undef EXPORT
   return exports;
 }

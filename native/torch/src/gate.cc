@@ -6,6 +6,7 @@
 // chunks, then the chunks in order, so results do not depend on the thread count.
 
 #include "gate.h"
+#include "rows.h"
 
 #include <ATen/Parallel.h>
 
@@ -17,8 +18,6 @@
 namespace polynas {
 namespace {
 
-constexpr int64_t kChunks = 16;
-
 struct Layout {
   int64_t n = 0;     // elements of x
   int64_t C = 0;     // channels (last axis)
@@ -26,12 +25,6 @@ struct Layout {
   int64_t M = 0;     // mask elements (0: no mask)
   int degree = 0;
 };
-
-std::string shapeText(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); i++) s += (i ? "," : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 Layout layout(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& coeffs) {
   if (x.scalar_type() != at::kFloat || coeffs.scalar_type() != at::kFloat || (mask.defined() && mask.scalar_type() != at::kFloat)) {
@@ -164,9 +157,6 @@ void dispatch(const Layout& l, const float* c, float s, F&& f) {
   }
 }
 
-// Rows summed in float before they are added to the double totals.
-constexpr int64_t kFlushRows = 64;
-
 }  // namespace
 
 at::Tensor maskedPoly(const at::Tensor& xin, const at::Tensor& maskIn, const at::Tensor& coeffs, PolyAttrs a) {
@@ -210,7 +200,7 @@ std::vector<at::Tensor> maskedPolyGrad(const at::Tensor& dyIn, const at::Tensor&
       for (int64_t k = b; k < e; k++) {
         float* dm = dmPart.data() + k * dmSize;
         double* dc = dcPart.data() + k * K * C;
-        const int64_t r0 = l.rows * k / chunks, r1 = l.rows * (k + 1) / chunks;
+        const int64_t r0 = chunkStart(l.rows, chunks, k), r1 = chunkStart(l.rows, chunks, k + 1);
         for (int64_t f = r0; f < r1; f += kFlushRows) {
           std::fill(acc.begin(), acc.end(), 0.f);
           for (int64_t r = f; r < std::min(r1, f + kFlushRows); r++) {
