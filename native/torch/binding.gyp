@@ -32,6 +32,7 @@
         "-fexceptions",
         "-frtti",
         "-O3",
+        "-ffp-contract=off",
         "-Wno-unused-parameter",
         "-Wno-deprecated-declarations"
       ]

@@ -92,8 +92,8 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
 /**
  * `relu(batchNormTrain(x, γ, β, eps, running) + residual)` (residual optional): training-mode batch
  * norm, a residual add and a ReLU, as a backbone block ends. Where the backend has the kernel, one
- * native call forward (statistics update included) and one backward, reading the ReLU's gradient off
- * the output; composed from {@link batchNormTrain}, `tf.add` and {@link relu} elsewhere.
+ * native call forward (statistics update included) and one backward; composed from
+ * {@link batchNormTrain}, `tf.add` and {@link relu} elsewhere.
  *
  * @example
  * ```ts
@@ -112,7 +112,8 @@ export function batchNormReluTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tens
     if (r) inputs.residual = r;
     if (running) Object.assign(inputs, { runningMean: running.mean, runningVar: running.variance });
     const [y, mean, invstd, rm, rv] = tf.engine().runKernel(FUSED.bnReluTrain, inputs, { eps, momentum: running?.momentum ?? 0 }) as tf.Tensor[];
-    save([xi!, y!, g!, mean!, invstd!]);
+    // The backward pass reads the ReLU's mask off y where there is a residual and recomputes it from x otherwise.
+    save(r ? [xi!, g!, b!, mean!, invstd!, y!] : [xi!, g!, b!, mean!, invstd!]);
     if (running) {
       running.mean.assign(rm!);
       running.variance.assign(rv!);
@@ -121,8 +122,10 @@ export function batchNormReluTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tens
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys, gs, ms, is] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return tf.engine().runKernel(FUSED.bnReluTrainGrad, { dy, x: xs, y: ys, gamma: gs, mean: ms, invstd: is }, { residual: r !== undefined }) as tf.Tensor[];
+        const [xs, gs, bs, ms, is, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const inputs: tf.NamedTensorMap = { dy, x: xs, gamma: gs, beta: bs, mean: ms, invstd: is };
+        if (ys) inputs.y = ys;
+        return tf.engine().runKernel(FUSED.bnReluTrainGrad, inputs) as tf.Tensor[];
       },
     };
   });

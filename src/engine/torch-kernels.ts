@@ -220,7 +220,7 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
   };
   k[FUSED.bnReluTrainGrad] = (a) =>
     be(a).native
-      .batchNormReluGrad(h(a, 'dy'), h(a, 'x'), h(a, 'y'), h(a, 'gamma'), h(a, 'mean'), h(a, 'invstd'), (a.attrs as { residual: boolean }).residual)
+      .batchNormReluGrad(h(a, 'dy'), h(a, 'x'), a.inputs.y ? h(a, 'y') : 0, h(a, 'gamma'), h(a, 'beta'), h(a, 'mean'), h(a, 'invstd'))
       .map((r) => be(a).wrap(r));
   k[FUSED.maskedPoly] = (a) => {
     const { scale, clip } = a.attrs as { scale: number; clip: number };

@@ -61,7 +61,7 @@ interface TorchAddon {
   batchNormTrain(x: Handle, gamma: Handle, beta: Handle, eps: number, runningMean?: Handle, runningVar?: Handle, momentum?: number): NativeResult[];
   batchNormTrainGrad(dy: Handle, x: Handle, gamma: Handle, mean: Handle, invstd: Handle, eps: number): NativeResult[];
   batchNormRelu(x: Handle, gamma: Handle, beta: Handle, eps: number, residual: Handle | 0, runningMean?: Handle, runningVar?: Handle, momentum?: number): NativeResult[];
-  batchNormReluGrad(dy: Handle, x: Handle, y: Handle, gamma: Handle, mean: Handle, invstd: Handle, residual: boolean): NativeResult[];
+  batchNormReluGrad(dy: Handle, x: Handle, y: Handle | 0, gamma: Handle, beta: Handle, mean: Handle, invstd: Handle): NativeResult[];
   reluGrad(dy: Handle, x: Handle): NativeResult;
   maskedPoly(x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult;
   maskedPolyGrad(dy: Handle, x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult[];

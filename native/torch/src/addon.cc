@@ -675,9 +675,9 @@ FN(batchNormRelu)
                                              running ? get(info[6]) : none, num(info, 3), running ? num(info, 7) : 0.0));
 END
 
-// Its gradient: (dy, x, y, gamma, mean, invstd, hasResidual) -> [dx, dgamma, dbeta(, dresidual)].
+// Its gradient: (dy, x, y with a residual | 0, gamma, beta, mean, invstd) -> [dx, dgamma, dbeta(, dresidual)].
 FN(batchNormReluGrad)
-  return results(env, polynas::batchNormReluGrad(get(info[0]), get(info[1]), get(info[2]), get(info[3]), get(info[4]), get(info[5]), info[6].As<Napi::Boolean>().Value()));
+  return results(env, polynas::batchNormReluGrad(get(info[0]), get(info[1]), optional(info[2]), get(info[3]), get(info[4]), get(info[5]), get(info[6])));
 END
 
 // dy where x > 0, else 0: (dy, x).

@@ -31,68 +31,79 @@ void checkChannels(const at::Tensor& t, int64_t C, const char* what) {
   }
 }
 
-// Rows at a time for the element-wise passes.
-int64_t grain(int64_t C) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(C, 1)); }
+// The loops below run over n elements of a tile (whole rows); per-channel values come tiled.
 
-// Σ (x − shift) into acc[0, C) and Σ (x − shift)² into acc[C, 2C), rows [r0, r1).
-POLYNAS_CLONES void statsRows(const float* __restrict x, const float* __restrict sh, float* __restrict acc, int64_t C, int64_t r0, int64_t r1) {
-  float* __restrict sq = acc + C;
-  for (int64_t r = r0; r < r1; r++) {
-    const float* __restrict xr = x + r * C;
-    for (int64_t c = 0; c < C; c++) {
-      const float d = xr[c] - sh[c];
-      acc[c] += d;
-      sq[c] += d * d;
-    }
+// Σ (x − shift) into acc[0, n) and Σ (x − shift)² into acc[len, len + n).
+POLYNAS_CLONES void statsSpan(const float* __restrict x, const float* __restrict sh, float* __restrict acc, int64_t len, int64_t n) {
+  float* __restrict sq = acc + len;
+  for (int64_t j = 0; j < n; j++) {
+    const float d = x[j] - sh[j];
+    acc[j] += d;
+    sq[j] += d * d;
   }
 }
 
-// y = max(x·a + b (+ residual), 0), rows [r0, r1); residual may be null.
-POLYNAS_CLONES void normRows(const float* __restrict x, const float* __restrict res, const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t C, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; r++) {
-    const float* __restrict xr = x + r * C;
-    float* __restrict yr = y + r * C;
-    if (res) {
-      const float* __restrict rr = res + r * C;
-      for (int64_t c = 0; c < C; c++) yr[c] = std::max(xr[c] * a[c] + b[c] + rr[c], 0.f);
-    } else {
-      for (int64_t c = 0; c < C; c++) yr[c] = std::max(xr[c] * a[c] + b[c], 0.f);
-    }
+// y = max(x·a + b (+ residual), 0); residual may be null.
+POLYNAS_CLONES void normSpan(const float* __restrict x, const float* __restrict res, const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+  if (res) {
+    for (int64_t j = 0; j < n; j++) y[j] = std::max(x[j] * a[j] + b[j] + res[j], 0.f);
+  } else {
+    for (int64_t j = 0; j < n; j++) y[j] = std::max(x[j] * a[j] + b[j], 0.f);
   }
 }
 
-// With g = dy where y > 0: Σ g into acc[0, C) and Σ g·(x − mean) into acc[C, 2C), rows [r0, r1).
-POLYNAS_CLONES void gradSumRows(const float* __restrict x, const float* __restrict dy, const float* __restrict y, const float* __restrict mu, float* __restrict acc, int64_t C, int64_t r0, int64_t r1) {
-  float* __restrict gx = acc + C;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *__restrict xr = x + r * C, *__restrict gr = dy + r * C, *__restrict yr = y + r * C;
-    for (int64_t c = 0; c < C; c++) {
-      const float yv = yr[c], gv = gr[c];
+// The backward passes take the ReLU's mask from the output y where there is a residual, and
+// otherwise recompute it from x as the forward pass did (z = x·a + b, the same rounding: no
+// floating-point contraction), which reads one tensor less.
+
+// With g = dy where the ReLU passed: Σ g into acc[0, n) and Σ g·(x − mean) into acc[len, len + n).
+POLYNAS_CLONES void gradSumSpan(const float* __restrict x, const float* __restrict dy, const float* __restrict y, const float* __restrict fa, const float* __restrict fb,
+                                const float* __restrict mu, float* __restrict acc, int64_t len, int64_t n) {
+  float* __restrict gx = acc + len;
+  if (y) {
+    for (int64_t j = 0; j < n; j++) {
+      const float yv = y[j], gv = dy[j];
       const float g = yv > 0.f ? gv : 0.f;
-      acc[c] += g;
-      gx[c] += g * (xr[c] - mu[c]);
+      acc[j] += g;
+      gx[j] += g * (x[j] - mu[j]);
+    }
+  } else {
+    for (int64_t j = 0; j < n; j++) {
+      const float xv = x[j], gv = dy[j];
+      const float g = xv * fa[j] + fb[j] > 0.f ? gv : 0.f;
+      acc[j] += g;
+      gx[j] += g * (xv - mu[j]);
     }
   }
 }
 
-// dx = (g − m − (x − mean)·s)·a and, where dres is not null, dres = g; rows [r0, r1).
-POLYNAS_CLONES void gradRows(const float* __restrict x, const float* __restrict dy, const float* __restrict y, const float* __restrict mu, const float* __restrict a,
-                             const float* __restrict s, const float* __restrict m, float* __restrict dx, float* __restrict dres, int64_t C, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; r++) {
-    const float *__restrict xr = x + r * C, *__restrict gr = dy + r * C, *__restrict yr = y + r * C;
-    float* __restrict dxr = dx + r * C;
-    for (int64_t c = 0; c < C; c++) {
-      const float yv = yr[c], gv = gr[c];
+// dx = (g − m − (x − mean)·s)·a and, where dres is not null, dres = g.
+POLYNAS_CLONES void gradSpan(const float* __restrict x, const float* __restrict dy, const float* __restrict y, const float* __restrict fa, const float* __restrict fb,
+                             const float* __restrict mu, const float* __restrict a, const float* __restrict s, const float* __restrict m, float* __restrict dx,
+                             float* __restrict dres, int64_t n) {
+  if (y) {
+    for (int64_t j = 0; j < n; j++) {
+      const float yv = y[j], gv = dy[j];
       const float g = yv > 0.f ? gv : 0.f;
-      dxr[c] = (g - m[c] - (xr[c] - mu[c]) * s[c]) * a[c];
+      dx[j] = (g - m[j] - (x[j] - mu[j]) * s[j]) * a[j];
+      if (dres) dres[j] = g;
     }
-    if (dres) {
-      float* __restrict dr = dres + r * C;
-      for (int64_t c = 0; c < C; c++) {
-        const float yv = yr[c], gv = gr[c];
-        dr[c] = yv > 0.f ? gv : 0.f;
-      }
+  } else {
+    for (int64_t j = 0; j < n; j++) {
+      const float xv = x[j], gv = dy[j];
+      const float g = xv * fa[j] + fb[j] > 0.f ? gv : 0.f;
+      dx[j] = (g - m[j] - (xv - mu[j]) * s[j]) * a[j];
     }
+  }
+}
+
+// The forward pass's per-channel scale and shift: y = max(x·a + b (+ residual), 0).
+void affine(const float* gamma, const float* beta, const float* mean, const float* invstd, int64_t C, std::vector<float>& a, std::vector<float>& b) {
+  a.resize(C);
+  b.resize(C);
+  for (int64_t c = 0; c < C; c++) {
+    a[c] = invstd[c] * gamma[c];
+    b[c] = beta[c] - mean[c] * a[c];
   }
 }
 
@@ -111,28 +122,27 @@ std::vector<at::Tensor> batchNormRelu(const at::Tensor& xin, const at::Tensor& g
   if (rows == 0) throw std::runtime_error("polynas torch: batchNormRelu: x " + shapeText(x) + " has no values to normalise");
 
   const float* xp = x.data_ptr<float>();
-  const std::vector<float> shift(xp, xp + C);
+  const Tiles tiles(C, rows);
+  const std::vector<float> shift = tiled(xp, tiles);
   // Σ (x − shift) and Σ (x − shift)² per channel.
-  const std::vector<double> sums = sumRows(rows, 2 * C, [&](int64_t r0, int64_t r1, float* acc) { statsRows(xp, shift.data(), acc, C, r0, r1); });
+  const std::vector<double> sums = sumTiles(tiles, 2, [&](int64_t i, int64_t n, float* acc) { statsSpan(xp + i, shift.data(), acc, tiles.len, n); });
   at::Tensor mean = at::empty({C}, x.options()), invstd = at::empty({C}, x.options());
+  float *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>();
   std::vector<double> variance(C);
-  std::vector<float> a(C), b(C);
-  const float *gp = gamma.data_ptr<float>(), *bp = beta.data_ptr<float>();
   for (int64_t c = 0; c < C; c++) {
     const double m = sums[c] / rows;
     variance[c] = std::max(0.0, sums[C + c] / rows - m * m);
-    const float mu = static_cast<float>(shift[c] + m);
-    const float is = static_cast<float>(1.0 / std::sqrt(variance[c] + eps));
-    mean.data_ptr<float>()[c] = mu;
-    invstd.data_ptr<float>()[c] = is;
-    a[c] = is * gp[c];
-    b[c] = bp[c] - mu * a[c];
+    mp[c] = static_cast<float>(xp[c] + m);
+    ip[c] = static_cast<float>(1.0 / std::sqrt(variance[c] + eps));
   }
+  std::vector<float> a, b;
+  affine(gamma.data_ptr<float>(), beta.data_ptr<float>(), mp, ip, C, a, b);
 
   at::Tensor y = at::empty_like(x);
   float* yp = y.data_ptr<float>();
   const float* rp = residual.defined() ? residual.data_ptr<float>() : nullptr;
-  at::parallel_for(0, rows, grain(C), [&](int64_t r0, int64_t r1) { normRows(xp, rp, a.data(), b.data(), yp, C, r0, r1); });
+  const std::vector<float> ta = tiled(a.data(), tiles), bt = tiled(b.data(), tiles);
+  forTiles(tiles, [&](int64_t i, int64_t n) { normSpan(xp + i, rp ? rp + i : nullptr, ta.data(), bt.data(), yp + i, n); });
   if (!runningMean.defined()) return {y, mean, invstd};
   checkChannels(runningMean, C, "running mean");
   checkChannels(runningVar, C, "running variance");
@@ -140,42 +150,53 @@ std::vector<at::Tensor> batchNormRelu(const at::Tensor& xin, const at::Tensor& g
   float *rmp = rm.data_ptr<float>(), *rvp = rv.data_ptr<float>();
   const double unbiased = rows > 1 ? static_cast<double>(rows) / (rows - 1) : 0.0;
   for (int64_t c = 0; c < C; c++) {
-    rmp[c] = static_cast<float>((1 - momentum) * rmp[c] + momentum * mean.data_ptr<float>()[c]);
+    rmp[c] = static_cast<float>((1 - momentum) * rmp[c] + momentum * mp[c]);
     rvp[c] = static_cast<float>((1 - momentum) * rvp[c] + momentum * variance[c] * unbiased);
   }
   return {y, mean, invstd, rm, rv};
 }
 
-std::vector<at::Tensor> batchNormReluGrad(const at::Tensor& dyIn, const at::Tensor& xin, const at::Tensor& yin, const at::Tensor& gammaIn,
-                                          const at::Tensor& meanIn, const at::Tensor& invstdIn, bool residual) {
+std::vector<at::Tensor> batchNormReluGrad(const at::Tensor& dyIn, const at::Tensor& xin, const at::Tensor& yin, const at::Tensor& gammaIn, const at::Tensor& betaIn,
+                                          const at::Tensor& meanIn, const at::Tensor& invstdIn) {
   at::Tensor x = xin.contiguous();
   if (x.scalar_type() != at::kFloat || x.dim() < 2) throw std::runtime_error("polynas torch: batchNormReluGrad: x " + shapeText(x) + " (want float32 with a channel axis)");
-  at::Tensor dy = dyIn.contiguous(), y = yin.contiguous();
+  const bool residual = yin.defined();
+  at::Tensor dy = dyIn.contiguous(), y = residual ? yin.contiguous() : yin;
   check(dy, x, "dy");
-  check(y, x, "y");
+  if (residual) check(y, x, "y");
   const int64_t C = x.size(-1), rows = x.numel() / std::max<int64_t>(C, 1);
-  at::Tensor gamma = gammaIn.contiguous(), mean = meanIn.contiguous(), invstd = invstdIn.contiguous();
+  at::Tensor gamma = gammaIn.contiguous(), beta = betaIn.contiguous(), mean = meanIn.contiguous(), invstd = invstdIn.contiguous();
   checkChannels(gamma, C, "gamma");
+  checkChannels(beta, C, "beta");
   checkChannels(mean, C, "mean");
   checkChannels(invstd, C, "invstd");
-  const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>(), *yp = y.data_ptr<float>();
-  const float *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>(), *wp = gamma.data_ptr<float>();
-  // Σ g and Σ g·(x − mean) per channel, g = dy where y > 0.
-  const std::vector<double> sums = sumRows(rows, 2 * C, [&](int64_t r0, int64_t r1, float* acc) { gradSumRows(xp, gp, yp, mp, acc, C, r0, r1); });
+  const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>(), *yp = residual ? y.data_ptr<float>() : nullptr;
+  const float *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>();
+  const Tiles tiles(C, rows);
+  std::vector<float> a, b;
+  affine(gamma.data_ptr<float>(), beta.data_ptr<float>(), mp, ip, C, a, b);
+  const std::vector<float> mt = tiled(mp, tiles), fa = tiled(a.data(), tiles), fb = tiled(b.data(), tiles);
+  // Σ g and Σ g·(x − mean) per channel, g = dy where the ReLU passed.
+  const std::vector<double> sums = sumTiles(tiles, 2, [&](int64_t i, int64_t n, float* acc) {
+    gradSumSpan(xp + i, gp + i, yp ? yp + i : nullptr, fa.data(), fb.data(), mt.data(), acc, tiles.len, n);
+  });
   at::Tensor dgamma = at::empty({C}, x.options()), dbeta = at::empty({C}, x.options());
-  std::vector<float> k1(C), k2(C), mg(C);
+  std::vector<float> k2(C), mg(C);
   for (int64_t c = 0; c < C; c++) {
     dbeta.data_ptr<float>()[c] = static_cast<float>(sums[c]);
     dgamma.data_ptr<float>()[c] = static_cast<float>(sums[C + c] * ip[c]);
     mg[c] = static_cast<float>(sums[c] / rows);
     k2[c] = static_cast<float>(sums[C + c] / rows * ip[c] * ip[c]);
-    k1[c] = ip[c] * wp[c];
   }
   at::Tensor dx = at::empty_like(x);
   at::Tensor dr = residual ? at::empty_like(x) : at::Tensor();
   float* dxp = dx.data_ptr<float>();
   float* drp = residual ? dr.data_ptr<float>() : nullptr;
-  at::parallel_for(0, rows, grain(C), [&](int64_t r0, int64_t r1) { gradRows(xp, gp, yp, mp, k1.data(), k2.data(), mg.data(), dxp, drp, C, r0, r1); });
+  // dx = (g − mean(g) − (x − mean)·invstd²·mean(g·(x − mean)))·γ·invstd, γ·invstd being the forward's a.
+  const std::vector<float> st = tiled(k2.data(), tiles), gt = tiled(mg.data(), tiles);
+  forTiles(tiles, [&](int64_t i, int64_t n) {
+    gradSpan(xp + i, gp + i, yp ? yp + i : nullptr, fa.data(), fb.data(), mt.data(), fa.data(), st.data(), gt.data(), dxp + i, drp ? drp + i : nullptr, n);
+  });
   if (residual) return {dx, dgamma, dbeta, dr};
   return {dx, dgamma, dbeta};
 }

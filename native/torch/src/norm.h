@@ -14,9 +14,10 @@ namespace polynas {
 std::vector<at::Tensor> batchNormRelu(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, const at::Tensor& residual,
                                       const at::Tensor& runningMean, const at::Tensor& runningVar, double eps, double momentum);
 
-// Its gradient from the forward's output y (the ReLU passes where y > 0): [dx, dgamma, dbeta] and,
-// when `residual`, the residual's gradient.
-std::vector<at::Tensor> batchNormReluGrad(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& y, const at::Tensor& gamma,
-                                          const at::Tensor& mean, const at::Tensor& invstd, bool residual);
+// Its gradient, from the forward's mean and invstd: [dx, dgamma, dbeta] and, when the forward had a
+// residual, its gradient. With a residual, y is the forward's output (the ReLU passed where y > 0);
+// without one, y is undefined and the ReLU's mask is recomputed from x.
+std::vector<at::Tensor> batchNormReluGrad(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& y, const at::Tensor& gamma, const at::Tensor& beta,
+                                          const at::Tensor& mean, const at::Tensor& invstd);
 
 }  // namespace polynas
