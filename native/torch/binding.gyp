@@ -5,7 +5,8 @@
       "sources": [
         "src/addon.cc",
         "src/gate.cc",
-        "src/norm.cc"
+        "src/norm.cc",
+        "src/optim.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

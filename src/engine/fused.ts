@@ -12,8 +12,8 @@ export const FUSED = {
   bnReluTrain: 'PolynasBatchNormReluTrain',
   bnReluTrainGrad: 'PolynasBatchNormReluTrainGrad',
   reluGrad: 'PolynasReluGrad',
-  sgdStep: 'PolynasSgdStep',
-  adamStep: 'PolynasAdamStep',
+  sgdSteps: 'PolynasSgdSteps',
+  adamSteps: 'PolynasAdamSteps',
   maskedPoly: 'PolynasMaskedPoly',
   maskedPolyGrad: 'PolynasMaskedPolyGrad',
 } as const;
@@ -201,43 +201,63 @@ export function relu(x: tf.Tensor): tf.Tensor {
   return f(x);
 }
 
-/**
- * One SGD update of a parameter: returns `[param', buf']` (`buf'` is the new momentum buffer, or
- * the decayed gradient without momentum). One native call where the backend fuses it, the same
- * element-wise ops elsewhere.
- *
- * @example
- * ```ts
- * const [p, buf] = sgdStep(param, grad, momentumBuffer, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov: false });
- * ```
- */
-export function sgdStep(param: tf.Tensor, grad: tf.Tensor, buf: tf.Tensor, a: SgdStepAttrs): [tf.Tensor, tf.Tensor] {
-  if (hasFusedKernel(FUSED.sgdStep)) {
-    return tf.engine().runKernel(FUSED.sgdStep, { param, grad, buf }, a as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor];
-  }
-  let g = a.weightDecay ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;
-  const next = a.momentum > 0 ? tf.add(tf.mul(buf, a.momentum), g) : g;
-  if (a.momentum > 0) g = a.nesterov ? tf.add(g, tf.mul(next, a.momentum)) : next;
-  return [tf.sub(param, tf.mul(g, a.lr)), next];
+/** The kernel inputs of a multi-parameter update: `${name}${i}` for each list and index. */
+function listInputs(lists: Record<string, tf.Tensor[]>): tf.NamedTensorMap {
+  const inputs: tf.NamedTensorMap = {};
+  for (const [name, list] of Object.entries(lists)) list.forEach((t, i) => (inputs[`${name}${i}`] = t));
+  return inputs;
 }
 
 /**
- * One Adam / AdamW update of a parameter: returns `[param', m', v']`. One native call where the
- * backend fuses it, the same element-wise ops elsewhere.
+ * One SGD update of many parameters: returns `[params', bufs']` (a buffer is the new momentum
+ * buffer, or the decayed gradient without momentum). One native call for all of them where the
+ * backend fuses it, the same element-wise ops per parameter elsewhere.
  *
  * @example
  * ```ts
- * const [p, m, v] = adamStep(param, grad, m0, v0, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, c1: 0.1, c2: 0.001 });
+ * const [ps, bufs] = sgdSteps([w, b], [dw, db], [bufW, bufB], { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov: false });
  * ```
  */
-export function adamStep(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, a: AdamStepAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (hasFusedKernel(FUSED.adamStep)) {
-    return tf.engine().runKernel(FUSED.adamStep, { param, grad, m, v }, a as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+export function sgdSteps(params: tf.Tensor[], grads: tf.Tensor[], bufs: tf.Tensor[], a: SgdStepAttrs): [tf.Tensor[], tf.Tensor[]] {
+  const n = params.length;
+  if (grads.length !== n || bufs.length !== n) throw new Error(`sgdSteps: ${n} parameters, ${grads.length} gradients, ${bufs.length} buffers`);
+  if (n && hasFusedKernel(FUSED.sgdSteps)) {
+    const out = tf.engine().runKernel(FUSED.sgdSteps, listInputs({ p: params, g: grads, b: bufs }), { n, ...a } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return [out.slice(0, n), out.slice(n)];
   }
-  const g = a.weightDecay && !a.decoupled ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;
-  const m1 = tf.add(tf.mul(m, a.beta1), tf.mul(g, 1 - a.beta1));
-  const v1 = tf.add(tf.mul(v, a.beta2), tf.mul(tf.square(g), 1 - a.beta2));
-  const update = tf.div(tf.div(m1, a.c1), tf.add(tf.sqrt(tf.div(v1, a.c2)), a.eps));
-  const base = a.weightDecay && a.decoupled ? tf.mul(param, 1 - a.lr * a.weightDecay) : param;
-  return [tf.sub(base, tf.mul(update, a.lr)), m1, v1];
+  const out = params.map((param, i) => {
+    let g = a.weightDecay ? tf.add(grads[i]!, tf.mul(param, a.weightDecay)) : grads[i]!;
+    const next = a.momentum > 0 ? tf.add(tf.mul(bufs[i]!, a.momentum), g) : g;
+    if (a.momentum > 0) g = a.nesterov ? tf.add(g, tf.mul(next, a.momentum)) : next;
+    return [tf.sub(param, tf.mul(g, a.lr)), next] as const;
+  });
+  return [out.map((o) => o[0]), out.map((o) => o[1])];
+}
+
+/**
+ * One Adam / AdamW update of many parameters: returns `[params', ms', vs']`. One native call for all
+ * of them where the backend fuses it, the same element-wise ops per parameter elsewhere.
+ *
+ * @example
+ * ```ts
+ * const [ps, ms, vs] = adamSteps([w], [dw], [m0], [v0], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, c1: 0.1, c2: 0.001 });
+ * ```
+ */
+export function adamSteps(params: tf.Tensor[], grads: tf.Tensor[], ms: tf.Tensor[], vs: tf.Tensor[], a: AdamStepAttrs): [tf.Tensor[], tf.Tensor[], tf.Tensor[]] {
+  const n = params.length;
+  if (grads.length !== n || ms.length !== n || vs.length !== n) throw new Error(`adamSteps: ${n} parameters, ${grads.length} gradients, ${ms.length} and ${vs.length} moments`);
+  if (n && hasFusedKernel(FUSED.adamSteps)) {
+    const out = tf.engine().runKernel(FUSED.adamSteps, listInputs({ p: params, g: grads, m: ms, v: vs }), { n, ...a } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return [out.slice(0, n), out.slice(n, 2 * n), out.slice(2 * n)];
+  }
+  const out = params.map((param, i) => {
+    const grad = grads[i]!;
+    const g = a.weightDecay && !a.decoupled ? tf.add(grad, tf.mul(param, a.weightDecay)) : grad;
+    const m1 = tf.add(tf.mul(ms[i]!, a.beta1), tf.mul(g, 1 - a.beta1));
+    const v1 = tf.add(tf.mul(vs[i]!, a.beta2), tf.mul(tf.square(g), 1 - a.beta2));
+    const update = tf.div(tf.div(m1, a.c1), tf.add(tf.sqrt(tf.div(v1, a.c2)), a.eps));
+    const base = a.weightDecay && a.decoupled ? tf.mul(param, 1 - a.lr * a.weightDecay) : param;
+    return [tf.sub(base, tf.mul(update, a.lr)), m1, v1] as const;
+  });
+  return [out.map((o) => o[0]), out.map((o) => o[1]), out.map((o) => o[2])];
 }

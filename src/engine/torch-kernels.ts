@@ -233,14 +233,16 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
   k[FUSED.bnTrainGrad] = (a) =>
     be(a).native.batchNormTrainGrad(h(a, 'dy'), h(a, 'x'), h(a, 'gamma'), h(a, 'mean'), h(a, 'invstd'), (a.attrs as { eps: number }).eps).map((r) => be(a).wrap(r));
   k[FUSED.reluGrad] = (a) => be(a).wrap(be(a).native.reluGrad(h(a, 'dy'), h(a, 'x')));
-  k[FUSED.sgdStep] = (a) => {
+  // Multi-parameter updates: inputs `p0…`, `g0…` and the slots `b0…` (SGD) or `m0…`, `v0…` (Adam).
+  const handles = (a: KernelArgs, name: string) => Array.from({ length: (a.attrs as { n: number }).n }, (_, i) => h(a, `${name}${i}`));
+  k[FUSED.sgdSteps] = (a) => {
     const t = a.attrs as unknown as SgdStepAttrs;
-    return be(a).native.sgdStep(h(a, 'param'), h(a, 'grad'), h(a, 'buf'), t.lr, t.momentum, t.weightDecay, t.nesterov).map((r) => be(a).wrap(r));
+    return be(a).native.sgdSteps(handles(a, 'p'), handles(a, 'g'), handles(a, 'b'), t.lr, t.momentum, t.weightDecay, t.nesterov).map((r) => be(a).wrap(r));
   };
-  k[FUSED.adamStep] = (a) => {
+  k[FUSED.adamSteps] = (a) => {
     const t = a.attrs as unknown as AdamStepAttrs;
     return be(a).native
-      .adamStep(h(a, 'param'), h(a, 'grad'), h(a, 'm'), h(a, 'v'), t.lr, t.beta1, t.beta2, t.eps, t.weightDecay, t.decoupled, t.c1, t.c2)
+      .adamSteps(handles(a, 'p'), handles(a, 'g'), handles(a, 'm'), handles(a, 'v'), t.lr, t.beta1, t.beta2, t.eps, t.weightDecay, t.decoupled, t.c1, t.c2)
       .map((r) => be(a).wrap(r));
   };
   return k;

@@ -65,8 +65,8 @@ interface TorchAddon {
   reluGrad(dy: Handle, x: Handle): NativeResult;
   maskedPoly(x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult;
   maskedPolyGrad(dy: Handle, x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult[];
-  sgdStep(param: Handle, grad: Handle, buf: Handle, lr: number, momentum: number, weightDecay: number, nesterov: boolean): NativeResult[];
-  adamStep(param: Handle, grad: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, c1: number, c2: number): NativeResult[];
+  sgdSteps(params: Handle[], grads: Handle[], bufs: Handle[], lr: number, momentum: number, weightDecay: number, nesterov: boolean): NativeResult[];
+  adamSteps(params: Handle[], grads: Handle[], m: Handle[], v: Handle[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, c1: number, c2: number): NativeResult[];
 }
 
 

@@ -1,4 +1,4 @@
-import { adamStep, sgdStep } from '../engine/fused.js';
+import { adamSteps, sgdSteps } from '../engine/fused.js';
 import { tf } from '../engine/tf.js';
 import type { TensorState } from '../nn/module.js';
 
@@ -57,15 +57,21 @@ abstract class SlotOptimizer implements Optimizer {
 
   abstract step(grads: GradMap, lr: number): void;
 
-  /** One step: counts it, then updates every parameter that has a gradient, inside one `tf.tidy`. */
-  protected eachParam(grads: GradMap, update: (path: string, v: tf.Variable, g: tf.Tensor) => void): void {
+  /**
+   * One step: counts it, then hands every parameter that has a gradient (with its path and gradient)
+   * to `update` at once, inside one `tf.tidy`.
+   */
+  protected allParams(grads: GradMap, update: (paths: string[], vs: tf.Variable[], gs: tf.Tensor[]) => void): void {
     this.t++;
-    tf.tidy(() => {
-      for (const [path, v] of this.params) {
-        const g = this.gradOf(grads, v);
-        if (g) update(path, v, g);
-      }
-    });
+    const paths: string[] = [], vs: tf.Variable[] = [], gs: tf.Tensor[] = [];
+    for (const [path, v] of this.params) {
+      const g = this.gradOf(grads, v);
+      if (!g) continue;
+      paths.push(path);
+      vs.push(v);
+      gs.push(g);
+    }
+    tf.tidy(() => update(paths, vs, gs));
   }
 
   protected gradOf(grads: GradMap, v: tf.Variable): tf.Tensor | undefined {
@@ -123,12 +129,14 @@ export class Sgd extends SlotOptimizer {
   }
 
   step(grads: GradMap, lr: number): void {
-    this.eachParam(grads, (path, v, g0) => {
-      // The buffer starts at zero, so the first step sets it to g as PyTorch does.
-      const buf = this.momentum > 0 ? this.slot(path, v, 'momentum') : undefined;
-      const [next, nextBuf] = sgdStep(v, g0, buf ?? g0, { lr, momentum: this.momentum, weightDecay: this.wd, nesterov: this.nesterov });
-      buf?.assign(nextBuf);
-      v.assign(next);
+    this.allParams(grads, (paths, vs, gs) => {
+      // The buffers start at zero, so the first step sets them to g as PyTorch does.
+      const bufs = this.momentum > 0 ? vs.map((v, i) => this.slot(paths[i]!, v, 'momentum')) : undefined;
+      const [next, nextBufs] = sgdSteps(vs, gs, bufs ?? gs, { lr, momentum: this.momentum, weightDecay: this.wd, nesterov: this.nesterov });
+      vs.forEach((v, i) => {
+        bufs?.[i]!.assign(nextBufs[i]!);
+        v.assign(next[i]!);
+      });
     });
   }
 }
@@ -156,16 +164,18 @@ export class Adam extends SlotOptimizer {
     this.decoupled = cfg.decoupled ?? false;
   }
   step(grads: GradMap, lr: number): void {
-    // Bias corrections of the step about to be taken (eachParam counts it), once per step.
+    // Bias corrections of the step about to be taken (allParams counts it), once per step.
     const c1 = 1 - this.b1 ** (this.t + 1);
     const c2 = 1 - this.b2 ** (this.t + 1);
-    this.eachParam(grads, (path, v, g0) => {
-      const m = this.slot(path, v, 'm');
-      const s = this.slot(path, v, 'v');
-      const [next, m1, s1] = adamStep(v, g0, m, s, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });
-      m.assign(m1);
-      s.assign(s1);
-      v.assign(next);
+    this.allParams(grads, (paths, vs, gs) => {
+      const ms = vs.map((v, i) => this.slot(paths[i]!, v, 'm'));
+      const ss = vs.map((v, i) => this.slot(paths[i]!, v, 'v'));
+      const [next, m1, s1] = adamSteps(vs, gs, ms, ss, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });
+      vs.forEach((v, i) => {
+        ms[i]!.assign(m1[i]!);
+        ss[i]!.assign(s1[i]!);
+        v.assign(next[i]!);
+      });
     });
   }
 }

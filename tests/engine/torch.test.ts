@@ -19,6 +19,7 @@ describe('torch backend build', () => {
 });
 
 const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+const hasFused = (kernel: string) => tf.getKernel(kernel, 'torch') !== undefined;
 const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [Number(v)]);
 
 /**
@@ -221,15 +222,22 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
     }
   });
 
-  it('fused SGD and Adam updates give the composed updates of the cpu backend', async () => {
-    const { sgdStep, adamStep } = await import('../../src/engine/fused.js');
-    const sgd = (nesterov: boolean) => () => sgdStep(rand([3, 4], 20), rand([3, 4], 21), rand([3, 4], 22), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov });
-    const sgdPlain = () => sgdStep(rand([5], 20), rand([5], 21), rand([5], 21), { lr: 0.05, momentum: 0, weightDecay: 0, nesterov: false })[0];
+  it('fused SGD and Adam updates of several parameters in one call give the composed updates of the cpu backend', async () => {
+    const { sgdSteps, adamSteps } = await import('../../src/engine/fused.js');
+    // Parameters of several shapes (a conv filter, a vector, a scalar-sized one, one over the parallel grain).
+    const shapes = [[3, 3, 2, 4], [5], [1], [70000]];
+    const many = (seed: number) => shapes.map((s, i) => rand(s, seed + 10 * i));
+    const flatOut = (lists: tf.Tensor[][]) => lists.flat();
+    const sgd = (nesterov: boolean) => () => flatOut(sgdSteps(many(20), many(21), many(22), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov }));
+    const sgdPlain = () => flatOut(sgdSteps(many(20), many(21), many(21), { lr: 0.05, momentum: 0, weightDecay: 0, nesterov: false }));
     const adam = (decoupled: boolean) => () =>
-      adamStep(rand([3, 4], 23), rand([3, 4], 24), rand([3, 4], 25), tf.abs(rand([3, 4], 26)), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled, c1: 1 - 0.9 ** 3, c2: 1 - 0.999 ** 3 });
+      flatOut(adamSteps(many(23), many(24), many(25), many(26).map((t) => tf.abs(t)), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled, c1: 1 - 0.9 ** 3, c2: 1 - 0.999 ** 3 }));
+    await tf.setBackend('torch');
+    expect(hasFused('PolynasSgdSteps') && hasFused('PolynasAdamSteps')).toBe(true); // the torch side runs the native updates
     for (const f of [sgd(false), sgd(true), sgdPlain, adam(false), adam(true)]) {
       expect((await compare(f)).err).toBeLessThanOrEqual(1e-6);
     }
+    expect(() => sgdSteps(many(1), many(2).slice(1), many(3), { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false })).toThrow('sgdSteps: 4 parameters, 3 gradients, 4 buffers');
   });
 
   it('leaks neither tensors nor native memory over 1,000 LeNet-5 training steps', async () => {

@@ -20,6 +20,7 @@
 
 #include "gate.h"
 #include "norm.h"
+#include "optim.h"
 
 namespace {
 
@@ -699,36 +700,30 @@ FN(maskedPolyGrad)
   return results(env, polynas::maskedPolyGrad(get(info[0]), get(info[1]), optional(info[2]), get(info[3]), polyAttrs(info, 4)));
 END
 
-// ---- optimizer updates: one call per parameter instead of five or six element-wise kernels ----
+// ---- optimizer updates: one call per step for every parameter ----
 
-// SGD with momentum and L2 weight decay, PyTorch semantics:
-// (param, grad, buf, lr, momentum, weightDecay, nesterov) -> [param', buf'].
-FN(sgdStep)
-  const at::Tensor& p = get(info[0]);
-  at::Tensor g = get(info[1]);
-  const double lr = num(info, 3), momentum = num(info, 4), wd = num(info, 5);
-  const bool nesterov = info[6].As<Napi::Boolean>().Value();
-  if (wd != 0) g = g + p * wd;
-  at::Tensor buf = momentum > 0 ? get(info[2]) * momentum + g : g;
-  if (momentum > 0) g = nesterov ? g + buf * momentum : buf;
-  return results(env, {p - g * lr, buf});
+// The tensors behind an array of handles.
+std::vector<at::Tensor> tensors(const Napi::Value& v) {
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(get(a.Get(i)));
+  return out;
+}
+
+// Every parameter's SGD update in one call (optim.cc):
+// ([param], [grad], [buf], lr, momentum, weightDecay, nesterov) -> [param'..., buf'...].
+FN(sgdSteps)
+  return results(env, polynas::sgdSteps(tensors(info[0]), tensors(info[1]), tensors(info[2]), num(info, 3), num(info, 4), num(info, 5), info[6].As<Napi::Boolean>().Value()));
 END
 
-// Adam / AdamW with bias correction, PyTorch semantics:
-// (param, grad, m, v, lr, beta1, beta2, eps, weightDecay, decoupled, c1, c2) -> [param', m', v'].
-FN(adamStep)
-  const at::Tensor& p = get(info[0]);
-  at::Tensor g = get(info[1]);
-  const double lr = num(info, 4), b1 = num(info, 5), b2 = num(info, 6), eps = num(info, 7), wd = num(info, 8);
-  const bool decoupled = info[9].As<Napi::Boolean>().Value();
-  const double c1 = num(info, 10), c2 = num(info, 11);
-  if (wd != 0 && !decoupled) g = g + p * wd;
-  at::Tensor m = get(info[2]) * b1 + g * (1 - b1);
-  at::Tensor v = get(info[3]) * b2 + g.square() * (1 - b2);
-  at::Tensor update = (m / c1) / ((v / c2).sqrt() + eps);
-  at::Tensor base = wd != 0 && decoupled ? p * (1 - lr * wd) : p;
-  return results(env, {base - update * lr, m, v});
+// Every parameter's Adam update in one call (optim.cc):
+// ([param], [grad], [m], [v], lr, beta1, beta2, eps, weightDecay, decoupled, c1, c2) -> [param'..., m'..., v'...].
+FN(adamSteps)
+  polynas::AdamAttrs a{num(info, 4), num(info, 5), num(info, 6), num(info, 7), num(info, 8), info[9].As<Napi::Boolean>().Value(), num(info, 10), num(info, 11)};
+  return results(env, polynas::adamSteps(tensors(info[0]), tensors(info[1]), tensors(info[2]), tensors(info[3]), a));
 END
+
 
 }  // namespace
 
@@ -744,7 +739,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     mallopt(M_TOP_PAD, 64 * 1024 * 1024);
   }
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, fn_##name))
-  EXPORT(sgdStep); EXPORT(adamStep);
+  EXPORT(sgdSteps); EXPORT(adamSteps);
   EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info);
   EXPORT(unary); EXPORT(binary); EXPORT(addN); EXPORT(select); EXPORT(clip); EXPORT(cast);
   EXPORT(reduce); EXPORT(argMinMax); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(topk);
