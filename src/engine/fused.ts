@@ -16,6 +16,7 @@ export const FUSED = {
   adamSteps: 'PolynasAdamSteps',
   maskedPoly: 'PolynasMaskedPoly',
   maskedPolyGrad: 'PolynasMaskedPolyGrad',
+  hysteresisMask: 'PolynasHysteresisMask',
 } as const;
 
 /** Settings of one fused SGD update (PyTorch semantics: L2 decay added to the gradient). */
@@ -181,6 +182,26 @@ export function maskedPoly(x: tf.Tensor, coeffs: tf.Tensor, attrs: PolyAttrs, ma
     };
   });
   return mask ? f(x, coeffs, mask) : f(x, coeffs);
+}
+
+/**
+ * AutoReP's hysteresis update of a binary mask from α with threshold `t` and offset `c`:
+ * `m·[α − c > −t] + (1 − m)·[α − c > t]` in float arithmetic (tfjs' `step`, so a NaN stays NaN).
+ * One native kernel where the backend has it, eight tfjs ops elsewhere. Not differentiable: the
+ * mask is a buffer.
+ *
+ * @example
+ * ```ts
+ * mask.assign(hysteresisMask(mask, alpha, 0.003, 0));
+ * ```
+ */
+export function hysteresisMask(mask: tf.Tensor, alpha: tf.Tensor, t: number, c: number): tf.Tensor {
+  if (hasFusedKernel(FUSED.hysteresisMask)) return tf.engine().runKernel(FUSED.hysteresisMask, { mask, alpha }, { keepShift: t - c, restoreShift: t + c }) as tf.Tensor;
+  return tf.tidy(() => {
+    const keep = tf.step(tf.add(alpha, t - c));
+    const restore = tf.step(tf.sub(alpha, t + c));
+    return tf.add(tf.mul(mask, keep), tf.mul(tf.sub(1, mask), restore));
+  });
 }
 
 /**

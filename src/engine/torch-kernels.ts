@@ -226,6 +226,10 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
     const { scale, clip } = a.attrs as { scale: number; clip: number };
     return be(a).wrap(be(a).native.maskedPoly(h(a, 'x'), a.inputs.mask ? h(a, 'mask') : 0, h(a, 'coeffs'), scale, clip));
   };
+  k[FUSED.hysteresisMask] = (a) => {
+    const { keepShift, restoreShift } = a.attrs as { keepShift: number; restoreShift: number };
+    return be(a).wrap(be(a).native.hysteresisMask(h(a, 'mask'), h(a, 'alpha'), keepShift, restoreShift));
+  };
   k[FUSED.maskedPolyGrad] = (a) => {
     const { scale, clip } = a.attrs as { scale: number; clip: number };
     return be(a).native.maskedPolyGrad(h(a, 'dy'), h(a, 'x'), a.inputs.mask ? h(a, 'mask') : 0, h(a, 'coeffs'), scale, clip).map((r) => be(a).wrap(r));

@@ -64,6 +64,7 @@ interface TorchAddon {
   batchNormReluGrad(dy: Handle, x: Handle, y: Handle | 0, gamma: Handle, beta: Handle, mean: Handle, invstd: Handle): NativeResult[];
   reluGrad(dy: Handle, x: Handle): NativeResult;
   maskedPoly(x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult;
+  hysteresisMask(mask: Handle, alpha: Handle, keepShift: number, restoreShift: number): NativeResult;
   maskedPolyGrad(dy: Handle, x: Handle, mask: Handle | 0, coeffs: Handle, scale: number, clip: number): NativeResult[];
   sgdSteps(params: Handle[], grads: Handle[], bufs: Handle[], lr: number, momentum: number, weightDecay: number, nesterov: boolean): NativeResult[];
   adamSteps(params: Handle[], grads: Handle[], m: Handle[], v: Handle[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, c1: number, c2: number): NativeResult[];

@@ -1,5 +1,6 @@
 import seedrandom from 'seedrandom';
 import { tf } from '../engine/tf.js';
+import { hysteresisMask } from '../engine/fused.js';
 import { Module } from '../nn/module.js';
 import { ReLU } from '../nn/layers.js';
 import type { Granularity } from '../spec/space.js';
@@ -139,11 +140,7 @@ export class MaskGate extends Module implements Gate {
     const c = this.offset;
     // m·[α − c > −t] + (1 − m)·[α − c > t] in float arithmetic: a boolean tf.where over the mask corrupted
     // the tfjs-wasm 4.22 heap ("memory access out of bounds"), so no boolean tensors here.
-    tf.tidy(() => {
-      const keep = tf.step(tf.add(this.alpha, t - c));
-      const restore = tf.step(tf.sub(this.alpha, t + c));
-      this.mask.assign(tf.add(tf.mul(this.mask, keep), tf.mul(tf.sub(1, this.mask), restore)));
-    });
+    tf.tidy(() => this.mask.assign(hysteresisMask(this.mask, this.alpha, t, c)));
   }
 
   forward(x: tf.Tensor): tf.Tensor {

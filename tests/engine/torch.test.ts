@@ -222,6 +222,22 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
     }
   });
 
+  it("AutoReP's fused hysteresis mask update gives the composed update of the cpu backend (band edges, NaN)", async () => {
+    const { hysteresisMask } = await import('../../src/engine/fused.js');
+    await tf.setBackend('torch');
+    expect(hasFused('PolynasHysteresisMask')).toBe(true);
+    // α around the band [c − t, c + t] (edges included) for kept and replaced units, and a NaN.
+    const alpha = [0.5, 0.503, 0.497, 0.5031, 0.4969, 0.2, 0.9, Number.NaN, 0.5, 0.503, 0.497, 0.4969];
+    const mask = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0];
+    const f = () => [hysteresisMask(tf.tensor1d(mask), tf.tensor1d(alpha), 0.003, 0.5), hysteresisMask(tf.tensor2d(mask, [3, 4]), tf.tensor2d(alpha, [3, 4]), 0.01, 0)];
+    expect((await compare(f)).err).toBe(0);
+    await tf.setBackend('torch');
+    const m = hysteresisMask(tf.tensor1d(mask), tf.tensor1d(alpha), 0.003, 0.5).arraySync() as number[];
+    expect(m.slice(0, 7)).toEqual([1, 1, 0, 1, 0, 0, 1]);
+    expect(m[7]).toBeNaN();
+    expect(m.slice(8)).toEqual([0, 0, 0, 0]);
+  });
+
   it('fused SGD and Adam updates of several parameters in one call give the composed updates of the cpu backend', async () => {
     const { sgdSteps, adamSteps } = await import('../../src/engine/fused.js');
     // Parameters of several shapes (a conv filter, a vector, a scalar-sized one, one over the parallel grain).

@@ -700,6 +700,11 @@ FN(maskedPolyGrad)
   return results(env, polynas::maskedPolyGrad(get(info[0]), get(info[1]), optional(info[2]), get(info[3]), polyAttrs(info, 4)));
 END
 
+// AutoReP's hysteresis mask update (gate.cc): (mask, alpha, t − c, t + c) -> mask'.
+FN(hysteresisMask)
+  return result(env, polynas::hysteresisMask(get(info[0]), get(info[1]), num(info, 2), num(info, 3)));
+END
+
 // ---- optimizer updates: one call per step for every parameter ----
 
 // The tensors behind an array of handles.
@@ -746,7 +751,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(reshape); EXPORT(transpose); EXPORT(slice); EXPORT(pad); EXPORT(concat); EXPORT(stack);
   EXPORT(unstack); EXPORT(tile); EXPORT(reverse); EXPORT(fill); EXPORT(gather); EXPORT(oneHot);
   EXPORT(matmul); EXPORT(conv2d); EXPORT(conv2dInputGrad); EXPORT(conv2dFilterGrad); EXPORT(pool); EXPORT(poolGrad);
-  EXPORT(maskedPoly); EXPORT(maskedPolyGrad);
+  EXPORT(maskedPoly); EXPORT(maskedPolyGrad); EXPORT(hysteresisMask);
   EXPORT(batchNorm); EXPORT(batchNormTrain); EXPORT(batchNormTrainGrad); EXPORT(batchNormRelu); EXPORT(batchNormReluGrad); EXPORT(reluGrad);
 #undef EXPORT
   return exports;

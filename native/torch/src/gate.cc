@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -229,6 +230,24 @@ std::vector<at::Tensor> maskedPolyGrad(const at::Tensor& dyIn, const at::Tensor&
     dcp[j] = static_cast<float>(j >= 2 * C ? sum * a.scale * pass[j] : sum);
   }
   return {dx, dmask, dcoeffs};
+}
+
+at::Tensor hysteresisMask(const at::Tensor& maskIn, const at::Tensor& alphaIn, double keepShift, double restoreShift) {
+  at::Tensor mask = maskIn.contiguous(), alpha = alphaIn.contiguous();
+  if (mask.scalar_type() != at::kFloat || alpha.scalar_type() != at::kFloat || !mask.sizes().equals(alpha.sizes())) {
+    throw std::runtime_error("polynas torch: hysteresisMask: mask " + shapeText(mask) + " and alpha " + shapeText(alpha) + " (want float32, one shape)");
+  }
+  at::Tensor out = at::empty_like(mask);
+  const float *mp = mask.data_ptr<float>(), *ap = alpha.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const float ks = static_cast<float>(keepShift), rs = static_cast<float>(restoreShift);
+  // tfjs' step: 1 where v > 0, 0 elsewhere, NaN stays NaN.
+  auto step = [](float v) { return std::isnan(v) ? v : (v > 0.f ? 1.f : 0.f); };
+  for (int64_t j = 0; j < mask.numel(); j++) {
+    const float m = mp[j];
+    op[j] = m * step(ap[j] + ks) + (1.f - m) * step(ap[j] - rs);
+  }
+  return out;
 }
 
 }  // namespace polynas

@@ -22,4 +22,8 @@ at::Tensor maskedPoly(const at::Tensor& x, const at::Tensor& mask, const at::Ten
 // Its gradient: [dx, dmask (mask's shape; empty without a mask), dcoeffs ([degree + 1, C])].
 std::vector<at::Tensor> maskedPolyGrad(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& mask, const at::Tensor& coeffs, PolyAttrs a);
 
+// AutoReP's hysteresis update of a binary mask from α: m′ = m·[α − c > −t] + (1 − m)·[α − c > t],
+// as float arithmetic (a NaN in α gives NaN). `keepShift` is t − c and `restoreShift` t + c.
+at::Tensor hysteresisMask(const at::Tensor& mask, const at::Tensor& alpha, double keepShift, double restoreShift);
+
 }  // namespace polynas
