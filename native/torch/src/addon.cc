@@ -441,12 +441,21 @@ at::Tensor nchw(const at::Tensor& x) { return x.permute({0, 3, 1, 2}); }
 at::Tensor nhwc(const at::Tensor& y) { return y.permute({0, 2, 3, 1}).contiguous(); }
 // HWIO -> OIHW; depthwise HW(C)(M) -> (C·M)1HW.
 at::Tensor oihw(const at::Tensor& w, bool depthwise) {
-  if (!depthwise) return w.permute({3, 2, 0, 1}).contiguous();
+  if (!depthwise) {
+    // HWIO seen as a [kh·kw·I, O] matrix, transposed, is OHWI: OIHW with channels-last strides,
+    // the layout the convolution takes without another copy. A 2-d transpose copies fastest.
+    const int64_t kh = w.size(0), kw = w.size(1), ci = w.size(2), co = w.size(3);
+    return w.reshape({kh * kw * ci, co}).t().contiguous().view({co, kh, kw, ci}).permute({0, 3, 1, 2});
+  }
   return w.reshape({w.size(0), w.size(1), 1, w.size(2) * w.size(3)}).permute({3, 2, 0, 1}).contiguous();
 }
 at::Tensor hwio(const at::Tensor& w, bool depthwise, int64_t ci, int64_t mult) {
+  if (!depthwise) {
+    // [O,I,kh,kw] as OHWI, seen as an [O, kh·kw·I] matrix, transposed: HWIO.
+    const int64_t co = w.size(0), in = w.size(1), kh = w.size(2), kw = w.size(3);
+    return w.permute({0, 2, 3, 1}).reshape({co, kh * kw * in}).t().contiguous().view({kh, kw, in, co});
+  }
   at::Tensor t = w.permute({2, 3, 1, 0});  // [kh,kw,I,O]
-  if (!depthwise) return t.contiguous();
   return t.reshape({t.size(0), t.size(1), ci, mult}).contiguous();
 }
 bool symmetric(const Geo& g) { return g.pt == g.pb && g.pl == g.pr; }
@@ -496,7 +505,8 @@ FN(conv2dFilterGrad)
   bool depthwise = info[4].As<Napi::Boolean>().Value();
   int64_t groups = depthwise ? x.size(1) : 1;
   std::vector<int64_t> oShape = depthwise ? std::vector<int64_t>{fShape[2] * fShape[3], 1, fShape[0], fShape[1]} : std::vector<int64_t>{fShape[3], fShape[2], fShape[0], fShape[1]};
-  at::Tensor wShape = at::empty(oShape, dy.options());
+  // Channels-last, so that the gradient comes back as OHWI and hwio() is one 2-d transpose.
+  at::Tensor wShape = at::empty(oShape, depthwise ? dy.options() : dy.options().memory_format(at::MemoryFormat::ChannelsLast));
   bool sym = symmetric(g);
   std::vector<int64_t> pad = sym ? std::vector<int64_t>{g.pt, g.pl} : std::vector<int64_t>{0, 0};
   auto grads = at::convolution_backward(dy, sym ? x : padNchw(x, g), wShape, c10::nullopt, {g.sh, g.sw}, pad, {g.dh, g.dw}, false, {0, 0}, groups, {false, true, false});
