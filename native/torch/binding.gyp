@@ -34,6 +34,7 @@
         "-frtti",
         "-O3",
         "-ffp-contract=off",
+        "-fno-math-errno",
         "-Wno-unused-parameter",
         "-Wno-deprecated-declarations"
       ]

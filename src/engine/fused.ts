@@ -102,7 +102,8 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
  * ```
  */
 export function batchNormReluTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, running?: RunningStats, residual?: tf.Tensor): tf.Tensor {
-  if (!hasFusedKernel(FUSED.bnReluTrain) || x.rank !== 4) {
+  // The kernel adds a residual of x's shape; one that broadcasts takes the composed path.
+  if (!hasFusedKernel(FUSED.bnReluTrain) || x.rank !== 4 || (residual && !tf.util.arraysEqual(residual.shape, x.shape))) {
     const y = batchNormTrain(x, gamma, beta, eps, running);
     return relu(residual ? tf.add(y, residual) : y);
   }

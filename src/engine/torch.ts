@@ -76,13 +76,20 @@ export const TORCH_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '.
 
 let addon: TorchAddon | undefined;
 
+/** The addon's function signatures this code calls (`apiVersion` in native/torch/src/addon.cc). */
+export const TORCH_ADDON_API = 2;
+
 /** Loads the addon (throws with build instructions when it has not been built). */
 export function loadTorchAddon(): TorchAddon {
   if (addon) return addon;
   if (!existsSync(TORCH_ADDON_PATH)) {
     throw new Error(`the LibTorch engine is not built (${TORCH_ADDON_PATH} is missing); run \`npm run build:torch\` after \`apt-get install -y libtorch-dev\` (or with LIBTORCH=/path/to/libtorch)`);
   }
-  addon = createRequire(import.meta.url)(TORCH_ADDON_PATH) as TorchAddon;
+  const loaded = createRequire(import.meta.url)(TORCH_ADDON_PATH) as TorchAddon & { apiVersion?: number };
+  if (loaded.apiVersion !== TORCH_ADDON_API) {
+    throw new Error(`the LibTorch engine at ${TORCH_ADDON_PATH} was built from another polynas (its API is ${loaded.apiVersion ?? 1}, this code needs ${TORCH_ADDON_API}); rebuild it with \`npm run build:torch\``);
+  }
+  addon = loaded;
   if (process.env.POLYNAS_TORCH_PROFILE === '1') addon = profiled(addon);
   const asked = torchThreadsFromEnv();
   addon.setThreads(typeof asked === 'number' ? asked : cpus().length);

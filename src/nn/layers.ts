@@ -1,7 +1,7 @@
 import { tf } from '../engine/tf.js';
 import { conv2d, depthwiseConv2d } from '../engine/conv.js';
 import { maxPool2d } from '../engine/pool.js';
-import { batchNormReluTrain, batchNormTrain, FUSED, hasFusedKernel, relu } from '../engine/fused.js';
+import { batchNormReluTrain, batchNormTrain, relu } from '../engine/fused.js';
 import { InitRng, kaimingNormal, uniform } from './init.js';
 import { Module } from './module.js';
 
@@ -110,14 +110,12 @@ export class BatchNorm2d extends Module {
     return this.recorded(x, batchNormTrain(x, this.gamma, this.beta, this.eps, this.running()));
   }
 
-  /** Whether {@link forwardRelu} runs as one fused kernel for `x` (training, NHWC, a backend with the kernel). */
-  fusesRelu(x: tf.Tensor): boolean {
-    return this.training && x.rank === 4 && hasFusedKernel(FUSED.bnReluTrain);
-  }
-
-  /** `relu(forward(x) + residual)` (residual optional): one fused kernel where {@link fusesRelu}, composed elsewhere. */
+  /**
+   * `relu(forward(x) + residual)` (residual optional). While training, {@link batchNormReluTrain}: one
+   * fused kernel where the backend has it, the same composition as `forward` elsewhere.
+   */
   forwardRelu(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
-    if (!this.fusesRelu(x)) {
+    if (!this.training) {
       const y = this.forward(x);
       return relu(residual ? tf.add(y, residual) : y);
     }

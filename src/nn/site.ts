@@ -98,12 +98,13 @@ export class ActivationSite extends Site implements AfterNorm {
   }
 
   /**
-   * This site applied to `bn(x) + residual` (residual optional). While the site holds a plain ReLU
-   * and is not probed, the norm, the add and the ReLU run as one fused kernel where the backend has
-   * it ({@link BatchNorm2d.forwardRelu}); the result is the same either way.
+   * This site applied to `bn(x) + residual` (residual optional). While training a site that holds a
+   * plain ReLU and is not probed, the norm, the add and the ReLU go to {@link BatchNorm2d.forwardRelu}
+   * (one fused kernel where the backend has it; the same values up to float rounding, the fused
+   * kernel's reductions being its own).
    */
   forwardAfterNorm(bn: BatchNorm2d, x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
-    if (this.op.constructor === ReLU && this.probedMax === undefined && bn.fusesRelu(x)) {
+    if (this.op.constructor === ReLU && this.probedMax === undefined && bn.training) {
       this.inputShape = x.shape.slice(1);
       return bn.forwardRelu(x, residual);
     }

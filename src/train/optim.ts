@@ -43,7 +43,14 @@ abstract class SlotOptimizer implements Optimizer {
   protected t = 0;
   protected readonly slots = new Map<string, tf.Variable>();
 
-  constructor(protected readonly params: NamedVariable[]) {}
+  constructor(protected readonly params: NamedVariable[]) {
+    // One step computes every update before assigning any: a variable under two paths would get one of them.
+    const seen = new Map<tf.Variable, string>();
+    for (const [path, v] of params) {
+      if (seen.has(v)) throw new Error(`optimizer: '${path}' and '${seen.get(v)}' are the same variable; give each parameter once`);
+      seen.set(v, path);
+    }
+  }
 
   protected slot(path: string, like: tf.Variable, kind: string): tf.Variable {
     const key = `${path}#${kind}`;
@@ -168,8 +175,12 @@ export class Adam extends SlotOptimizer {
     const c1 = 1 - this.b1 ** (this.t + 1);
     const c2 = 1 - this.b2 ** (this.t + 1);
     this.allParams(grads, (paths, vs, gs) => {
-      const ms = vs.map((v, i) => this.slot(paths[i]!, v, 'm'));
-      const ss = vs.map((v, i) => this.slot(paths[i]!, v, 'v'));
+      // Slots are created parameter by parameter (m, then v), so checkpoints list them in that order.
+      const ms: tf.Variable[] = [], ss: tf.Variable[] = [];
+      vs.forEach((v, i) => {
+        ms.push(this.slot(paths[i]!, v, 'm'));
+        ss.push(this.slot(paths[i]!, v, 'v'));
+      });
       const [next, m1, s1] = adamSteps(vs, gs, ms, ss, { lr, beta1: this.b1, beta2: this.b2, eps: this.eps, weightDecay: this.wd, decoupled: this.decoupled, c1, c2 });
       vs.forEach((v, i) => {
         ms[i]!.assign(m1[i]!);

@@ -36,7 +36,7 @@ async function compare(f: () => tf.Tensor | tf.Tensor[]): Promise<{ err: number 
   expect(b.map((t) => [t.shape, t.dtype])).toEqual(a.map((t) => [t.shape, t.dtype]));
   let err = 0;
   a.forEach((ta, k) => {
-    const scale = Math.max(1, ...ta.v.filter(Number.isFinite).map(Math.abs));
+    const scale = ta.v.reduce((m, x) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 1);
     ta.v.forEach((x, i) => {
       const y = b[k]!.v[i]!;
       if (Number.isNaN(x) && Number.isNaN(y)) return;
@@ -202,7 +202,13 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
     expect(hasFusedKernel(FUSED.bnReluTrain)).toBe(true); // the torch side below runs the native kernel
     // A mean far from 0 against the spread (the variance must keep its precision), channel counts
     // that are and are not a multiple of the vector width, with and without the residual.
-    for (const [shape, offset, withResidual] of [[[4, 6, 6, 16], 0, true], [[3, 5, 5, 7], 40, false], [[2, 3, 3, 33], 3, true], [[64, 4, 4, 8], 0, false]] as [number[], number, boolean][]) {
+    // Also: more tiles than one flush per chunk holds (20·32·32 rows of 16), more channels than a tile
+    // (1000), one channel, and a large mean with a residual.
+    const cases: [number[], number, boolean][] = [
+      [[4, 6, 6, 16], 0, true], [[3, 5, 5, 7], 40, false], [[2, 3, 3, 33], 3, true], [[64, 4, 4, 8], 0, false],
+      [[20, 32, 32, 16], 0, true], [[2, 2, 2, 1000], 0, false], [[8, 8, 8, 1], 0, true], [[4, 5, 5, 12], 60, true],
+    ];
+    for (const [shape, offset, withResidual] of cases) {
       const c = shape[3]!;
       const f = () => {
         const mean = tf.variable(rand([c], 60)), variance = tf.variable(tf.abs(rand([c], 61)));
@@ -220,6 +226,27 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
       };
       expect((await compare(f)).err, `${shape.join('x')} offset ${offset}${withResidual ? ' with residual' : ''}`).toBeLessThanOrEqual(1e-5);
     }
+  });
+
+  it('a ResNet-20 training forward routes its ReLU sites through the fused batch norm and still records every site (188,416 ReLUs) and the running statistics', async () => {
+    await tf.setBackend('torch');
+    const net = createBackbone('resnet20', { numClasses: 10, seed: 0 });
+    // Counts the addon's batch-norm calls during one training forward.
+    const native = (tf.backend() as unknown as { native: Record<string, (...a: unknown[]) => unknown> }).native;
+    const counted = new Map<string, number>();
+    const originals = ['batchNormRelu', 'batchNormTrain'].map((name) => [name, native[name]!] as const);
+    for (const [name, f] of originals) native[name] = (...a: unknown[]) => (counted.set(name, (counted.get(name) ?? 0) + 1), f(...a));
+    try {
+      tf.tidy(() => net.forward(rand([2, 32, 32, 3], 70)));
+    } finally {
+      for (const [name, f] of originals) native[name] = f;
+    }
+    expect(counted.get('batchNormRelu')).toBe(19); // the stem and both sites of 9 blocks
+    expect(counted.get('batchNormTrain')).toBe(2); // the two projection shortcuts
+    expect(net.reluCount().total).toBe(188_416);
+    const bn = net.namedBuffers().find(([p]) => p.endsWith('running_mean'))![1];
+    expect(Math.max(...(bn.dataSync() as Float32Array).map(Math.abs))).toBeGreaterThan(0);
+    net.dispose();
   });
 
   it("AutoReP's fused hysteresis mask update gives the composed update of the cpu backend (band edges, NaN)", async () => {

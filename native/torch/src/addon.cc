@@ -753,6 +753,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
     mallopt(M_TOP_PAD, 64 * 1024 * 1024);
   }
+  // The functions' signatures, checked by src/engine/torch.ts: raise it with any change to them.
+  exports.Set("apiVersion", Napi::Number::New(env, 2));
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, fn_##name))
   EXPORT(sgdSteps); EXPORT(adamSteps);
   EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info);

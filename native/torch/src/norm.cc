@@ -77,10 +77,10 @@ POLYNAS_CLONES void gradSumSpan(const float* __restrict x, const float* __restri
   }
 }
 
-// dx = (g − m − (x − mean)·s)·a and, where dres is not null, dres = g.
-POLYNAS_CLONES void gradSpan(const float* __restrict x, const float* __restrict dy, const float* __restrict y, const float* __restrict fa, const float* __restrict fb,
-                             const float* __restrict mu, const float* __restrict a, const float* __restrict s, const float* __restrict m, float* __restrict dx,
-                             float* __restrict dres, int64_t n) {
+// dx = (g − m − (x − mean)·s)·a and, where dres is not null, dres = g; a and b are the forward's
+// scale and shift (a = γ·invstd).
+POLYNAS_CLONES void gradSpan(const float* __restrict x, const float* __restrict dy, const float* __restrict y, const float* __restrict a, const float* __restrict fb,
+                             const float* __restrict mu, const float* __restrict s, const float* __restrict m, float* __restrict dx, float* __restrict dres, int64_t n) {
   if (y) {
     for (int64_t j = 0; j < n; j++) {
       const float yv = y[j], gv = dy[j];
@@ -91,7 +91,7 @@ POLYNAS_CLONES void gradSpan(const float* __restrict x, const float* __restrict 
   } else {
     for (int64_t j = 0; j < n; j++) {
       const float xv = x[j], gv = dy[j];
-      const float g = xv * fa[j] + fb[j] > 0.f ? gv : 0.f;
+      const float g = xv * a[j] + fb[j] > 0.f ? gv : 0.f;
       dx[j] = (g - m[j] - (xv - mu[j]) * s[j]) * a[j];
     }
   }
@@ -120,6 +120,10 @@ std::vector<at::Tensor> batchNormRelu(const at::Tensor& xin, const at::Tensor& g
   at::Tensor residual = residualIn.defined() ? residualIn.contiguous() : residualIn;
   if (residual.defined()) check(residual, x, "residual");
   if (rows == 0) throw std::runtime_error("polynas torch: batchNormRelu: x " + shapeText(x) + " has no values to normalise");
+  if (runningMean.defined()) {
+    checkChannels(runningMean, C, "running mean");
+    checkChannels(runningVar, C, "running variance");
+  }
 
   const float* xp = x.data_ptr<float>();
   const Tiles tiles(C, rows);
@@ -144,8 +148,6 @@ std::vector<at::Tensor> batchNormRelu(const at::Tensor& xin, const at::Tensor& g
   const std::vector<float> ta = tiled(a.data(), tiles), bt = tiled(b.data(), tiles);
   forTiles(tiles, [&](int64_t i, int64_t n) { normSpan(xp + i, rp ? rp + i : nullptr, ta.data(), bt.data(), yp + i, n); });
   if (!runningMean.defined()) return {y, mean, invstd};
-  checkChannels(runningMean, C, "running mean");
-  checkChannels(runningVar, C, "running variance");
   at::Tensor rm = runningMean.contiguous().clone(), rv = runningVar.contiguous().clone();
   float *rmp = rm.data_ptr<float>(), *rvp = rv.data_ptr<float>();
   const double unbiased = rows > 1 ? static_cast<double>(rows) / (rows - 1) : 0.0;
@@ -165,6 +167,7 @@ std::vector<at::Tensor> batchNormReluGrad(const at::Tensor& dyIn, const at::Tens
   check(dy, x, "dy");
   if (residual) check(y, x, "y");
   const int64_t C = x.size(-1), rows = x.numel() / std::max<int64_t>(C, 1);
+  if (rows == 0) throw std::runtime_error("polynas torch: batchNormReluGrad: x " + shapeText(x) + " has no values");
   at::Tensor gamma = gammaIn.contiguous(), beta = betaIn.contiguous(), mean = meanIn.contiguous(), invstd = invstdIn.contiguous();
   checkChannels(gamma, C, "gamma");
   checkChannels(beta, C, "beta");
@@ -195,7 +198,7 @@ std::vector<at::Tensor> batchNormReluGrad(const at::Tensor& dyIn, const at::Tens
   // dx = (g − mean(g) − (x − mean)·invstd²·mean(g·(x − mean)))·γ·invstd, γ·invstd being the forward's a.
   const std::vector<float> st = tiled(k2.data(), tiles), gt = tiled(mg.data(), tiles);
   forTiles(tiles, [&](int64_t i, int64_t n) {
-    gradSpan(xp + i, gp + i, yp ? yp + i : nullptr, fa.data(), fb.data(), mt.data(), fa.data(), st.data(), gt.data(), dxp + i, drp ? drp + i : nullptr, n);
+    gradSpan(xp + i, gp + i, yp ? yp + i : nullptr, fa.data(), fb.data(), mt.data(), st.data(), gt.data(), dxp + i, drp ? drp + i : nullptr, n);
   });
   if (residual) return {dx, dgamma, dbeta, dr};
   return {dx, dgamma, dbeta};

@@ -1,8 +1,8 @@
 // polynas torch engine: what the hand-written row kernels (gate.cc, norm.cc) share.
 //
-// They see an NHWC tensor as rows of C channels. Reductions over rows are summed in float over
-// kFlushRows rows, then in double per chunk, over a fixed number of chunks, then the chunks in
-// order, so results do not depend on the thread count.
+// They see an NHWC tensor as rows of C channels. Reductions are summed in float over a few rows
+// (kFlushRows rows in gate.cc, kFlushTiles tiles in norm.cc), then in double per chunk, over a
+// fixed number of chunks, then the chunks in order, so results do not depend on the thread count.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,8 +11,9 @@
 
 // Row loops are compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time, as LibTorch
 // picks its own kernels. The build turns floating-point contraction off (-ffp-contract=off), so
-// every version rounds alike and results do not depend on the machine.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// every version rounds alike and results do not depend on the machine; -fno-math-errno lets sqrt
+// vectorise without changing its rounding. GCC 12 is the first to take arch= levels here.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define POLYNAS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define POLYNAS_CLONES
