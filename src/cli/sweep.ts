@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { isRetryable } from '../io/errors.js';
 import { commonOptions, type CliContext, type CommonArgs } from './common.js';
 import { parseBudgets } from './experiments.js';
 import { overridesFromArgs, searchRecipeFromArgs, withSearchProgress } from './search.js';
@@ -53,8 +54,7 @@ async function planFromArgs(ctx: CliContext, argv: ArgumentsCamelCase<SweepArgs>
   const recipe = await searchRecipeFromArgs(ctx, argv as { recipe: string; dryRun?: boolean }, overrides);
   if (!recipe) return undefined;
   const { planSweep, writePlan } = await import('../run/plan.js');
-  const { budgets: _b, seed: _s, budget: _x, ...rest } = overrides;
-  const plan = await planSweep(recipe, { ...(budgets ? { budgets } : {}), ...(argv.seeds ? { seeds: parseSeeds(argv.seeds) } : argv.seed !== undefined ? { seeds: [argv.seed] } : {}), ...(argv.backbones ? { backbones: parseBackbones(argv.backbones) } : {}), overrides: rest }, argv.recipe);
+  const plan = await planSweep(recipe, { ...(budgets ? { budgets } : {}), ...(argv.seeds ? { seeds: parseSeeds(argv.seeds) } : argv.seed !== undefined ? { seeds: [argv.seed] } : {}), ...(argv.backbones ? { backbones: parseBackbones(argv.backbones) } : {}), overrides }, argv.recipe);
   const out = argv.out ?? `runs/${recipe.name}-sweep`;
   const { makeDir } = await import('../io/dirs.js');
   makeDir(out);
@@ -73,24 +73,24 @@ function planCommand(ctx: CliContext) {
   };
 }
 
-/** Tells the worker that started this process (over IPC) whether retrying could help. */
+/** Tells the worker that started this process (over IPC) whether retrying could help ({@link isRetryable}). */
 function reportCellError(e: Error): void {
-  const deterministic = ['CellDependencyError', 'RecipeCheckError', 'RunSettingsChangedError', 'ValidationError', 'DatasetUnavailableError', 'UnknownOpError', 'BackendChangedError', 'EnvError'].includes(e.name);
-  process.send?.({ type: 'cell-error', message: e.message, deterministic });
+  process.send?.({ type: 'cell-error', message: e.message, deterministic: !isRetryable(e) });
 }
 
 function cellCommand(ctx: CliContext) {
   return {
     command: 'cell',
-    describe: 'Run one cell of a plan (its index from --index, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); a finished cell is skipped',
+    describe: 'Run one cell of a plan (its index from --index, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); a finished cell is skipped, one the plan now sets differently is refused (--fresh: run again)',
     builder: (y: Argv) =>
       y
         .option('plan', { type: 'string', demandOption: true, describe: 'plan.json of the study' })
         .option('index', { type: 'number', describe: 'Cell index (0-based); default from the job array' })
         .option('id', { type: 'string', describe: 'Cell id (instead of an index)' })
         .option('kind', { choices: ['teacher', 'search'] as const, describe: 'Count the index among this kind\'s cells only (an array per stage)' })
+        .option('fresh', { type: 'boolean', describe: 'Discard a finished result of other settings in the cell\'s folder and run the cell again' })
         .example('JOB_COMPLETION_INDEX=3 $0 sweep cell --plan runs/study/plan.json --kind search', 'The fourth search cell, as a Kubernetes Indexed Job runs it'),
-    handler: async (argv: ArgumentsCamelCase<{ plan: string; index?: number; id?: string; kind?: 'teacher' | 'search' }>) => {
+    handler: async (argv: ArgumentsCamelCase<{ plan: string; index?: number; id?: string; kind?: 'teacher' | 'search'; fresh?: boolean }>) => {
       const { readPlan } = await import('../run/plan.js');
       const { runCell, cellIndex } = await import('../run/cell.js');
       // Started by a worker: when the worker dies, its channel closes and this cell stops at a checkpoint.
@@ -99,7 +99,7 @@ function cellCommand(ctx: CliContext) {
       try {
         const { plan, dir } = readPlan(argv.plan);
         const which = argv.id !== undefined ? { id: argv.id } : { index: cellIndex(argv.index), ...(argv.kind ? { kind: argv.kind } : {}) };
-        const r = await withSearchProgress(ctx, (hooks) => runCell(plan, dir, which, { hooks, download: { log: ctx.print } }));
+        const r = await withSearchProgress(ctx, (hooks) => runCell(plan, dir, which, { hooks, download: { log: ctx.print }, ...(argv.fresh ? { fresh: true } : {}) }));
         ctx.out(`cell ${r.cell.id} (${r.cell.dir}): ${r.status === 'skipped' ? 'finished earlier, skipped' : `done in ${r.seconds.toFixed(1)} s`}`);
       } catch (e) {
         reportCellError(e as Error);

@@ -16,6 +16,8 @@ export interface RemoteFile {
 
 /** Raised when files are missing and cannot be downloaded (offline, refused, bad checksum). */
 export class DatasetUnavailableError extends Error {
+  /** Bad input or settings: running again cannot cure it. */
+  readonly retryable = false;
   constructor(message: string) {
     super(message);
     this.name = 'DatasetUnavailableError';

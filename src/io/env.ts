@@ -17,6 +17,8 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Raised for an environment variable whose value polynas cannot use. */
 export class EnvError extends Error {
+  /** Bad input or settings: running again cannot cure it. */
+  readonly retryable = false;
   constructor(
     readonly variable: string,
     readonly value: string,

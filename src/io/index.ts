@@ -4,3 +4,4 @@ export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, typ
 export { POLYNAS_VERSION } from './version.js';
 export { EnvError, cacheDir, envInt, envPath, type Env } from './env.js';
 export { ensureWritableDir, makeDir, OutputFolderError } from './dirs.js';
+export { isRetryable, type NotRetryable } from './errors.js';

@@ -17,6 +17,8 @@ export interface ValidationIssue {
  * ```
  */
 export class ValidationError extends Error {
+  /** Bad input or settings: running again cannot cure it. */
+  readonly retryable = false;
   constructor(
     readonly source: string,
     readonly issues: ValidationIssue[],

@@ -55,6 +55,8 @@ let version = 0;
 
 /** Raised for an unknown operator id, listing the known ones. */
 export class UnknownOpError extends Error {
+  /** Bad input or settings: running again cannot cure it. */
+  readonly retryable = false;
   constructor(
     readonly id: string,
     readonly known: readonly string[],

@@ -59,6 +59,8 @@ export function changedSettings(a: Record<string, unknown>, b: Record<string, un
 
 /** Raised when a run folder holds results of other settings than the ones asked for now. */
 export class RunSettingsChangedError extends Error {
+  /** Bad input or settings: running again cannot cure it. */
+  readonly retryable = false;
   constructor(
     readonly dir: string,
     readonly changed: string[],

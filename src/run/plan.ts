@@ -52,21 +52,24 @@ export interface PlanAxes {
   budgets?: number[];
   seeds?: number[];
   backbones?: { name: string; space: string }[];
-  /** Other command-line overrides (data folder, backend) applied to every cell. */
-  overrides?: Omit<Overrides, 'budget' | 'budgets' | 'seed'>;
+  /**
+   * Command-line overrides (data folder, backend) applied to every cell; their `budget`, `budgets`
+   * and `seed` are the plan's axes, given above, and are not read here.
+   */
+  overrides?: Overrides;
   /** Receives the preflight's notes (e.g. operators a latency table does not price). */
   notice?: (text: string) => void;
 }
 
 /** A cell recipe without what does not decide its result (names, paths, sweep lists, records of overrides). */
-function decisive(r: SearchRecipe): Record<string, unknown> {
+export function decisiveRecipe(r: SearchRecipe): Record<string, unknown> {
   const { name: _n, description: _d, $schema: _s, overrides: _o, resolved: _r, sweep: _w, dataset, teacher, ...rest } = r;
   const { dir: _dir, download: _dl, ...data } = dataset;
   return { ...rest, dataset: data, teacher: 'weights' in teacher ? { weights: '(given)' } : teacher };
 }
 
 function cellId(kind: PlanCell['kind'], recipe: SearchRecipe, space: SearchSpace, table: string, teacher?: string): string {
-  const r = decisive(recipe);
+  const r = decisiveRecipe(recipe);
   if (kind === 'teacher') delete (r.search as Record<string, unknown> | undefined)?.budget;
   return sha256Of({ kind, recipe: kind === 'teacher' ? { seed: r.seed, backend: r.backend, dataset: r.dataset, backbone: r.backbone, teacher: r.teacher } : r, space: kind === 'search' ? space : undefined, table: kind === 'search' ? table : undefined, teacher }).slice(0, 24);
 }
@@ -82,7 +85,9 @@ function cellId(kind: PlanCell['kind'], recipe: SearchRecipe, space: SearchSpace
  * const plan = await planSweep(loadSearchRecipe('experiments/search-lenet5-mnist.json'), { budgets: [100, 1000], seeds: [0, 1] });
  * ```
  */
-export async function planSweep(recipe: SearchRecipe, axes: PlanAxes = {}, source = recipe.name): Promise<SweepPlan> {
+export async function planSweep(recipe: SearchRecipe, given: PlanAxes = {}, source = recipe.name): Promise<SweepPlan> {
+  const { budget: _b, budgets: _s, seed: _z, ...overrides } = given.overrides ?? {};
+  const axes = { ...given, overrides };
   const budgets = axes.budgets ?? recipe.sweep?.budgets ?? [];
   if (!budgets.length) throw new Error(`recipe '${recipe.name}': no budgets to sweep (a "sweep": { "budgets": [...] } section, or --budgets)`);
   const seeds = axes.seeds ?? [recipe.seed];

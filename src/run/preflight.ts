@@ -26,6 +26,8 @@ export interface Preflight {
 
 /** Raised for a recipe problem found before any training, naming the file, the field and the value. */
 export class RecipeCheckError extends Error {
+  /** Bad input or settings: running again cannot cure it. */
+  readonly retryable = false;
   constructor(source: string, field: string, message: string) {
     super(`${source}: ${field}: ${message}`);
     this.name = 'RecipeCheckError';

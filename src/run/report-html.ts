@@ -60,7 +60,7 @@ function wallTimes(dir: string, networks: PageNetwork[]): [string, number][] {
   return out;
 }
 
-/** Reads a sweep folder (`sweep.csv`) or a search folder (`architecture.json`). */
+/** Reads a sweep folder (`sweep.csv`, a study's networks from `cells.csv`) or a search folder (`architecture.json`). */
 function readRun(dir: string, used: Set<string>): PageRun {
   const sweep = join(dir, 'sweep.csv');
   let points: CurvePoint[], networks: PageNetwork[], teacherTop1: number | undefined;
@@ -68,7 +68,10 @@ function readRun(dir: string, used: Set<string>): PageRun {
     points = readCurveCsv(sweep);
     const rows = parse(readFileSync(sweep, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
     teacherTop1 = rows[0]?.teacher_top1 ? Number(rows[0].teacher_top1) : undefined;
-    networks = rows.flatMap((r) => network(join(dir, r.run_dir!), r.run_dir!) ?? []);
+    // A study of several seeds or backbones: sweep.csv holds means over seeds, cells.csv each cell's folder.
+    const cells = join(dir, 'cells.csv');
+    const perCell = existsSync(cells) ? (parse(readFileSync(cells, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[]) : rows;
+    networks = perCell.flatMap((r) => network(join(dir, r.run_dir!), r.run_dir!) ?? []);
   } else {
     // A search folder, or a folder of search folders (an unfinished sweep, or budgets run one by one).
     const single = network(dir, basename(dir));

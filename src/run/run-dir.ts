@@ -214,6 +214,8 @@ export class RunFolderInUseError extends Error {
 
 /** Raised when a run is resumed on another backend than the one it started on (its numbers would mix). */
 export class BackendChangedError extends Error {
+  /** Resuming on another engine never becomes possible by retrying. */
+  readonly retryable = false;
   constructor(
     readonly dir: string,
     readonly was: string,

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readJsonAs } from '../io/json.js';
 import { renderCurvePlots, readCurveCsv } from '../report/plot.js';
@@ -7,12 +6,11 @@ import { SearchResultFileSchema, type SweepRow } from '../spec/result.js';
 import { normalizeSearchRecipe, type SearchRecipe } from '../search/recipe.js';
 import { loadSearchSpace } from '../spec/space.js';
 import { lockRunDir, openRunDir } from './run-dir.js';
-import { runSearchRecipe, searchIdentity, type RunSearchOptions } from './search.js';
-import { claimRunDir, compareIdentity, runIdentity, RunSettingsChangedError } from './identity.js';
+import { searchIdentity, type RunSearchOptions } from './search.js';
+import { claimRunDir, runIdentity } from './identity.js';
 import { selectBackend } from '../engine/backend.js';
-import type { LatencyTable } from '../latency/schema.js';
-import type { SearchSpace } from '../spec/space.js';
-import { cellRecipe, runCell } from './cell.js';
+import { runCell, searchCellDone } from './cell.js';
+import { loadLatencyTable } from '../latency/tables.js';
 import { collectSweep, writeSweepCsv } from './collect.js';
 
 export { writeSweepCsv };
@@ -69,7 +67,6 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   const budgets = normalized.sweep?.budgets;
   if (!budgets?.length) throw new Error(`recipe '${recipe.name}': no budgets to sweep (a "sweep": { "budgets": [...] } section, or overrides.budgets)`);
   const release = lockRunDir(opts.outDir);
-  const { tableOf, spaceOf } = studyFiles();
   const notice = opts.hooks?.notice;
   let plan: SweepPlan;
   let backend: string;
@@ -77,11 +74,10 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
     // The study as a plan: every budget of every backbone checked against its exact ReLU count before
     // a teacher trains. The folder must hold results of these settings: one sweep's identity is the
     // recipe without its budgets; a study of several seeds or backbones is its cells' ids.
-    const { budgets: _y, seed: _z, ...rest } = overrides;
-    plan = await planSweep(normalized, { budgets, ...(opts.seeds ? { seeds: opts.seeds } : {}), ...(opts.backbones ? { backbones: opts.backbones } : {}), overrides: rest, ...(notice ? { notice } : {}) }, opts.source ?? recipe.name);
+    plan = await planSweep(normalized, { budgets, ...(opts.seeds ? { seeds: opts.seeds } : {}), ...(opts.backbones ? { backbones: opts.backbones } : {}), overrides, ...(notice ? { notice } : {}) }, opts.source ?? recipe.name);
     backend = (await selectBackend(normalized.backend)).backend;
     const single = plan.seeds.length === 1 && plan.backbones.length === 1;
-    const id = single ? searchIdentity({ ...normalized, seed: plan.seeds[0]!, search: { ...normalized.search, budget: undefined } }, space, await tableOf(normalized), backend) : runIdentity({ cells: plan.cells.map((c) => c.id), backend });
+    const id = single ? searchIdentity({ ...normalized, seed: plan.seeds[0]!, search: { ...normalized.search, budget: undefined } }, space, loadLatencyTable(normalized.latency.table), backend) : runIdentity({ cells: plan.cells.map((c) => c.id), backend });
     claimRunDir(opts.outDir, id, { ...(opts.fresh ? { fresh: true } : {}), phaseFiles: ['sweep.csv', 'cells.csv', 'plots', 'summary.md', 'recipe.json', 'plan.json'], ...(notice ? { notice } : {}) });
   } catch (e) {
     release();
@@ -99,10 +95,10 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
         continue;
       }
       const dir = join(opts.outDir, cell.dir);
-      const recipeOfCell = cellRecipe(plan, opts.outDir, cell);
-      const done = finishedWithSameSettings(dir, recipeOfCell, spaceOf(cell.recipe), await tableOf(cell.recipe), backend, opts.fresh ?? false, notice);
+      // The check `polynas sweep cell` and the queue's workers make: a finished search of another plan cell is refused.
+      const done = searchCellDone(opts.outDir, cell, { ...(opts.fresh ? { fresh: true } : {}), ...(notice ? { notice } : {}) });
       opts.onBudget?.({ index: budgets.indexOf(cell.budget!), count: budgets.length, budget: cell.budget!, done, cell: cell.dir });
-      if (!done) await runSearchRecipe(recipeOfCell, { ...opts, outDir: dir, resume: true });
+      if (!done) await runCell(plan, opts.outDir, { id: cell.id }, opts);
       run.log({ type: 'sweep-budget', budget: cell.budget, cell: cell.id, dir: cell.dir, done, row: readSweepRow(cell.budget!, dir) });
       await collect(false);
     }
@@ -111,38 +107,6 @@ export async function runSweep(recipe: SearchRecipe, opts: SweepOptions): Promis
   } finally {
     release();
   }
-}
-
-/** A study's cells share a few spaces and latency tables: within one sweep each file is read and validated once. */
-function studyFiles() {
-  const tables = new Map<string, LatencyTable>();
-  const spaces = new Map<string, SearchSpace>();
-  return {
-    async tableOf(r: SearchRecipe): Promise<LatencyTable> {
-      const key = JSON.stringify(r.latency.table);
-      if (!tables.has(key)) tables.set(key, (await import('../latency/tables.js')).loadLatencyTable(r.latency.table));
-      return tables.get(key)!;
-    },
-    spaceOf(r: SearchRecipe): SearchSpace {
-      if (typeof r.space !== 'string') return r.space;
-      if (!spaces.has(r.space)) spaces.set(r.space, loadSearchSpace(r.space));
-      return spaces.get(r.space)!;
-    },
-  };
-}
-
-/**
- * Whether a budget folder holds a finished search of exactly these settings. A finished search of
- * other settings is an error naming the change (with `fresh`: searched again); one written before
- * identities were recorded is kept with a notice.
- */
-function finishedWithSameSettings(dir: string, recipe: SearchRecipe, space: SearchSpace, table: LatencyTable, backend: string, fresh: boolean, notice?: (t: string) => void): boolean {
-  if (!existsSync(join(dir, 'result.json'))) return false;
-  const c = compareIdentity(dir, searchIdentity(recipe, space, table, backend));
-  if (c === 'none') notice?.(`${dir}: finished before run identities were recorded; kept without checking its settings`);
-  if (typeof c !== 'object') return true;
-  if (fresh) return false;
-  throw new RunSettingsChangedError(dir, c.changed);
 }
 
 /** A finished budget folder's `result.json` (validated) as a `sweep.csv` row. */

@@ -1,7 +1,7 @@
 // A study across processes: plan, cells by array index, and a real Redis with two workers, one of
 // them killed mid-cell. Each worker and the local sweep run as their own processes at one thread.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { lockLeaseSeconds, lockRunDir } from '../../src/run/run-dir.js';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -63,6 +63,26 @@ describe('sweep plan / cell / collect', () => {
     expect(s.out).toContain('(seed-0/budget-100): done');
     const again = await done(cli(['sweep', 'cell', '--plan', planFile, '--index', '1']));
     expect(again.out).toContain('finished earlier, skipped');
+    // The check reads the cell's record (cell.json), nothing else: a finished cell whose teacher folder is gone is still skipped.
+    expect(JSON.parse(readFileSync(join(dir, 'study', 'seed-0', 'budget-100', 'cell.json'), 'utf8')).id).toBe(plan.cells[1].id);
+    renameSync(join(dir, 'study', 'seed-0', 'teacher'), join(dir, 'teacher-away'));
+    expect((await done(cli(['sweep', 'cell', '--plan', planFile, '--index', '1']))).out).toContain('finished earlier, skipped');
+    renameSync(join(dir, 'teacher-away'), join(dir, 'study', 'seed-0', 'teacher'));
+    // Planned again with other settings: the finished cell is refused (as polynas sweep refuses it), not skipped; --fresh runs it again.
+    const planText = readFileSync(planFile, 'utf8');
+    const recipe2 = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    recipe2.finetune.epochs = 2;
+    writeFileSync(join(dir, 'r2.json'), JSON.stringify(recipe2));
+    expect(await runCli(['sweep', 'plan', '--recipe', join(dir, 'r2.json'), ...args.slice(4)], capture().io)).toBe(0);
+    expect(JSON.parse(readFileSync(planFile, 'utf8')).cells[1].id).not.toBe(plan.cells[1].id);
+    const stale = await done(cli(['sweep', 'cell', '--plan', planFile, '--index', '1']));
+    expect(stale.code).toBe(1);
+    expect(stale.err).toContain('seed-0/budget-100 holds results of other settings; changed: recipe.finetune.epochs: 1 → 2');
+    const redo = await done(cli(['sweep', 'cell', '--plan', planFile, '--index', '1', '--fresh']));
+    expect(redo.code, redo.err).toBe(0);
+    expect(redo.out).toContain('(seed-0/budget-100): done');
+    expect(JSON.parse(readFileSync(join(dir, 'study', 'seed-0', 'budget-100', 'recipe.json'), 'utf8')).finetune.epochs).toBe(2);
+    writeFileSync(planFile, planText);
     const bad = await done(cli(['sweep', 'cell', '--plan', planFile], { JOB_COMPLETION_INDEX: 'x' }));
     expect(bad.err).toContain("JOB_COMPLETION_INDEX is 'x', not a cell index");
     const past = await done(cli(['sweep', 'cell', '--plan', planFile, '--kind', 'teacher', '--index', '2']));
@@ -77,6 +97,15 @@ describe('sweep plan / cell / collect', () => {
     expect(await runCli(['report', join(dir, 'study')], r.io), r.err.join('\n')).toBe(0);
     expect(r.out.join('\n')).toContain('means over seeds');
     expect(readFileSync(join(dir, 'study', 'sweep.csv'), 'utf8').split('\n')[0]).toContain('top1_sd');
+    // A budget that two seeds finished (seed 1's folder a copy of seed 0's finished one): the report
+    // page draws each seed's network, read from cells.csv, not a folder named by both.
+    cpSync(join(dir, 'study', 'seed-0', 'budget-100'), join(dir, 'study', 'seed-1', 'budget-100'), { recursive: true });
+    expect(await runCli(['sweep', 'collect', join(dir, 'study')], capture().io)).toBe(0);
+    expect((parse(readFileSync(join(dir, 'study', 'sweep.csv'), 'utf8'), { columns: true }) as Record<string, string>[])[0]!.run_dir).toBe('seed-0/budget-100 seed-1/budget-100');
+    const h = capture();
+    expect(await runCli(['report', join(dir, 'study'), '--html', '--out', join(dir, 'study.html')], h.io), h.err.join('\n')).toBe(0);
+    const page = readFileSync(join(dir, 'study.html'), 'utf8');
+    for (const seed of [0, 1]) expect(page).toContain(`data-chart="relus-r0-study-seed-${seed}_budget-100"`);
   }, 300_000);
 
   it('a plan over two backbones names a space per backbone and gives each its own folder level; a repeated backbone is refused', async () => {
