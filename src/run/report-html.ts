@@ -11,6 +11,7 @@ import { latencyLayersSpec, reluLayersSpec, type LayerCost } from '../report/lay
 import { curveSpec, readCurveCsv, writeFigure, type CurvePoint } from '../report/plot.js';
 import type { Architecture } from '../spec/architecture.js';
 import { piLayersSpec, type PiRunReport } from './pi.js';
+import { readPlan } from './plan.js';
 
 /** One searched network of a run folder, with what the page shows of it. */
 interface PageNetwork {
@@ -47,9 +48,14 @@ function network(dir: string, id: string): PageNetwork | undefined {
 
 function wallTimes(dir: string, networks: PageNetwork[]): [string, number][] {
   const out: [string, number][] = [];
-  const teacher = join(dir, 'teacher', 'result.json');
-  const trained = existsSync(teacher) ? readJson(teacher).trainSeconds : undefined;
-  if (typeof trained === 'number') out.push(['teacher training', trained]);
+  // A study of several seeds or backbones has a teacher folder per seed and backbone (its plan's teacher cells).
+  const plan = join(dir, 'plan.json');
+  const teachers = existsSync(plan) ? readPlan(plan).plan.cells.filter((c) => c.kind === 'teacher').map((c) => c.dir) : ['teacher'];
+  for (const t of teachers) {
+    const file = join(dir, t, 'result.json');
+    const trained = existsSync(file) ? readJson(file).trainSeconds : undefined;
+    if (typeof trained === 'number') out.push([t === 'teacher' ? 'teacher training' : `${t}: training`, trained]);
+  }
   for (const n of networks) {
     const r = join(n.dir, 'result.json');
     if (!existsSync(r)) continue;

@@ -106,6 +106,8 @@ describe('sweep plan / cell / collect', () => {
     expect(await runCli(['report', join(dir, 'study'), '--html', '--out', join(dir, 'study.html')], h.io), h.err.join('\n')).toBe(0);
     const page = readFileSync(join(dir, 'study.html'), 'utf8');
     for (const seed of [0, 1]) expect(page).toContain(`data-chart="relus-r0-study-seed-${seed}_budget-100"`);
+    // Its settings list each seed's teacher training time (the study has a teacher folder per seed).
+    expect(page).toMatch(/seed-0\/teacher: training<\/td><td>[\d.]+ s/);
   }, 300_000);
 
   it('a plan over two backbones names a space per backbone and gives each its own folder level; a repeated backbone is refused', async () => {
