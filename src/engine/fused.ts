@@ -71,16 +71,10 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
   }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const inputs: tf.NamedTensorMap = running ? { x: xi, gamma: g, beta: b, runningMean: running.mean, runningVar: running.variance } : { x: xi, gamma: g, beta: b };
-    const [y, mean, invstd, rm, rv] = tf.engine().runKernel(FUSED.bnTrain, inputs, { eps, momentum: running?.momentum ?? 0 }) as tf.Tensor[];
-    save([xi, g, mean!, invstd!]);
-    if (running) {
-      running.mean.assign(rm!);
-      running.variance.assign(rv!);
-      tf.dispose([rm!, rv!]);
-    }
+    const [y, mean, invstd] = normKernel(FUSED.bnTrain, { x: xi, gamma: g, beta: b }, eps, running);
+    save([xi, g, mean, invstd]);
     return {
-      value: y!,
+      value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, gs, ms, is] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         return tf.engine().runKernel(FUSED.bnTrainGrad, { dy, x: xs, gamma: gs, mean: ms, invstd: is }, { eps }) as tf.Tensor[];
@@ -110,19 +104,11 @@ export function batchNormReluTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tens
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [xi, g, b, r] = args as tf.Tensor[];
-    const inputs: tf.NamedTensorMap = { x: xi!, gamma: g!, beta: b! };
-    if (r) inputs.residual = r;
-    if (running) Object.assign(inputs, { runningMean: running.mean, runningVar: running.variance });
-    const [y, mean, invstd, rm, rv] = tf.engine().runKernel(FUSED.bnReluTrain, inputs, { eps, momentum: running?.momentum ?? 0 }) as tf.Tensor[];
+    const [y, mean, invstd] = normKernel(FUSED.bnReluTrain, r ? { x: xi!, gamma: g!, beta: b!, residual: r } : { x: xi!, gamma: g!, beta: b! }, eps, running);
     // The backward pass reads the ReLU's mask off y where there is a residual and recomputes it from x otherwise.
-    save(r ? [xi!, g!, b!, mean!, invstd!, y!] : [xi!, g!, b!, mean!, invstd!]);
-    if (running) {
-      running.mean.assign(rm!);
-      running.variance.assign(rv!);
-      tf.dispose([rm!, rv!]);
-    }
+    save(r ? [xi!, g!, b!, mean, invstd, y] : [xi!, g!, b!, mean, invstd]);
     return {
-      value: y!,
+      value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, gs, bs, ms, is, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
         const inputs: tf.NamedTensorMap = { dy, x: xs, gamma: gs, beta: bs, mean: ms, invstd: is };
@@ -132,6 +118,21 @@ export function batchNormReluTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tens
     };
   });
   return residual ? f(x, gamma, beta, residual) : f(x, gamma, beta);
+}
+
+/**
+ * Runs a fused training-norm kernel (`running`'s statistics as extra inputs), moves the updated
+ * statistics into `running`, and returns `[y, mean, invstd]`.
+ */
+function normKernel(kernel: string, inputs: tf.NamedTensorMap, eps: number, running?: RunningStats): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const all = running ? { ...inputs, runningMean: running.mean, runningVar: running.variance } : inputs;
+  const [y, mean, invstd, rm, rv] = tf.engine().runKernel(kernel, all, { eps, momentum: running?.momentum ?? 0 }) as tf.Tensor[];
+  if (running) {
+    running.mean.assign(rm!);
+    running.variance.assign(rv!);
+    tf.dispose([rm!, rv!]);
+  }
+  return [y!, mean!, invstd!];
 }
 
 function updateRunning(running: RunningStats, mean: tf.Tensor, variance: tf.Tensor, n: number): void {
@@ -198,6 +199,8 @@ export function maskedPoly(x: tf.Tensor, coeffs: tf.Tensor, attrs: PolyAttrs, ma
  */
 export function hysteresisMask(mask: tf.Tensor, alpha: tf.Tensor, t: number, c: number): tf.Tensor {
   if (hasFusedKernel(FUSED.hysteresisMask)) return tf.engine().runKernel(FUSED.hysteresisMask, { mask, alpha }, { keepShift: t - c, restoreShift: t + c }) as tf.Tensor;
+  // Float arithmetic, no boolean tensors: a boolean tf.where over the mask corrupted the tfjs-wasm 4.22
+  // heap ("memory access out of bounds").
   return tf.tidy(() => {
     const keep = tf.step(tf.add(alpha, t - c));
     const restore = tf.step(tf.sub(alpha, t + c));

@@ -208,14 +208,17 @@ export function kernels(): Record<string, (a: KernelArgs) => tf.TensorInfo | tf.
   k.MaxPoolGrad = poolGrad(true);
   k.AvgPoolGrad = poolGrad(false);
   // Fused kernels polynas' layers call on this backend (see src/engine/fused.ts).
-  k[FUSED.bnTrain] = (a) => {
+  // A training norm's eps and, where given, its running statistics and momentum (the native arguments' tail).
+  const norm = (a: KernelArgs) => {
     const { eps, momentum } = a.attrs as { eps: number; momentum: number };
-    const running = a.inputs.runningMean ? [h(a, 'runningMean'), h(a, 'runningVar'), momentum] as const : [];
+    return { eps, running: a.inputs.runningMean ? ([h(a, 'runningMean'), h(a, 'runningVar'), momentum] as const) : ([] as const) };
+  };
+  k[FUSED.bnTrain] = (a) => {
+    const { eps, running } = norm(a);
     return be(a).native.batchNormTrain(h(a, 'x'), h(a, 'gamma'), h(a, 'beta'), eps, ...running).map((r) => be(a).wrap(r));
   };
   k[FUSED.bnReluTrain] = (a) => {
-    const { eps, momentum } = a.attrs as { eps: number; momentum: number };
-    const running = a.inputs.runningMean ? [h(a, 'runningMean'), h(a, 'runningVar'), momentum] as const : [];
+    const { eps, running } = norm(a);
     return be(a).native.batchNormRelu(h(a, 'x'), h(a, 'gamma'), h(a, 'beta'), eps, a.inputs.residual ? h(a, 'residual') : 0, ...running).map((r) => be(a).wrap(r));
   };
   k[FUSED.bnReluTrainGrad] = (a) =>

@@ -138,8 +138,6 @@ export class MaskGate extends Module implements Gate {
     if (this.frozen) return;
     const t = this.threshold;
     const c = this.offset;
-    // m·[α − c > −t] + (1 − m)·[α − c > t] in float arithmetic: a boolean tf.where over the mask corrupted
-    // the tfjs-wasm 4.22 heap ("memory access out of bounds"), so no boolean tensors here.
     tf.tidy(() => this.mask.assign(hysteresisMask(this.mask, this.alpha, t, c)));
   }
 
