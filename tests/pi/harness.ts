@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { Channel, socketPair } from '../../src/pi/channel.js';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,4 +38,25 @@ export async function session(fp: FixedPoint = DEFAULT_FIXED_POINT): Promise<{ d
 export async function phases<T>(s: { dealer: PiContext; p0: PiContext; p1: PiContext }, f: (cx: PiContext, role: 'dealer' | 0 | 1) => Promise<T>): Promise<[T, T]> {
   await Promise.all([f(s.dealer, 'dealer').then(() => s.dealer.material1!.send(endOfBatch())), s.p1.spool!.fill(s.p1.material1!, () => undefined)]);
   return Promise.all([f(s.p0, 0), f(s.p1, 1)]);
+}
+
+const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
+
+/**
+ * Checks that `actual` picks `expected`'s top class on every sample the expected logits decide, and
+ * returns how many they decide. Two evaluations that agree within `tol` per logit can disagree on
+ * the top class where the expected top two lie within 2·tol of each other (local truncation moves a
+ * secure logit by a few ulp from run to run, and a reference margin of 3 ulp decides nothing): there
+ * any class within 2·tol of the expected maximum may win.
+ */
+export function expectSameTopClass(actual: readonly (readonly number[])[], expected: readonly (readonly number[])[], tol: number): number {
+  let decided = 0;
+  expect(actual).toHaveLength(expected.length);
+  expected.forEach((e, i) => {
+    const top = Math.max(...e);
+    const contenders = e.flatMap((v, j) => (v >= top - 2 * tol ? [j] : []));
+    expect(contenders, `sample ${i}: top class of ${JSON.stringify(actual[i])} against ${JSON.stringify(e)}`).toContain(argmax(actual[i]!));
+    if (contenders.length === 1) decided++;
+  });
+  return decided;
 }
