@@ -113,39 +113,73 @@ describe.skipIf(!built && !required)('torch backend (LibTorch): every kernel aga
     });
   }
 
-  it('a LeNet-5 and a ResNet-20 training step give the cpu backend\'s loss, weights and BatchNorm statistics', async () => {
-    for (const [arch, shape, batch] of [['lenet5', [28, 28, 1], 16], ['resnet20', [32, 32, 3], 4]] as const) {
-      const run = async (backend: string) => {
-        await tf.setBackend(backend);
-        const net = createBackbone(arch, { numClasses: 10, seed: 0 });
-        net.train();
-        const opt = new Sgd(net.namedParameters('weight'), { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
-        const x = rand([batch, ...shape], 11);
-        const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
-        const losses: number[] = [];
-        for (let s = 0; s < 2; s++) {
-          const l = tf.tidy(() => {
-            const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x), y), net.namedParameters('weight').map(([, v]) => v));
-            opt.step(grads, 0.05);
-            return value.dataSync()[0]!;
-          });
-          losses.push(l);
+  it('a LeNet-5 and a ResNet-20 training step give the cpu backend\'s loss, weights and BatchNorm statistics (ReLU ties aside)', async () => {
+    // A ReLU whose input lies within rounding of 0 may pass on one backend and not on the other (the
+    // fused norm computes x·a + b, the composed one (x − mean)·invstd·γ + β). One such element among
+    // the 750,000 of a ResNet-20 step at batch 4 moves a layer's gradient by several per cent (seen:
+    // 14 % on stages.2.0.conv1 at step 2, with |z| = 4e-7). So the ReLU masks after every norm are
+    // compared too: weights must agree to 1e-5 while the masks have, and after a tie (a flip whose
+    // passing side gave less than 1e-5) only to 1e-3; more than two flips, or one that is not a tie,
+    // is a bug.
+    const { BatchNorm2d } = await import('../../src/nn/layers.js');
+    const original = BatchNorm2d.prototype.forwardRelu;
+    let outputs: Float32Array[] = [];
+    BatchNorm2d.prototype.forwardRelu = function (this: InstanceType<typeof BatchNorm2d>, x: tf.Tensor, residual?: tf.Tensor) {
+      const y = original.call(this, x, residual);
+      outputs.push(y.dataSync() as Float32Array);
+      return y;
+    };
+    try {
+      for (const [arch, shape, batch] of [['lenet5', [28, 28, 1], 16], ['resnet20', [32, 32, 3], 4]] as const) {
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const net = createBackbone(arch, { numClasses: 10, seed: 0 });
+          net.train();
+          const opt = new Sgd(net.namedParameters('weight'), { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+          const x = rand([batch, ...shape], 11);
+          const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+          const steps: { loss: number; w: Float32Array; stats: Float32Array; sites: Float32Array[] }[] = [];
+          for (let s = 0; s < 2; s++) {
+            outputs = [];
+            const loss = tf.tidy(() => {
+              const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x), y), net.namedParameters('weight').map(([, v]) => v));
+              opt.step(grads, 0.05);
+              return value.dataSync()[0]!;
+            });
+            const w = net.namedParameters('weight')[0]![1].dataSync() as Float32Array;
+            steps.push({ loss, w, stats: (net.namedBuffers()[0]?.[1].dataSync() ?? new Float32Array(0)) as Float32Array, sites: outputs });
+          }
+          opt.dispose();
+          net.dispose();
+          x.dispose();
+          y.dispose();
+          return steps;
+        };
+        const a = await run('cpu');
+        const b = await run('torch');
+        // The first loss is one forward pass; the second follows a full step (backward and update).
+        expect(Math.abs(a[0]!.loss - b[0]!.loss) / a[0]!.loss, `${arch} loss`).toBeLessThan(1e-6);
+        expect(Math.abs(a[1]!.loss - b[1]!.loss) / a[1]!.loss, `${arch} loss after a step`).toBeLessThan(1e-5);
+        let flips = 0;
+        for (const [s, step] of a.entries()) {
+          const other = b[s]!;
+          expect(other.sites.length, `${arch} step ${s}: norm + ReLU sites`).toBe(step.sites.length);
+          step.sites.forEach((ya, k) => ya.forEach((v, i) => {
+            const u = other.sites[k]![i]!;
+            if ((v > 0) === (u > 0)) return;
+            flips++;
+            expect(Math.max(v, u), `${arch} step ${s} site ${k} element ${i}: a ReLU flip that is not a tie`).toBeLessThan(1e-5);
+          }));
+          expect(flips, `${arch}: ReLU flips up to step ${s}`).toBeLessThanOrEqual(2);
+          const tol = flips === 0 ? 1e-5 : 1e-3;
+          step.w.forEach((v, i) => expect(Math.abs(v - other.w[i]!), `${arch} step ${s} weight ${i} (${flips} ReLU ties so far)`).toBeLessThan(tol));
+          step.stats.forEach((v, i) => expect(Math.abs(v - other.stats[i]!), `${arch} step ${s} running mean ${i}`).toBeLessThan(1e-5));
         }
-        const w = Array.from(net.namedParameters('weight')[0]![1].dataSync());
-        const stats = Array.from(net.namedBuffers()[0]?.[1].dataSync() ?? []);
-        opt.dispose();
-        net.dispose();
-        x.dispose();
-        y.dispose();
-        return { losses, w, stats };
-      };
-      const a = await run('cpu');
-      const b = await run('torch');
-      // The first loss is one forward pass; the second follows a full step (backward and update).
-      expect(Math.abs(a.losses[0]! - b.losses[0]!) / a.losses[0]!, `${arch} loss`).toBeLessThan(1e-6);
-      expect(Math.abs(a.losses[1]! - b.losses[1]!) / a.losses[1]!, `${arch} loss after a step`).toBeLessThan(1e-5);
-      a.w.forEach((v, i) => expect(Math.abs(v - b.w[i]!)).toBeLessThan(1e-5));
-      a.stats.forEach((v, i) => expect(Math.abs(v - b.stats[i]!)).toBeLessThan(1e-5));
+        // ResNet-20's norms all go through the fused kernel on torch: 19 sites per step.
+        expect(a[0]!.sites.length).toBe(arch === 'resnet20' ? 19 : 0);
+      }
+    } finally {
+      BatchNorm2d.prototype.forwardRelu = original;
     }
   });
 
