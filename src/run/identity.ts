@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
+import type { SearchRecipe } from '../search/recipe.js';
 
 /**
  * The identity of a run: a hash of exactly what decides its result (the normalized settings without
@@ -29,6 +30,21 @@ export function sha256Of(value: unknown): string {
 
 export function fileSha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** The file of teacher weights given by path: the path, or a run folder's `model.weights.bin`. */
+export function givenWeightsFile(path: string): string {
+  return existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.weights.bin') : path;
+}
+
+/**
+ * A recipe's teacher as identities see it: one given by weights by the SHA-256 of their file (new
+ * weights at the same path are another teacher; a missing file says so), one trained here by its settings.
+ */
+export function teacherIdentity(teacher: SearchRecipe['teacher']): unknown {
+  if (!('weights' in teacher)) return teacher;
+  const file = givenWeightsFile(teacher.weights);
+  return { weights: existsSync(file) ? fileSha256(file) : `missing (${file})` };
 }
 
 /**

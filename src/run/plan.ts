@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonAs } from '../io/json.js';
 import { normalizeSearchRecipe, type Overrides, type SearchRecipe } from '../search/recipe.js';
 import { loadSearchSpace, type SearchSpace } from '../spec/space.js';
-import { sha256Of } from './identity.js';
+import { sha256Of, teacherIdentity } from './identity.js';
 import { preflightSearch } from './preflight.js';
 
 /**
@@ -61,11 +61,14 @@ export interface PlanAxes {
   notice?: (text: string) => void;
 }
 
-/** A cell recipe without what does not decide its result (names, paths, sweep lists, records of overrides). */
+/**
+ * A cell recipe without what does not decide its result (names, paths, sweep lists, records of
+ * overrides); teacher weights given by path enter by their file's hash.
+ */
 export function decisiveRecipe(r: SearchRecipe): Record<string, unknown> {
   const { name: _n, description: _d, $schema: _s, overrides: _o, resolved: _r, sweep: _w, dataset, teacher, ...rest } = r;
   const { dir: _dir, download: _dl, ...data } = dataset;
-  return { ...rest, dataset: data, teacher: 'weights' in teacher ? { weights: '(given)' } : teacher };
+  return { ...rest, dataset: data, teacher: teacherIdentity(teacher) };
 }
 
 function cellId(kind: PlanCell['kind'], recipe: SearchRecipe, space: SearchSpace, table: string, teacher?: string): string {

@@ -1,6 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { createBackbone } from '../backbones/registry.js';
+import { givenWeightsFile } from './identity.js';
 import { checkDataset, DATASET_INFO } from '../data/datasets.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { loadLatencyTable } from '../latency/tables.js';
@@ -68,7 +68,7 @@ function checkPricing(recipe: SearchRecipe, space: SearchSpace, table: LatencyTa
 function checkTeacher(recipe: SearchRecipe, source: string): void {
   if (!('weights' in recipe.teacher)) return;
   const w = recipe.teacher.weights;
-  const file = existsSync(w) && statSync(w).isDirectory() ? join(w, 'model.weights.bin') : w;
+  const file = givenWeightsFile(w);
   const ckpt = existsSync(file) ? loadCheckpoint<{ numClasses?: number; backbone?: string }>(file) : undefined;
   if (!ckpt) throw new RecipeCheckError(source, 'teacher.weights', `no weights at ${file}`);
   const want = DATASET_INFO[recipe.dataset.name].numClasses;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { selectBackend, type BackendInfo } from '../engine/backend.js';
 import type { Backbone } from '../backbones/backbone.js';
 import { channelStats, type Normalization } from '../data/loader.js';
@@ -24,7 +24,7 @@ import { toArchitecture, writeArchitecture } from '../export/architecture.js';
 import { latencySummary, summarizeSearchRun } from '../report/summary.js';
 import { checkResumeBackend, lockRunDir, openRunDir, runMetadata, RunStoppedError, type RunDir } from './run-dir.js';
 import { cloneTeacher, teacherPhase, type Teacher } from './teacher.js';
-import { claimRunDir, fileSha256, runIdentity, sha256Of, type RunIdentity } from './identity.js';
+import { claimRunDir, runIdentity, sha256Of, teacherIdentity, type RunIdentity } from './identity.js';
 import { datasetFingerprint } from '../data/datasets.js';
 import { preflightSearch } from './preflight.js';
 import { loadRecipeData, trainConfigOf, trainRecipeOf } from './train.js';
@@ -196,10 +196,8 @@ const SEARCH_PHASE_FILES = ['search-state.bin', 'search.bin', 'finetune.bin', 'r
 export function searchIdentity(recipe: SearchRecipe, space: SearchSpace, table: LatencyTable, backend: string): RunIdentity {
   const { name: _n, description: _d, $schema: _s, overrides: _o, resolved: _r, sweep: _w, space: _sp, teacher, dataset, latency, ...rest } = recipe;
   const { dir: _dir, download: _dl, ...data } = dataset;
-  const w = 'weights' in teacher ? teacher.weights : undefined;
-  const weightsFile = w && existsSync(w) && statSync(w).isDirectory() ? join(w, 'model.weights.bin') : w;
   return runIdentity({
-    recipe: { ...rest, dataset: data, latency: { ...latency, table: undefined }, teacher: weightsFile ? { weights: fileSha256(weightsFile) } : teacher },
+    recipe: { ...rest, dataset: data, latency: { ...latency, table: undefined }, teacher: teacherIdentity(teacher) },
     space, table: sha256Of(table), data: datasetFingerprint(dataset), backend,
   });
 }

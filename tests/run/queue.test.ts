@@ -1,7 +1,7 @@
 // A study across processes: plan, cells by array index, and a real Redis with two workers, one of
 // them killed mid-cell. Each worker and the local sweep run as their own processes at one thread.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { lockLeaseSeconds, lockRunDir } from '../../src/run/run-dir.js';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -109,6 +109,35 @@ describe('sweep plan / cell / collect', () => {
     // Its settings list each seed's teacher training time (the study has a teacher folder per seed).
     expect(page).toMatch(/seed-0\/teacher: training<\/td><td>[\d.]+ s/);
   }, 300_000);
+
+  it('teacher weights given by path enter a plan by their hash: new weights at the same path give new cell ids, and a cell finished with the old ones is refused', async () => {
+    const { decisiveRecipe, planSweep } = await import('../../src/run/plan.js');
+    const { CELL_RECORD, searchCellDone } = await import('../../src/run/cell.js');
+    const { fileSha256 } = await import('../../src/run/identity.js');
+    const { saveCheckpoint } = await import('../../src/io/checkpoint.js');
+    const { loadSearchRecipe } = await import('../../src/search/recipe.js');
+    const study = join(dir, 'given-teacher');
+    const weights = join(study, 'teacher', 'model.weights.bin');
+    const meta = { kind: 'polynas-weights', backbone: 'lenet5', numClasses: 10, inputShape: [28, 28, 1], normalization: { mean: [0.13], std: [0.31] }, seed: 0 };
+    saveCheckpoint(weights, { meta, tensors: {} });
+    writeFileSync(join(study, 'r.json'), JSON.stringify({ ...quickstartRecipe(256), $schema: undefined, teacher: { weights: join(study, 'teacher') } }));
+    const recipe = loadSearchRecipe(join(study, 'r.json'));
+    const before = await planSweep(recipe, { budgets: [300] });
+    expect(before.cells.map((c) => c.kind)).toEqual(['search']);
+    expect(decisiveRecipe(before.cells[0]!.recipe).teacher).toEqual({ weights: fileSha256(weights) });
+    // The cell finished with these weights.
+    const cellDir = join(study, before.cells[0]!.dir);
+    mkdirSync(cellDir, { recursive: true });
+    writeFileSync(join(cellDir, 'result.json'), '{}');
+    writeFileSync(join(cellDir, CELL_RECORD), JSON.stringify({ id: before.cells[0]!.id, recipe: decisiveRecipe(before.cells[0]!.recipe) }));
+    expect(searchCellDone(study, before.cells[0]!)).toBe(true);
+    // Other weights at the same path: another cell, and the finished one is not taken for it.
+    saveCheckpoint(weights, { meta: { ...meta, seed: 1 }, tensors: {} });
+    const after = await planSweep(recipe, { budgets: [300] });
+    expect(after.cells[0]!.id).not.toBe(before.cells[0]!.id);
+    expect(() => searchCellDone(study, after.cells[0]!)).toThrow(/teacher\.weights/);
+    expect(searchCellDone(study, after.cells[0]!, { fresh: true })).toBe(false);
+  });
 
   it('a plan over two backbones names a space per backbone and gives each its own folder level; a repeated backbone is refused', async () => {
     const spaces = join(repo, 'search-spaces');
