@@ -14,6 +14,39 @@ describe('LibTorch threads that follow the free cores', () => {
     expect([threadsFor(2, 0.1), threadsFor(2, 0.9), threadsFor(2, 1.8), threadsFor(8, 2.4)]).toEqual([2, 1, 1, 6]);
   });
 
+  it('sets the threads from its first reading at once, and later only when two readings agree', () => {
+    // A 2-core machine where another process keeps one core busy: 10 jiffies of every 20 (100 ms),
+    // this process taking the rest; the clock and the counters are the test's.
+    let t = 0;
+    let c = { busy: 0, total: 0, self: 0 };
+    const advance = (ms: number, othersCores: number) => {
+      t += ms;
+      const total = ms / 5; // 2 cores × 100 jiffies/s
+      const others = (total / 2) * othersCores;
+      c = { busy: c.busy + total, total: c.total + total, self: c.self + total - others };
+    };
+    const set: number[] = [];
+    const g = new ThreadGovernor((n) => set.push(n), 2, { now: () => t, read: () => c });
+    advance(50, 1);
+    g.tick();
+    expect(set).toEqual([]); // not yet 100 ms
+    advance(60, 1);
+    g.tick();
+    expect(set).toEqual([1]); // the first reading decides alone
+    advance(500, 0);
+    g.tick();
+    expect(set).toEqual([1]); // one quiet reading is not enough
+    advance(500, 1);
+    g.tick();
+    advance(500, 0);
+    g.tick();
+    expect(set).toEqual([1]); // quiet, busy, quiet: never two in a row
+    advance(500, 0);
+    g.tick();
+    expect(set).toEqual([1, 2]);
+    expect(g.current).toBe(2);
+  });
+
   // Needs /proc (Linux) and a second core to leave free; CI's machine has both.
   it.skipIf(process.platform !== 'linux' || cpus().length < 2)('drops to the free cores while another process keeps a core busy', async () => {
     const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
