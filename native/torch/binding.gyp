@@ -33,6 +33,7 @@
         "-fexceptions",
         "-frtti",
         "-O3",
+        "-fopenmp",
         "-ffp-contract=off",
         "-fno-math-errno",
         "-Wno-unused-parameter",

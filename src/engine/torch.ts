@@ -27,7 +27,8 @@ interface TorchAddon {
   dispose(h: Handle): void;
   stats(): { tensors: number; bytes: number };
   setThreads(n: number): void;
-  info(): { threads: number; config: string; version: string };
+  /** `rowThreads`: the threads a parallel loop of the hand-written kernels (norm, gate, optimizer) ran on. */
+  info(): { threads: number; rowThreads: number; config: string; version: string };
   unary(op: number, x: Handle, alpha?: number): NativeResult;
   binary(op: number, a: Handle, b: Handle): NativeResult;
   addN(xs: Handle[]): NativeResult;
@@ -77,7 +78,7 @@ export const TORCH_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '.
 let addon: TorchAddon | undefined;
 
 /** The addon's function signatures this code calls (`apiVersion` in native/torch/src/addon.cc). */
-export const TORCH_ADDON_API = 2;
+export const TORCH_ADDON_API = 3;
 
 /** Loads the addon (throws with build instructions when it has not been built). */
 export function loadTorchAddon(): TorchAddon {

@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TORCH_ADDON_PATH } from '../../src/engine/torch.js';
+import { loadTorchAddon, TORCH_ADDON_PATH } from '../../src/engine/torch.js';
 import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { othersBusyCores, threadsFor, ThreadGovernor } from '../../src/engine/torch-threads.js';
@@ -68,6 +68,24 @@ describe('LibTorch threads that follow the free cores', () => {
 
 // Skipped only where the LibTorch engine is not built and not required (CI sets POLYNAS_REQUIRE_TORCH=1,
 // so there a missing build fails here instead of skipping).
+describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the threads of the hand-written kernels', () => {
+  // The fused norm, gate and optimizer kernels split their loops with at::parallel_for, which is
+  // OpenMP inlined into the addon: built without -fopenmp it ran every loop on one thread, and the
+  // fused norm took as long at 2 threads as at 1 (12.0 vs 12.7 ms of a ResNet-20 step).
+  it('run their parallel loops on as many threads as LibTorch is set to', () => {
+    const addon = loadTorchAddon();
+    const before = addon.info().threads;
+    try {
+      addon.setThreads(2);
+      expect(addon.info().rowThreads).toBe(2);
+      addon.setThreads(1);
+      expect(addon.info().rowThreads).toBe(1);
+    } finally {
+      addon.setThreads(before);
+    }
+  });
+});
+
 describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the per-step profile of the torch engine', () => {
   it('times every native call of a step: fewer native milliseconds than wall milliseconds, and the same calls every step', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bench', 'step-json.ts'), '--backend', 'torch', '--net', 'lenet5', '--batch', '16', '--kind', 'train', '--steps', '3', '--warmup', '1', '--profile'], {
