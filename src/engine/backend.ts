@@ -21,6 +21,12 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Threads the backend computes with, where it reports them (wasm, torch). */
   threads?: number;
+  /**
+   * torch: `adaptive` under `POLYNAS_TORCH_THREADS=auto` (the threads follow the free cores, so
+   * floating-point sums, and with them a run's numbers, depend on the machine's load; `threads` is
+   * the count at the start), else `fixed`.
+   */
+  threadPolicy?: 'fixed' | 'adaptive';
 }
 
 interface Candidate {
@@ -126,14 +132,15 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
       try {
         await cand.load();
         let threads: number | undefined;
+        let threadPolicy: BackendInfo['threadPolicy'];
         if (cand.backend === 'wasm') {
           threads = await activateWasm(tried);
         } else {
           await setBackendOrThrow(cand.backend);
-          if (cand.backend === 'torch') threads = (await import('./torch.js')).torchInfo().threads;
+          if (cand.backend === 'torch') ({ threads, policy: threadPolicy } = (await import('./torch.js')).torchThreadPolicy());
         }
         await tf.ready();
-        current = { backend: tf.getBackend(), package: cand.pkg, requested: choice, tried, tfjsVersion: tf.version.tfjs, threads };
+        current = { backend: tf.getBackend(), package: cand.pkg, requested: choice, tried, tfjsVersion: tf.version.tfjs, threads, ...(threadPolicy ? { threadPolicy } : {}) };
         return current;
       } catch (err) {
         tried.push({ package: cand.pkg, error: shortError(err) });

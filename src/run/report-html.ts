@@ -157,7 +157,7 @@ function settingsHtml(run: PageRun): string {
   const m = run.meta ?? {};
   const facts: [string, string][] = [
     ['folder', run.dir], ['polynas', String(m.polynas ?? POLYNAS_VERSION)], ['TensorFlow.js', String(m.tfjs ?? '–')], ['backend', `${String(m.backend ?? '–')}${m.backendPackage ? ` (${String(m.backendPackage)})` : ''}`],
-    ['threads', String(m.backendThreads ?? '–')], ['Node', String(m.node ?? '–')], ['platform', String(m.platform ?? '–')],
+    ['threads', `${String(m.backendThreads ?? '–')}${m.backendThreadPolicy === 'adaptive' ? ' (adaptive)' : ''}`], ['Node', String(m.node ?? '–')], ['platform', String(m.platform ?? '–')],
   ];
   const wall = run.wall.map(([k, s]) => [k, `${s.toFixed(1)} s`] as [string, string]);
   return `${htmlTable(['setting', 'value'], [...facts, ...wall])}${run.recipe ? `<details><summary>recipe (normalized, as the run recorded it)</summary><pre>${escapeHtml(JSON.stringify(run.recipe, null, 2))}</pre></details>` : ''}`;

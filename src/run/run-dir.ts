@@ -62,6 +62,7 @@ export function runMetadata(backend: BackendInfo, seed: number, extra: Record<st
     backendPackage: backend.package,
     backendTried: backend.tried,
     ...(backend.threads !== undefined ? { backendThreads: backend.threads } : {}),
+    ...(backend.threadPolicy ? { backendThreadPolicy: backend.threadPolicy } : {}),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     seed,

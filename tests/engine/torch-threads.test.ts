@@ -86,6 +86,26 @@ describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TOR
   });
 });
 
+describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the thread policy a run records', () => {
+  // The policy is read when the addon loads, so each case runs in a process of its own.
+  const meta = (threads: string) => {
+    const code = "const { selectBackend } = await import('./src/engine/backend.ts'); const { runMetadata } = await import('./src/run/run-dir.ts'); console.log(JSON.stringify(runMetadata(await selectBackend('torch'), 0)));";
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: join(__dirname, '..', '..'), env: { ...process.env, POLYNAS_TORCH_THREADS: threads }, encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').pop()!) as { backendThreads?: number; backendThreadPolicy?: string };
+  };
+
+  it('is adaptive under POLYNAS_TORCH_THREADS=auto and fixed under a count', () => {
+    expect(meta('1')).toMatchObject({ backendThreads: 1, backendThreadPolicy: 'fixed' });
+    if (cpus().length > 1) {
+      // The count at the start: all cores, or fewer if the first reading already found some busy.
+      const auto = meta('auto');
+      expect(auto.backendThreadPolicy).toBe('adaptive');
+      expect(auto.backendThreads).toBeGreaterThanOrEqual(1);
+      expect(auto.backendThreads).toBeLessThanOrEqual(cpus().length);
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the per-step profile of the torch engine', () => {
   it('times every native call of a step: fewer native milliseconds than wall milliseconds, and the same calls every step', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bench', 'step-json.ts'), '--backend', 'torch', '--net', 'lenet5', '--batch', '16', '--kind', 'train', '--steps', '3', '--warmup', '1', '--profile'], {
