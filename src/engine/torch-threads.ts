@@ -7,7 +7,7 @@ export interface Counters {
   self: number;
 }
 
-export function readCounters(): Counters | undefined {
+function readCounters(): Counters | undefined {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal (guest time is already inside user and nice)

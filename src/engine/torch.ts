@@ -27,8 +27,9 @@ interface TorchAddon {
   dispose(h: Handle): void;
   stats(): { tensors: number; bytes: number };
   setThreads(n: number): void;
-  /** `rowThreads`: the threads a parallel loop of the hand-written kernels (norm, gate, optimizer) ran on. */
-  info(): { threads: number; rowThreads: number; config: string; version: string };
+  info(): { threads: number; config: string; version: string };
+  /** The threads a parallel loop of the hand-written kernels (norm, gate, optimizer) runs on. */
+  rowThreads(): number;
   unary(op: number, x: Handle, alpha?: number): NativeResult;
   binary(op: number, a: Handle, b: Handle): NativeResult;
   addN(xs: Handle[]): NativeResult;

@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadTorchAddon, TORCH_ADDON_PATH } from '../../src/engine/torch.js';
+import { loadTorchAddon } from '../../src/engine/torch.js';
+import { skipTorch } from './torch-build.js';
 import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { othersBusyCores, threadsFor, ThreadGovernor } from '../../src/engine/torch-threads.js';
@@ -66,60 +66,60 @@ describe('LibTorch threads that follow the free cores', () => {
   });
 });
 
-// Skipped only where the LibTorch engine is not built and not required (CI sets POLYNAS_REQUIRE_TORCH=1,
-// so there a missing build fails here instead of skipping).
-describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the threads of the hand-written kernels', () => {
-  // The fused norm, gate and optimizer kernels split their loops with at::parallel_for, which is
-  // OpenMP inlined into the addon: built without -fopenmp it ran every loop on one thread, and the
-  // fused norm took as long at 2 threads as at 1 (12.0 vs 12.7 ms of a ResNet-20 step).
-  it('run their parallel loops on as many threads as LibTorch is set to', () => {
-    const addon = loadTorchAddon();
-    const before = addon.info().threads;
-    try {
-      addon.setThreads(2);
-      expect(addon.info().rowThreads).toBe(2);
-      addon.setThreads(1);
-      expect(addon.info().rowThreads).toBe(1);
-    } finally {
-      addon.setThreads(before);
-    }
+// Skipped only where the LibTorch engine is neither built nor required (see torch-build.ts).
+describe.skipIf(skipTorch)('the LibTorch engine', () => {
+  describe('the threads of the hand-written kernels', () => {
+    // The fused norm, gate and optimizer kernels split their loops with at::parallel_for, which is
+    // OpenMP inlined into the addon: built without -fopenmp it ran every loop on one thread, and the
+    // fused norm took as long at 2 threads as at 1 (12.0 vs 12.7 ms of a ResNet-20 step).
+    it('run their parallel loops on as many threads as LibTorch is set to', () => {
+      const addon = loadTorchAddon();
+      const before = addon.info().threads;
+      try {
+        addon.setThreads(2);
+        expect(addon.rowThreads()).toBe(2);
+        addon.setThreads(1);
+        expect(addon.rowThreads()).toBe(1);
+      } finally {
+        addon.setThreads(before);
+      }
+    });
   });
-});
 
-describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the thread policy a run records', () => {
-  // The policy is read when the addon loads, so each case runs in a process of its own.
-  const meta = (threads: string) => {
-    const code = "const { selectBackend } = await import('./src/engine/backend.ts'); const { runMetadata } = await import('./src/run/run-dir.ts'); console.log(JSON.stringify(runMetadata(await selectBackend('torch'), 0)));";
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: join(__dirname, '..', '..'), env: { ...process.env, POLYNAS_TORCH_THREADS: threads }, encoding: 'utf8' });
-    return JSON.parse(out.trim().split('\n').pop()!) as { backendThreads?: number; backendThreadPolicy?: string };
-  };
+  describe('the thread policy a run records', () => {
+    // The policy is read when the addon loads, so each case runs in a process of its own.
+    const meta = (threads: string) => {
+      const code = "const { selectBackend } = await import('./src/engine/backend.ts'); const { runMetadata } = await import('./src/run/run-dir.ts'); console.log(JSON.stringify(runMetadata(await selectBackend('torch'), 0)));";
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: join(__dirname, '..', '..'), env: { ...process.env, POLYNAS_TORCH_THREADS: threads }, encoding: 'utf8' });
+      return JSON.parse(out.trim().split('\n').pop()!) as { backendThreads?: number; backendThreadPolicy?: string };
+    };
 
-  it('is adaptive under POLYNAS_TORCH_THREADS=auto and fixed under a count', () => {
-    expect(meta('1')).toMatchObject({ backendThreads: 1, backendThreadPolicy: 'fixed' });
-    if (cpus().length > 1) {
-      // The count at the start: all cores, or fewer if the first reading already found some busy.
+    it('is adaptive under POLYNAS_TORCH_THREADS=auto and fixed under a count', () => {
+      expect(meta('1')).toMatchObject({ backendThreads: 1, backendThreadPolicy: 'fixed' });
+      // With one core there is nothing to adapt, and the engine keeps a fixed count.
       const auto = meta('auto');
-      expect(auto.backendThreadPolicy).toBe('adaptive');
+      expect(auto.backendThreadPolicy).toBe(cpus().length > 1 ? 'adaptive' : 'fixed');
+      // The count at the start: all cores, or fewer if the first reading already found some busy.
       expect(auto.backendThreads).toBeGreaterThanOrEqual(1);
       expect(auto.backendThreads).toBeLessThanOrEqual(cpus().length);
-    }
-  }, 60_000);
-});
+    }, 60_000);
+  });
 
-describe.skipIf(!existsSync(TORCH_ADDON_PATH) && process.env.POLYNAS_REQUIRE_TORCH !== '1')('the per-step profile of the torch engine', () => {
-  it('times every native call of a step: fewer native milliseconds than wall milliseconds, and the same calls every step', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bench', 'step-json.ts'), '--backend', 'torch', '--net', 'lenet5', '--batch', '16', '--kind', 'train', '--steps', '3', '--warmup', '1', '--profile'], {
-      env: { ...process.env, POLYNAS_TORCH_THREADS: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { ms: number[]; native: { ms: number; calls: number; byOp: Record<string, { calls: number }> }[] };
-    expect(r.native).toHaveLength(3);
-    r.native.forEach((n, i) => {
-      expect(n.ms).toBeGreaterThan(0);
-      expect(n.ms).toBeLessThan(r.ms[i]!);
-      expect(Object.values(n.byOp).reduce((a, o) => a + o.calls, 0)).toBe(n.calls);
-    });
-    // A training step of LeNet-5 makes the same native calls each time (two convolutions forward among them).
-    expect(new Set(r.native.map((n) => n.calls)).size).toBe(1);
-    expect(r.native[0]!.byOp.conv2d!.calls).toBe(2);
-  }, 60_000);
+  describe('the per-step profile of the torch engine', () => {
+    it('times every native call of a step: fewer native milliseconds than wall milliseconds, and the same calls every step', () => {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bench', 'step-json.ts'), '--backend', 'torch', '--net', 'lenet5', '--batch', '16', '--kind', 'train', '--steps', '3', '--warmup', '1', '--profile'], {
+        env: { ...process.env, POLYNAS_TORCH_THREADS: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const r = JSON.parse(out.trim().split('\n').pop()!) as { ms: number[]; native: { ms: number; calls: number; byOp: Record<string, { calls: number }> }[] };
+      expect(r.native).toHaveLength(3);
+      r.native.forEach((n, i) => {
+        expect(n.ms).toBeGreaterThan(0);
+        expect(n.ms).toBeLessThan(r.ms[i]!);
+        expect(Object.values(n.byOp).reduce((a, o) => a + o.calls, 0)).toBe(n.calls);
+      });
+      // A training step of LeNet-5 makes the same native calls each time (two convolutions forward among them).
+      expect(new Set(r.native.map((n) => n.calls)).size).toBe(1);
+      expect(r.native[0]!.byOp.conv2d!.calls).toBe(2);
+    }, 60_000);
+  });
 });

@@ -2,14 +2,15 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it, afterAll } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { TORCH_ADDON_PATH, registerTorchBackend, torchKernelNames } from '../../src/engine/torch.js';
+import { torchBuilt, torchRequired } from './torch-build.js';
 import { createBackbone } from '../../src/backbones/registry.js';
 import { crossEntropy } from '../../src/train/losses.js';
 import { Sgd } from '../../src/train/optim.js';
 
 // The LibTorch engine is optional: these tests run where `npm run build:torch` has built it. CI
 // installs LibTorch and sets POLYNAS_REQUIRE_TORCH=1, so there a missing build fails instead of skipping.
-const built = existsSync(TORCH_ADDON_PATH);
-const required = process.env.POLYNAS_REQUIRE_TORCH === '1';
+const built = torchBuilt;
+const required = torchRequired;
 if (!built) console.warn(`torch backend not built (${TORCH_ADDON_PATH}); its tests are skipped`);
 
 describe('torch backend build', () => {

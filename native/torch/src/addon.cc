@@ -159,21 +159,20 @@ FN(setThreads)
   return env.Undefined();
 END
 
-// The distinct threads one parallel loop of the hand-written kernels runs on: at::parallel_for is
-// OpenMP inlined into this addon, so a build without OpenMP would run those loops on one thread.
-int rowThreads() {
-  std::atomic<uint64_t> seen{0};
-  at::parallel_for(0, 256, 1, [&](int64_t, int64_t) { seen |= uint64_t{1} << std::min(at::get_thread_num(), 63); });
-  return __builtin_popcountll(seen.load());
-}
-
 FN(info)
   Napi::Object o = Napi::Object::New(env);
   o.Set("threads", Napi::Number::New(env, at::get_num_threads()));
-  o.Set("rowThreads", Napi::Number::New(env, rowThreads()));
   o.Set("config", Napi::String::New(env, at::show_config()));
   o.Set("version", Napi::String::New(env, TORCH_VERSION));
   return o;
+END
+
+// The distinct threads one parallel loop of the hand-written kernels runs on: at::parallel_for is
+// OpenMP inlined into this addon, so a build without OpenMP would run those loops on one thread.
+FN(rowThreads)
+  std::atomic<uint64_t> seen{0};
+  at::parallel_for(0, 256, 1, [&](int64_t, int64_t) { seen |= uint64_t{1} << std::min(at::get_thread_num(), 63); });
+  return Napi::Number::New(env, __builtin_popcountll(seen.load()));
 END
 
 // ---- element-wise ----
@@ -767,7 +766,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("apiVersion", Napi::Number::New(env, 3));
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, fn_##name))
   EXPORT(sgdSteps); EXPORT(adamSteps);
-  EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info);
+  EXPORT(write); EXPORT(read); EXPORT(dispose); EXPORT(stats); EXPORT(setThreads); EXPORT(info); EXPORT(rowThreads);
   EXPORT(unary); EXPORT(binary); EXPORT(addN); EXPORT(select); EXPORT(clip); EXPORT(cast);
   EXPORT(reduce); EXPORT(argMinMax); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(topk);
   EXPORT(reshape); EXPORT(transpose); EXPORT(slice); EXPORT(pad); EXPORT(concat); EXPORT(stack);
